@@ -1,0 +1,1 @@
+"""odecast's models: ODE solvers, the latent ODE, training, inference and the checkpoint store."""

@@ -1,0 +1,120 @@
+"""An initial value problem as the solvers see it: validated inputs, a flat state, float64 times."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .controller import FlatNorm, rms_norm
+from .options import Norm
+from .stats import SolveStats
+
+UserFunc = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """``dy/dt = func(t, y)``, ``y(times[0]) = y0``, wanted at every time in ``times``.
+
+    Attributes:
+        func: the user's vector field, called as ``func(t, y)`` with y shaped like y0.
+        y0: the initial state as given, shape [*batch, D].
+        times: output times in float64, strictly monotone (a Python list, for the loop).
+        times_tensor: the same times, float64, on y0's device, shape [T].
+        direction: +1.0 for increasing times, -1.0 for decreasing.
+        t_dtype: dtype of the time the user's func receives (that of the given t).
+    """
+
+    func: UserFunc
+    y0: torch.Tensor
+    times: list[float]
+    times_tensor: torch.Tensor
+    direction: float
+    t_dtype: torch.dtype
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.y0.shape
+
+    def field(self, stats: SolveStats) -> VectorField:
+        return VectorField(self.func, self.y0.shape, self.t_dtype, self.y0.device, stats)
+
+
+def make_problem(func: UserFunc, y0: torch.Tensor, t: torch.Tensor) -> Problem:
+    """Check ``func``, ``y0`` and ``t``; raise ValueError (TypeError for wrong types)."""
+    if not callable(func):
+        raise TypeError(f"func must be callable as func(t, y), got {type(func).__name__}")
+    if not isinstance(y0, torch.Tensor) or not y0.is_floating_point():
+        raise TypeError("y0 must be a floating-point tensor (float32 or float64)")
+    if y0.numel() == 0:
+        raise ValueError("y0 is empty: give at least one state variable")
+    if not bool(torch.isfinite(y0).all()):
+        raise ValueError("y0 contains NaN or infinite values")
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.dim() != 1:
+        raise ValueError("t must be a 1-D floating-point tensor of output times")
+    if t.numel() == 0:
+        raise ValueError("t is empty: give at least the initial time")
+    if t.requires_grad:
+        raise ValueError(
+            "gradients with respect to t are not supported; pass t.detach() (the output times "
+            "are treated as constants)"
+        )
+    times = t.detach().to(dtype=torch.float64, device="cpu").tolist()
+    bad = next((i for i, x in enumerate(times) if not math.isfinite(x)), None)
+    if bad is not None:
+        raise ValueError(f"t[{bad}] is {times[bad]}: every time must be finite")
+    direction = 1.0 if len(times) < 2 or times[1] > times[0] else -1.0
+    for i in range(1, len(times)):
+        if (times[i] - times[i - 1]) * direction <= 0:
+            raise ValueError(
+                f"t must be strictly increasing or strictly decreasing, but t[{i - 1}]="
+                f"{times[i - 1]!r} and t[{i}]={times[i]!r}; sort it and drop duplicates"
+            )
+    times_tensor = torch.tensor(times, dtype=torch.float64, device=y0.device)
+    return Problem(func, y0, times, times_tensor, direction, t.dtype)
+
+
+class VectorField:
+    """The user's ``func`` on flat states with float64 times, counting its evaluations."""
+
+    def __init__(
+        self,
+        func: UserFunc,
+        shape: torch.Size,
+        t_dtype: torch.dtype,
+        device: torch.device,
+        stats: SolveStats,
+    ) -> None:
+        self.func = func
+        self.shape = shape
+        self.t_dtype = t_dtype
+        self.device = device
+        self.stats = stats
+
+    def time(self, t: float) -> torch.Tensor:
+        return torch.full((), t, dtype=self.t_dtype, device=self.device)
+
+    def __call__(self, t: float, y: torch.Tensor) -> torch.Tensor:
+        self.stats.n_fevals += 1
+        dy = self.func(self.time(t), y.view(self.shape))
+        if not isinstance(dy, torch.Tensor) or dy.shape != self.shape or dy.dtype != y.dtype:
+            got = (
+                f"{tuple(dy.shape)} {dy.dtype}"
+                if isinstance(dy, torch.Tensor)
+                else type(dy).__name__
+            )
+            raise ValueError(
+                f"func(t, y) must return a tensor shaped like y {tuple(self.shape)} with its dtype "
+                f"{y.dtype}, got {got}"
+            )
+        return dy.reshape(-1)
+
+
+def flat_norm(norm: Norm | None, shape: torch.Size) -> FlatNorm:
+    """The error norm on flat vectors: RMS by default, else the user's norm on y0's shape."""
+    if norm is None:
+        return rms_norm
+    return lambda flat: norm(flat.view(shape))
