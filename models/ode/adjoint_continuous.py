@@ -88,7 +88,7 @@ def _solve_backward(
     integrator = Integrator(
         spec.backward_method,
         field,
-        problem.times[-1],
+        float(problem.times[-1]),
         state,
         direction=-problem.direction,
         rtol=spec.backward_rtol,
@@ -99,7 +99,7 @@ def _solve_backward(
         label=f"{spec.backward_method.name} (continuous adjoint, backward solve)",
     )
     for i in range(len(problem.times) - 2, -1, -1):
-        integrator.advance_to(problem.times[i])
+        integrator.advance_to(float(problem.times[i]))
         state = integrator.y.clone()
         state[:n] = ys[i]  # z back on the forward solution, as Algorithm 1 restarts from z(t_i)
         state[n : 2 * n] += grad_ys[i]

@@ -71,7 +71,7 @@ class DiscreteAdjoint(torch.autograd.Function):
             spec.adjoint_stats.n_accepted += 1
         with torch.enable_grad():
             y0 = problem.y0.detach().reshape(-1).requires_grad_(True)
-            start = spec.method.start(field, problem.times[0], y0)
+            start = spec.method.start(field, float(problem.times[0]), y0)
             (grad_y0,) = _backpropagate(
                 list(start.tensors), list(adjoint), (y0,), params, grad_params
             )

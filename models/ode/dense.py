@@ -3,56 +3,68 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-# Cubic Hermite on the columns [f0, (y1 - y0) / h, f1]; rows are the powers θ, θ², θ³.
+# Cubic Hermite on the slopes [f0, (y1 - y0) / h, f1]; row r holds the coefficients of θ^(r+1).
 HERMITE_WEIGHTS = ((1.0, 0.0, 0.0), (-2.0, 3.0, -1.0), (1.0, -2.0, 1.0))
 
 
 @dataclass(frozen=True)
 class DenseStep:
-    """``y(t0 + θ h) = y0 + h Σ_m w_m(θ) slopes[:, m]`` on one accepted step, θ in [0, 1].
+    """``y(t0 + θ h) = y0 + h Σ_m w_m(θ) slopes[m]`` on one accepted step, θ in [0, 1].
 
     Attributes:
         t0: start of the step (float64).
         h: signed step size (float64).
         y0: state at t0, shape [N].
-        slopes: derivative-like vectors, shape [N, m] (the Runge-Kutta stages, or Hermite's).
-        weights: polynomial weights, shape [p, m]: row r holds the coefficients of θ^(r+1).
-        exponents: [1, ..., p] in the state's dtype, shape [p].
+        slopes: m derivative-like vectors of shape [N] (Runge-Kutta stages, or Hermite's).
+        weights: shape [p + 1, m + 1], from ``polynomial_weights``: row r holds the coefficients
+            of θ^r, column 0 is y0's weight (always 1) and column j the weight of slope j - 1.
+        exponents: [0, 1, ..., p] in the state's dtype.
     """
 
     t0: float
     h: float
     y0: torch.Tensor
-    slopes: torch.Tensor
+    slopes: Sequence[torch.Tensor]
     weights: torch.Tensor
     exponents: torch.Tensor
 
     def evaluate(self, times: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """The solution at ``times`` (float64, shape [n], inside the step): shape [n, N].
 
-        All times are computed in one matrix product; with ``out`` the result is written there.
+        One matrix product for all the times: ``[n, m+1] @ [y0; slopes]``, written to ``out``
+        when given. Folding y0 into the product avoids a broadcast pass over the output.
         """
         theta = ((times - self.t0) / self.h).to(self.y0.dtype)
-        stage_weights = (theta[:, None] ** self.exponents) @ self.weights  # [n, m]
-        if out is None:
-            return torch.addmm(self.y0, stage_weights, self.slopes.T, alpha=self.h)
-        return torch.addmm(self.y0, stage_weights, self.slopes.T, alpha=self.h, out=out)
+        coefficients = (theta[:, None] ** self.exponents) @ self.weights  # [n, m+1]
+        coefficients[:, 1:] *= self.h
+        basis = torch.stack([self.y0, *self.slopes])  # [m+1, N]
+        return torch.mm(coefficients, basis, out=out)
+
+
+def polynomial_weights(
+    weights: Sequence[Sequence[float]], dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(weights, exponents)`` for ``DenseStep`` from slope weights [p][m] (row r: θ^(r+1))."""
+    powers, slopes = len(weights), len(weights[0])
+    extended = torch.zeros(powers + 1, slopes + 1, dtype=dtype, device=device)
+    extended[0, 0] = 1.0
+    extended[1:, 1:] = torch.tensor(weights, dtype=dtype, device=device)
+    return extended, torch.arange(powers + 1, dtype=dtype, device=device)
 
 
 def hermite_step(
     t0: float, h: float, y0: torch.Tensor, y1: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor
 ) -> DenseStep:
     """Cubic Hermite interpolation between two states and their derivatives (third order)."""
-    slopes = torch.stack([f0, (y1 - y0) / h, f1], dim=1)
     weights, exponents = _hermite_tensors(y0.dtype, y0.device)
-    return DenseStep(t0, h, y0, slopes, weights, exponents)
+    return DenseStep(t0, h, y0, (f0, (y1 - y0) / h, f1), weights, exponents)
 
 
 @functools.lru_cache(maxsize=16)
 def _hermite_tensors(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    weights = torch.tensor(HERMITE_WEIGHTS, dtype=dtype, device=device)
-    return weights, torch.arange(1, 4, dtype=dtype, device=device)
+    return polynomial_weights(HERMITE_WEIGHTS, dtype, device)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from .integrator import Integrator
@@ -85,7 +85,7 @@ def solve(
         integrator = Integrator(
             method,
             problem.field(stats),
-            problem.times[0],
+            float(problem.times[0]),
             y0,
             direction=problem.direction,
             rtol=rtol,
@@ -104,8 +104,8 @@ def stops(problem: Problem, method: Method, options: SolverOptions) -> list[floa
     """Times a solve must land on: only the last, unless a fixed-step method has no step_size,
     in which case it steps from one output time to the next (as torchdiffeq does)."""
     if method.adaptive or options.step_size is not None:
-        return problem.times[-1:]
-    return problem.times[1:]
+        return [float(problem.times[-1])]
+    return problem.times[1:].tolist()
 
 
 class OutputWriter:
@@ -114,7 +114,7 @@ class OutputWriter:
     def __init__(
         self, problem: Problem, y0: torch.Tensor, *, track_grad: bool, record: Recorder | None
     ) -> None:
-        self.keys = [problem.direction * x for x in problem.times]
+        self.keys = problem.times * problem.direction  # increasing, for searchsorted
         self.direction = problem.direction
         self.times = problem.times_tensor
         self.record = record
@@ -128,7 +128,7 @@ class OutputWriter:
 
     def __call__(self, before: MethodState, result: StepResult) -> None:
         start = self.next
-        end = bisect.bisect_right(self.keys, self.direction * result.state.t, lo=start)
+        end = int(np.searchsorted(self.keys, self.direction * result.state.t, side="right"))
         if end > start:
             times = self.times[start:end]
             if self.buffer is not None:

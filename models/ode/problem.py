@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .controller import FlatNorm, rms_norm
@@ -22,7 +22,7 @@ class Problem:
     Attributes:
         func: the user's vector field, called as ``func(t, y)`` with y shaped like y0.
         y0: the initial state as given, shape [*batch, D].
-        times: output times in float64, strictly monotone (a Python list, for the loop).
+        times: output times in float64, strictly monotone, shape [T] (on the CPU).
         times_tensor: the same times, float64, on y0's device, shape [T].
         direction: +1.0 for increasing times, -1.0 for decreasing.
         t_dtype: dtype of the time the user's func receives (that of the given t).
@@ -30,7 +30,7 @@ class Problem:
 
     func: UserFunc
     y0: torch.Tensor
-    times: list[float]
+    times: np.ndarray
     times_tensor: torch.Tensor
     direction: float
     t_dtype: torch.dtype
@@ -62,18 +62,20 @@ def make_problem(func: UserFunc, y0: torch.Tensor, t: torch.Tensor) -> Problem:
             "gradients with respect to t are not supported; pass t.detach() (the output times "
             "are treated as constants)"
         )
-    times = t.detach().to(dtype=torch.float64, device="cpu").tolist()
-    bad = next((i for i, x in enumerate(times) if not math.isfinite(x)), None)
-    if bad is not None:
-        raise ValueError(f"t[{bad}] is {times[bad]}: every time must be finite")
+    times = t.detach().to(dtype=torch.float64, device="cpu").numpy()
+    not_finite = np.flatnonzero(~np.isfinite(times))
+    if not_finite.size:
+        i = int(not_finite[0])
+        raise ValueError(f"t[{i}] is {times[i]}: every time must be finite")
     direction = 1.0 if len(times) < 2 or times[1] > times[0] else -1.0
-    for i in range(1, len(times)):
-        if (times[i] - times[i - 1]) * direction <= 0:
-            raise ValueError(
-                f"t must be strictly increasing or strictly decreasing, but t[{i - 1}]="
-                f"{times[i - 1]!r} and t[{i}]={times[i]!r}; sort it and drop duplicates"
-            )
-    times_tensor = torch.tensor(times, dtype=torch.float64, device=y0.device)
+    out_of_order = np.flatnonzero(np.diff(times) * direction <= 0)
+    if out_of_order.size:
+        i = int(out_of_order[0]) + 1
+        raise ValueError(
+            f"t must be strictly increasing or strictly decreasing, but t[{i - 1}]="
+            f"{times[i - 1]!r} and t[{i}]={times[i]!r}; sort it and drop duplicates"
+        )
+    times_tensor = torch.from_numpy(times).to(y0.device)
     return Problem(func, y0, times, times_tensor, direction, t.dtype)
 
 

@@ -43,5 +43,5 @@ class RungeKutta:
         error = None
         if with_error and coeffs.b_error is not None:
             error = torch.mv(k, coeffs.b_error)
-        dense = DenseStep(t0, h, y0, k, coeffs.dense, coeffs.exponents)
+        dense = DenseStep(t0, h, y0, stages, coeffs.dense, coeffs.exponents)
         return StepResult(MethodState((y1, f1), (t1,)), error, dense)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .dense import polynomial_weights
+
 _TOLERANCE = 1e-12
 
 
@@ -81,8 +83,7 @@ class ButcherTableau:
 class TableauTensors:
     """A tableau's coefficients as tensors on one device and dtype, built once per solve.
 
-    a_rows[i]: [i]; b, b_error: [s]; dense: [p, s] (power-major, for ``powers @ dense``);
-    exponents: [p], the powers 1..p of theta.
+    a_rows[i]: [i]; b, b_error: [s]; dense and exponents: as ``DenseStep`` takes them.
     """
 
     a_rows: tuple[torch.Tensor, ...]
@@ -99,13 +100,15 @@ def tableau_tensors(
     def as_tensor(values: object) -> torch.Tensor:
         return torch.tensor(values, dtype=dtype, device=device)
 
-    degree = len(tableau.dense[0])
+    # Power-major: row r holds every stage's coefficient of θ^(r+1).
+    by_power = [list(row) for row in zip(*tableau.dense, strict=True)]
+    dense, exponents = polynomial_weights(by_power, dtype, device)
     return TableauTensors(
         a_rows=tuple(as_tensor(row) for row in tableau.a),
         b=as_tensor(tableau.b),
         b_error=None if tableau.b_error is None else as_tensor(tableau.b_error),
-        dense=as_tensor(tableau.dense).T.contiguous(),
-        exponents=as_tensor(range(1, degree + 1)),
+        dense=dense,
+        exponents=exponents,
     )
 
 
