@@ -17,7 +17,9 @@ Cases (one JSON line each, then a summary line with every checked ratio, its tar
    parameters and y0) with our continuous adjoint vs torchdiffeq.odeint_adjoint.
 3. ``adjoint_discrete``: the same step with our discrete adjoint vs torchdiffeq.odeint_adjoint and
    vs backpropagation through torchdiffeq.odeint (ours through our odeint for reference).
-4. ``dense_output``: our no_grad solve with 3,000 output times vs with 2 (same steps).
+4. ``dense_output``: our no_grad solve with 3,000 output times vs with 2 (same steps), next to
+   the floor any solver has: allocating and writing a 3,000-time result once (``floor_ratio`` is
+   (two + floor) / two), and the page faults of a 3,000-time solve.
 5. ``memory``: peak extra memory of one training step for our two adjoints and for backprop
    through our odeint, at the base horizon and at a horizon with ~10x the accepted steps. Each
    figure comes from a fresh subprocess (this script with the hidden ``--memory-case`` flag),
@@ -380,8 +382,14 @@ def case_dense_output(device: torch.device, reps: Repeats) -> list[Check]:
     w = make_workload(device)
     many = torch.linspace(0.0, HORIZON, DENSE_TIMES, device=device)
     two = torch.tensor([0.0, HORIZON], device=device)
+    output_shape = (DENSE_TIMES, *w.y0.shape)
+
+    def write_output_once() -> torch.Tensor:
+        # The floor: any solver must at least allocate and write the 3,000-time result.
+        return torch.empty(output_shape, device=device).fill_(1.0)
+
     timings = time_interleaved(
-        {"many": ours_forward(w, many), "two": ours_forward(w, two)},
+        {"many": ours_forward(w, many), "two": ours_forward(w, two), "floor": write_output_once},
         device,
         repeats=reps.fast,
         warmup=reps.warmup,
@@ -390,15 +398,27 @@ def case_dense_output(device: torch.device, reps: Repeats) -> list[Check]:
     ours_forward(w, many, many_stats)()
     ours_forward(w, two, two_stats)()
     ratio = timings["many"].median_ms / timings["two"].median_ms
+    floor_ratio = (timings["two"].median_ms + timings["floor"].median_ms) / timings["two"].median_ms
     fields = {
         "n_outputs": [DENSE_TIMES, 2],
+        "output_mb": round(torch.empty(output_shape).nelement() * 4 / 2**20, 1),
         **timing_fields(timings),
         "time_ratio": round(ratio, 4),
+        "floor_ratio": round(floor_ratio, 4),
+        "page_faults_per_many_run": page_faults_per_run(ours_forward(w, many), reps.fast),
         "many_fevals": many_stats.n_fevals,
         "two_fevals": two_stats.n_fevals,
         "fevals_equal": many_stats.n_fevals == two_stats.n_fevals,
     }
     return emit_case("dense_output", fields, [Check("dense_3000_vs_2_outputs", ratio)])
+
+
+def page_faults_per_run(run: Thunk, repeats: int) -> float:
+    """Mean minor page faults of one run: fresh pages the kernel had to map and zero."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(repeats):
+        run()
+    return round((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / repeats, 1)
 
 
 # ----------------------------------------------------------------------------------- memory

@@ -23,7 +23,6 @@ class DenseStep:
         slopes: m derivative-like vectors of shape [N] (Runge-Kutta stages, or Hermite's).
         weights: shape [p + 1, m + 1], from ``polynomial_weights``: row r holds the coefficients
             of θ^r, column 0 is y0's weight (always 1) and column j the weight of slope j - 1.
-        exponents: [0, 1, ..., p] in the state's dtype.
     """
 
     t0: float
@@ -31,7 +30,6 @@ class DenseStep:
     y0: torch.Tensor
     slopes: Sequence[torch.Tensor]
     weights: torch.Tensor
-    exponents: torch.Tensor
 
     def evaluate(self, times: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """The solution at ``times`` (float64, shape [n], inside the step): shape [n, N].
@@ -40,31 +38,32 @@ class DenseStep:
         when given. Folding y0 into the product avoids a broadcast pass over the output.
         """
         theta = ((times - self.t0) / self.h).to(self.y0.dtype)
-        coefficients = (theta[:, None] ** self.exponents) @ self.weights  # [n, m+1]
-        coefficients[:, 1:] *= self.h
+        weights = self.weights.clone()
+        weights[:, 1:] *= self.h
+        coefficients = torch.linalg.vander(theta, N=len(self.weights)) @ weights  # [n, m+1]
         basis = torch.stack([self.y0, *self.slopes])  # [m+1, N]
         return torch.mm(coefficients, basis, out=out)
 
 
 def polynomial_weights(
     weights: Sequence[Sequence[float]], dtype: torch.dtype, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(weights, exponents)`` for ``DenseStep`` from slope weights [p][m] (row r: θ^(r+1))."""
+) -> torch.Tensor:
+    """``DenseStep.weights`` from slope weights [p][m] (row r: the coefficients of θ^(r+1))."""
     powers, slopes = len(weights), len(weights[0])
     extended = torch.zeros(powers + 1, slopes + 1, dtype=dtype, device=device)
     extended[0, 0] = 1.0
     extended[1:, 1:] = torch.tensor(weights, dtype=dtype, device=device)
-    return extended, torch.arange(powers + 1, dtype=dtype, device=device)
+    return extended
 
 
 def hermite_step(
     t0: float, h: float, y0: torch.Tensor, y1: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor
 ) -> DenseStep:
     """Cubic Hermite interpolation between two states and their derivatives (third order)."""
-    weights, exponents = _hermite_tensors(y0.dtype, y0.device)
-    return DenseStep(t0, h, y0, (f0, (y1 - y0) / h, f1), weights, exponents)
+    weights = _hermite_weights(y0.dtype, y0.device)
+    return DenseStep(t0, h, y0, (f0, (y1 - y0) / h, f1), weights)
 
 
 @functools.lru_cache(maxsize=16)
-def _hermite_tensors(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _hermite_weights(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     return polynomial_weights(HERMITE_WEIGHTS, dtype, device)

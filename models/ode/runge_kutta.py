@@ -32,9 +32,9 @@ class RungeKutta:
         stage_input = y0
         for i in range(1, tab.stages):
             # Stage input y0 + h Σ_j a_ij k_j as one matrix-vector product.
-            stage_input = torch.addmv(y0, torch.stack(stages, dim=1), coeffs.a_rows[i], alpha=h)
+            stage_input = torch.addmv(y0, torch.stack(stages).T, coeffs.a_rows[i], alpha=h)
             stages.append(field(t0 + tab.c[i] * h, stage_input))
-        k = torch.stack(stages, dim=1)  # [N, s]
+        k = torch.stack(stages).T  # [N, s]: stacking rows and transposing is a cheap copy
         if tab.fsal:
             y1, f1 = stage_input, stages[-1]
         else:
@@ -43,5 +43,5 @@ class RungeKutta:
         error = None
         if with_error and coeffs.b_error is not None:
             error = torch.mv(k, coeffs.b_error)
-        dense = DenseStep(t0, h, y0, stages, coeffs.dense, coeffs.exponents)
+        dense = DenseStep(t0, h, y0, stages, coeffs.dense)
         return StepResult(MethodState((y1, f1), (t1,)), error, dense)

@@ -83,14 +83,13 @@ class ButcherTableau:
 class TableauTensors:
     """A tableau's coefficients as tensors on one device and dtype, built once per solve.
 
-    a_rows[i]: [i]; b, b_error: [s]; dense and exponents: as ``DenseStep`` takes them.
+    a_rows[i]: [i]; b, b_error: [s]; dense: as ``DenseStep.weights``, [p + 1, s + 1].
     """
 
     a_rows: tuple[torch.Tensor, ...]
     b: torch.Tensor
     b_error: torch.Tensor | None
     dense: torch.Tensor
-    exponents: torch.Tensor
 
 
 @functools.lru_cache(maxsize=64)
@@ -102,13 +101,12 @@ def tableau_tensors(
 
     # Power-major: row r holds every stage's coefficient of θ^(r+1).
     by_power = [list(row) for row in zip(*tableau.dense, strict=True)]
-    dense, exponents = polynomial_weights(by_power, dtype, device)
+    dense = polynomial_weights(by_power, dtype, device)
     return TableauTensors(
         a_rows=tuple(as_tensor(row) for row in tableau.a),
         b=as_tensor(tableau.b),
         b_error=None if tableau.b_error is None else as_tensor(tableau.b_error),
         dense=dense,
-        exponents=exponents,
     )
 
 
