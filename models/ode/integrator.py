@@ -99,7 +99,7 @@ class Integrator:
                 if (t_target - candidate) * self.direction > 1e-9 * step_size:
                     t1 = candidate
             result = self.method.step(self.field, self.state, t1, with_error=False)
-            if not _all_finite(result.state.y):
+            if not _all_finite(result.state.y, result.state.f):
                 raise self._non_finite(t1)
             self._accept(result, on_step)
 
@@ -126,7 +126,7 @@ class Integrator:
             t1 = t_target if clipped else self.t + proposal
             h = t1 - self.t
             if not clipped and abs(h) < _UNDERFLOW_ULPS * math.ulp(max(abs(self.t), abs(t1))):
-                raise self._underflow(h, last_was_finite)
+                raise self._underflow(h) if last_was_finite else self._non_finite_trials(h)
             result = self.method.step(self.field, self.state, t1, with_error=True)
             assert result.error is not None
             ratio = error_ratio(
@@ -158,42 +158,53 @@ class Integrator:
         self.state = result.state
 
     def _check_budget(self, t_target: float) -> None:
-        if self.stats.n_steps >= self.options.max_num_steps:
-            raise TooManyStepsError(
-                f"{self.label}: gave up after {self.stats.n_steps} steps "
-                f"({self.stats.n_accepted} accepted, {self.stats.n_rejected} rejected) at "
-                f"t={self.t:.10g} on the way to t={t_target:.10g}. Raise "
-                f"options['max_num_steps'] (now {self.options.max_num_steps}), loosen rtol/atol "
-                f"(now {self.rtol:g}/{self.atol:g}), or check whether the dynamics are stiff "
-                "there.",
-                t=self.t,
-                method=self.method.name,
+        if self.stats.n_steps < self.options.max_num_steps:
+            return
+        if self.method.adaptive:
+            advice = (
+                f"loosen rtol/atol (now {self.rtol:g}/{self.atol:g}), or check whether the "
+                "dynamics are stiff there"
             )
-
-    def _underflow(self, h: float, last_was_finite: bool) -> StepSizeUnderflowError:
-        cause = (
-            "the last trial step produced NaN or infinite values"
-            if not last_was_finite
-            else "the error estimate kept failing the tolerance"
+        else:
+            advice = f"or use a larger step_size (now {self.options.step_size})"
+        raise TooManyStepsError(
+            f"{self.label}: gave up after {self.stats.n_steps} steps "
+            f"({self.stats.n_accepted} accepted, {self.stats.n_rejected} rejected) at "
+            f"t={self.t:.10g} on the way to t={t_target:.10g}. Raise "
+            f"options['max_num_steps'] (now {self.options.max_num_steps}), {advice}.",
+            t=self.t,
+            method=self.method.name,
         )
+
+    def _underflow(self, h: float) -> StepSizeUnderflowError:
         return StepSizeUnderflowError(
             f"{self.label}: the step size fell to {abs(h):.3g} at t={self.t:.10g}, below what "
-            f"float64 time can resolve there ({cause}). The solution may blow up or have a "
-            "singularity near this time. Loosen rtol/atol, bound the dynamics, or set "
-            "options['min_step'] to force steps through.",
+            "float64 time can resolve there, because the error estimate kept failing the "
+            "tolerance. The solution may blow up or have a singularity near this time. Loosen "
+            "rtol/atol, bound the dynamics, or set options['min_step'] to force steps through.",
+            t=self.t,
+            method=self.method.name,
+        )
+
+    def _non_finite_trials(self, h: float) -> NonFiniteStateError:
+        return NonFiniteStateError(
+            f"{self.label}: every trial step after t={self.t:.10g}, down to a step of "
+            f"{abs(h):.3g}, gave NaN or infinite values. The vector field is not finite just "
+            "past this time: check it for overflow, division by zero or invalid inputs there.",
             t=self.t,
             method=self.method.name,
         )
 
     def _non_finite(self, t1: float) -> NonFiniteStateError:
         return NonFiniteStateError(
-            f"{self.label}: the state became NaN or infinite between t={self.t:.10g} and "
-            f"t={t1:.10g}. Use a smaller step_size, or an adaptive method such as dopri5, or "
-            "check the dynamics for overflow.",
+            f"{self.label}: the state or its derivative became NaN or infinite between "
+            f"t={self.t:.10g} and t={t1:.10g}. Use a smaller step_size, or an adaptive method "
+            "such as dopri5, or check the dynamics for overflow.",
             t=self.t,
             method=self.method.name,
         )
 
 
-def _all_finite(x: torch.Tensor) -> bool:
-    return bool(torch.isfinite(x).all())
+def _all_finite(*tensors: torch.Tensor) -> bool:
+    # One device synchronisation for all of them.
+    return bool(torch.stack([torch.isfinite(x).all() for x in tensors]).all())

@@ -66,14 +66,14 @@ def make_problem(func: UserFunc, y0: torch.Tensor, t: torch.Tensor) -> Problem:
     not_finite = np.flatnonzero(~np.isfinite(times))
     if not_finite.size:
         i = int(not_finite[0])
-        raise ValueError(f"t[{i}] is {times[i]}: every time must be finite")
+        raise ValueError(f"t[{i}] is {float(times[i])}: every time must be finite")
     direction = 1.0 if len(times) < 2 or times[1] > times[0] else -1.0
     out_of_order = np.flatnonzero(np.diff(times) * direction <= 0)
     if out_of_order.size:
         i = int(out_of_order[0]) + 1
         raise ValueError(
             f"t must be strictly increasing or strictly decreasing, but t[{i - 1}]="
-            f"{times[i - 1]!r} and t[{i}]={times[i]!r}; sort it and drop duplicates"
+            f"{float(times[i - 1])!r} and t[{i}]={float(times[i])!r}; sort it and drop duplicates"
         )
     times_tensor = torch.from_numpy(times).to(y0.device)
     return Problem(func, y0, times, times_tensor, direction, t.dtype)
