@@ -103,7 +103,7 @@ def test_dopri5_dense_output_agrees_with_torchdiffeq_at_many_times(problem, step
 
     bosh3 and dopri8 are not compared between steps: torchdiffeq's interpolants for them are
     poor (its bosh3 midpoint weights [0, 1/2, 0, 0]), 10-10,000x the tolerance scale away from
-    the exact solution where ours stays within 10x (see test_ode_dense_output.py).
+    the exact solution where ours stays within 10x (see test_dense.py).
     """
     tol = 1e-6
     t = problem.times(200)
