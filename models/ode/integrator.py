@@ -104,9 +104,8 @@ class Integrator:
             self._accept(result, on_step)
 
     def _advance_adaptive(self, t_target: float, on_step: OnStep | None) -> None:
-        options = self.options
         if self._h is None:
-            magnitude = initial_step_size(
+            self._h = self.direction * initial_step_size(
                 self.field,
                 self.t,
                 self.y,
@@ -117,39 +116,46 @@ class Integrator:
                 atol=self.atol,
                 norm=self.norm,
             )
-            self._h = self.direction * magnitude
-        last_was_finite = True
         while self._ahead(t_target) > 0:
             self._check_budget(t_target)
-            proposal = self.direction * min(max(abs(self._h), options.min_step), options.max_step)
-            clipped = abs(proposal) >= self._ahead(t_target)
-            t1 = t_target if clipped else self.t + proposal
-            h = t1 - self.t
-            if not clipped and abs(h) < _UNDERFLOW_ULPS * math.ulp(max(abs(self.t), abs(t1))):
-                raise self._underflow(h) if last_was_finite else self._non_finite_trials(h)
-            result = self.method.step(self.field, self.state, t1, with_error=True)
-            assert result.error is not None
-            ratio = error_ratio(
-                result.error, h, self.y, result.state.y, self.rtol, self.atol, self.norm
-            )
-            last_was_finite = math.isfinite(ratio)
-            accepted = ratio <= 1.0 or (abs(h) <= options.min_step and last_was_finite)
-            if accepted:
-                self._accept(result, on_step)
-            else:
-                self.stats.n_rejected += 1
-            h_next = next_step_size(
-                h,
-                ratio,
-                order=self.method.order,
-                safety=options.safety,
-                ifactor=options.ifactor,
-                dfactor=options.dfactor,
-            )
-            # A step shortened to land on t_target says nothing against the step proposed before.
-            if accepted and clipped:
-                h_next = self.direction * max(abs(h_next), abs(proposal))
-            self._h = h_next
+            self._attempt_step(t_target, on_step)
+
+    def _attempt_step(self, t_target: float, on_step: OnStep | None) -> None:
+        """Try one step of the proposed size (shortened to land on t_target); set the next size."""
+        options = self.options
+        assert self._h is not None
+        proposal = self.direction * min(max(abs(self._h), options.min_step), options.max_step)
+        clipped = abs(proposal) >= self._ahead(t_target)
+        t1 = t_target if clipped else self.t + proposal
+        h = t1 - self.t
+        if not clipped and abs(h) < _UNDERFLOW_ULPS * math.ulp(max(abs(self.t), abs(t1))):
+            raise self._non_finite_trials(h) if self._trial_was_non_finite else self._underflow(h)
+        result = self.method.step(self.field, self.state, t1, with_error=True)
+        assert result.error is not None
+        ratio = error_ratio(
+            result.error, h, self.y, result.state.y, self.rtol, self.atol, self.norm
+        )
+        self._trial_was_non_finite = not math.isfinite(ratio)
+        at_min_step = abs(proposal) <= options.min_step
+        if self._trial_was_non_finite and at_min_step:
+            raise self._non_finite_trials(h)
+        accepted = ratio <= 1.0 or at_min_step
+        if accepted:
+            self._accept(result, on_step)
+        else:
+            self.stats.n_rejected += 1
+        h_next = next_step_size(
+            h,
+            ratio,
+            order=self.method.order,
+            safety=options.safety,
+            ifactor=options.ifactor,
+            dfactor=options.dfactor,
+        )
+        # A step shortened to land on t_target says nothing against the step proposed before.
+        if accepted and clipped:
+            h_next = self.direction * max(abs(h_next), abs(proposal))
+        self._h = h_next
 
     def _accept(self, result: StepResult, on_step: OnStep | None) -> None:
         self.stats.n_accepted += 1

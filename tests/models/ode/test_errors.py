@@ -11,6 +11,7 @@ from models.ode import (
     SOLVERS,
     NonFiniteStateError,
     SolverError,
+    SolveStats,
     StepSizeUnderflowError,
     TooManyStepsError,
     odeint,
@@ -299,3 +300,20 @@ def test_inputs_are_checked_before_any_evaluation():
         with pytest.raises(ValueError):
             odeint(func, one(), times(0.0, 1.0), **kwargs)
     assert calls == []
+
+
+@pytest.mark.parametrize("method", ADAPTIVE)
+def test_nan_at_min_step_stops_at_once_instead_of_looping(method):
+    """With min_step set, a NaN trial at the smallest step cannot be rejected into a smaller
+    one: the solve stops there with NonFiniteStateError, not after max_num_steps tries."""
+
+    def field(t, y):
+        return torch.where(t > 0.5, torch.full_like(y, math.nan), -y)
+
+    stats = SolveStats()
+    with pytest.raises(NonFiniteStateError) as caught:
+        odeint(
+            field, one(), times(0.0, 1.0), method=method, options={"min_step": 1e-3}, stats=stats
+        )
+    assert caught.value.t == pytest.approx(0.5, abs=2e-3)
+    assert stats.n_steps < 100
