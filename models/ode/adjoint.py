@@ -12,7 +12,7 @@ import torch
 
 from .controller import FlatNorm, rms_norm
 from .method import Method
-from .odeint import check_tolerances
+from .odeint import check_tolerances, solve
 from .options import SolverOptions
 from .problem import Problem, UserFunc, make_problem
 from .registry import resolve
@@ -74,7 +74,7 @@ def odeint_adjoint(
     *,
     rtol: float = 1e-7,
     atol: float = 1e-9,
-    method: str = "dopri5",
+    method: str | None = "dopri5",
     options: Mapping[str, Any] | None = None,
     adjoint_rtol: float | None = None,
     adjoint_atol: float | None = None,
@@ -141,7 +141,10 @@ def odeint_adjoint(
         function = ContinuousAdjoint
     if len(problem.times) == 1:
         return y0.unsqueeze(0).clone()
-    ys = function.apply(spec, y0, *spec.params)
+    if torch.is_grad_enabled() and (y0.requires_grad or spec.params):
+        ys = function.apply(spec, y0, *spec.params)
+    else:  # nothing to differentiate: no checkpoints, no backward
+        ys = solve(problem, forward_method, forward_options, rtol, atol, spec.stats)
     return ys.view(len(problem.times), *problem.shape)
 
 
@@ -185,7 +188,7 @@ def _reject_backward_settings(
 
 def _with_backward_solver(
     spec: AdjointSpec,
-    method: str,
+    method: str | None,
     options: Mapping[str, Any] | None,
     rtol: float | None,
     atol: float | None,
@@ -195,6 +198,10 @@ def _with_backward_solver(
     backward_rtol = spec.rtol if rtol is None else rtol
     backward_atol = spec.atol if atol is None else atol
     check_tolerances(backward_rtol, backward_atol, prefix="adjoint_")
+    adjoint_options = dict(adjoint_options)
+    if adjoint_options.get("norm") == "seminorm":  # torchdiffeq's spelling
+        del adjoint_options["norm"]
+        adjoint_options.setdefault("seminorm", True)
     seminorm = adjoint_options.get("seminorm", True)
     if not isinstance(seminorm, bool):
         raise ValueError(f"adjoint_options['seminorm'] must be True or False, got {seminorm!r}")
@@ -202,7 +209,9 @@ def _with_backward_solver(
     if adjoint_method is None or adjoint_method == method:
         inherited = {k: v for k, v in (options or {}).items() if k not in _FORWARD_ONLY}
         solver_options = inherited | solver_options
-    backward_method, backward_options = resolve(adjoint_method or method, solver_options)
+    backward_method, backward_options = resolve(
+        adjoint_method or method, solver_options, name="adjoint_options"
+    )
     return dataclasses.replace(
         spec,
         backward_method=backward_method,

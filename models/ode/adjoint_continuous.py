@@ -10,8 +10,7 @@ from torch.autograd.function import once_differentiable
 from .adjoint import AdjointSpec
 from .integrator import Integrator
 from .odeint import solve
-from .problem import UserFunc
-from .stats import SolveStats
+from .problem import VectorField
 
 
 class ContinuousAdjoint(torch.autograd.Function):
@@ -24,13 +23,14 @@ class ContinuousAdjoint(torch.autograd.Function):
         problem = spec.problem
         ys = solve(problem, spec.method, spec.options, spec.rtol, spec.atol, spec.stats)
         ctx.spec = spec
-        ctx.save_for_backward(ys)
+        # y0 and the parameters too, so that changing them in place before backward is an error.
+        ctx.save_for_backward(ys, y0, *params)
         return ys
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_ys: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        (ys,) = ctx.saved_tensors
+        ys, *_ = ctx.saved_tensors  # unpacking checks that none was changed in place
         grad_y0, grad_params = _solve_backward(ctx.spec, ys, grad_ys)
         return (None, grad_y0, *grad_params)
 
@@ -38,37 +38,29 @@ class ContinuousAdjoint(torch.autograd.Function):
 class AugmentedField:
     """``d/dt [z, a, a_θ] = [f(t, z), -aᵀ ∂f/∂z, -aᵀ ∂f/∂θ]`` on the flat augmented state.
 
-    One evaluation is one call of f with a graph and one vector-Jacobian product.
+    One evaluation is one call of f with a graph and one vector-Jacobian product; it counts as
+    one evaluation in the field's stats.
     """
 
-    def __init__(
-        self,
-        func: UserFunc,
-        shape: torch.Size,
-        t_dtype: torch.dtype,
-        params: tuple[torch.Tensor, ...],
-        stats: SolveStats,
-    ) -> None:
-        self.func = func
-        self.shape = shape
-        self.size = shape.numel()
-        self.t_dtype = t_dtype
+    def __init__(self, field: VectorField, params: tuple[torch.Tensor, ...]) -> None:
+        self.field = field
+        self.size = field.shape.numel()
         self.params = params
-        self.stats = stats
 
     def __call__(self, t: float, state: torch.Tensor) -> torch.Tensor:
-        self.stats.n_fevals += 1
         n = self.size
         with torch.enable_grad():
-            z = state[:n].detach().view(self.shape).requires_grad_(True)
-            time = torch.full((), t, dtype=self.t_dtype, device=state.device)
-            dz = self.func(time, z)
-            minus_a = -state[n : 2 * n].view(self.shape)
-            grads = torch.autograd.grad(dz, (z, *self.params), minus_a, allow_unused=True)
-        pieces = [dz.detach().reshape(-1)]
-        for grad, like in zip(grads, (z, *self.params), strict=True):
+            z = state[:n].detach().requires_grad_(True)
+            dz = self.field(t, z)
+            inputs = (z, *self.params)
+            if dz.requires_grad:
+                grads = torch.autograd.grad(dz, inputs, -state[n : 2 * n], allow_unused=True)
+            else:  # f depends on neither z nor a parameter: the adjoint does not move
+                grads = (None,) * len(inputs)
+        pieces = [dz.detach()]
+        for grad, like in zip(grads, inputs, strict=True):
             piece = torch.zeros_like(like) if grad is None else grad
-            pieces.append(piece.reshape(-1).to(state.dtype))
+            pieces.append(piece.reshape(-1).to(state))
         return torch.cat(pieces)
 
 
@@ -82,9 +74,7 @@ def _solve_backward(
     grad_ys = grad_ys.reshape(len(problem.times), n)
     param_sizes = [p.numel() for p in spec.params]
     state = torch.cat([ys[-1], grad_ys[-1], ys.new_zeros(sum(param_sizes))])
-    field = AugmentedField(
-        problem.func, problem.shape, problem.t_dtype, spec.params, spec.adjoint_stats
-    )
+    field = AugmentedField(problem.field(spec.adjoint_stats), spec.params)
     integrator = Integrator(
         spec.backward_method,
         field,
@@ -109,6 +99,6 @@ def _solve_backward(
     grad_params = []
     offset = 2 * n
     for param, size in zip(spec.params, param_sizes, strict=True):
-        grad_params.append(state[offset : offset + size].view_as(param).to(param.dtype))
+        grad_params.append(state[offset : offset + size].view_as(param).to(param))
         offset += size
     return grad_y0, grad_params

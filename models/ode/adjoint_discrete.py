@@ -44,12 +44,15 @@ class DiscreteAdjoint(torch.autograd.Function):
         )
         ctx.spec = spec
         ctx.checkpoints = checkpoints
+        # So that changing y0 or a parameter in place before backward is an error.
+        ctx.save_for_backward(y0, *params)
         return ys
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_ys: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         spec: AdjointSpec = ctx.spec
+        ctx.saved_tensors  # noqa: B018 (unpacking checks that none was changed in place)
         problem = spec.problem
         grad_ys = grad_ys.reshape(len(problem.times), -1)
         field = problem.field(spec.adjoint_stats)
@@ -90,7 +93,11 @@ def _backpropagate(
 
     Outputs without a cotangent (the end state of the last step) carry no gradient.
     """
-    pairs = [(o, c) for o, c in zip(outputs, cotangents, strict=True) if c is not None]
+    pairs = [
+        (o, c)
+        for o, c in zip(outputs, cotangents, strict=True)
+        if c is not None and o.requires_grad
+    ]
     if not pairs:
         return (None,) * len(inputs)
     grads = torch.autograd.grad(

@@ -65,5 +65,6 @@ def hermite_step(
 
 
 @functools.lru_cache(maxsize=16)
+@torch.inference_mode(False)  # cached for later solves, which may need them saved for backward
 def _hermite_weights(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     return polynomial_weights(HERMITE_WEIGHTS, dtype, device)

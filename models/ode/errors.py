@@ -22,7 +22,7 @@ class TooManyStepsError(SolverError):
 
 
 class StepSizeUnderflowError(SolverError):
-    """The step size fell below what the time variable can resolve, or below ``min_step``."""
+    """The step size fell below what float64 time can resolve (16 ulps of t)."""
 
 
 class NonFiniteStateError(SolverError):

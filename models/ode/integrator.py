@@ -51,9 +51,10 @@ class Integrator:
         self.stats = stats
         self.label = label
         self.state = self._start(t0, y0)
-        self._h: float | None = (
-            None if options.first_step is None else direction * options.first_step
-        )
+        self._h: float | None = None
+        self._trial_was_non_finite = False
+        # max_num_steps bounds this solve, whatever the stats object counted before.
+        self._counts_before = (stats.n_accepted, stats.n_rejected)
 
     @property
     def t(self) -> float:
@@ -105,7 +106,16 @@ class Integrator:
 
     def _advance_adaptive(self, t_target: float, on_step: OnStep | None) -> None:
         if self._h is None:
-            self._h = self.direction * initial_step_size(
+            self._h = self.direction * self._first_step_size()
+        while self._ahead(t_target) > 0:
+            self._check_budget(t_target)
+            self._attempt_step(t_target, on_step)
+
+    def _first_step_size(self) -> float:
+        """The user's first_step or the initial-step rule, raised to what time can resolve."""
+        magnitude = self.options.first_step
+        if magnitude is None:
+            magnitude = initial_step_size(
                 self.field,
                 self.t,
                 self.y,
@@ -116,9 +126,8 @@ class Integrator:
                 atol=self.atol,
                 norm=self.norm,
             )
-        while self._ahead(t_target) > 0:
-            self._check_budget(t_target)
-            self._attempt_step(t_target, on_step)
+        smallest = 2 * _UNDERFLOW_ULPS * math.ulp(self.t)
+        return max(magnitude, smallest) if math.isfinite(magnitude) else smallest
 
     def _attempt_step(self, t_target: float, on_step: OnStep | None) -> None:
         """Try one step of the proposed size (shortened to land on t_target); set the next size."""
@@ -164,18 +173,22 @@ class Integrator:
         self.state = result.state
 
     def _check_budget(self, t_target: float) -> None:
-        if self.stats.n_steps < self.options.max_num_steps:
+        accepted = self.stats.n_accepted - self._counts_before[0]
+        rejected = self.stats.n_rejected - self._counts_before[1]
+        if accepted + rejected < self.options.max_num_steps:
             return
         if self.method.adaptive:
             advice = (
                 f"loosen rtol/atol (now {self.rtol:g}/{self.atol:g}), or check whether the "
                 "dynamics are stiff there"
             )
+        elif self.options.step_size is None:
+            advice = "or ask for fewer output times (without step_size each one is a step)"
         else:
             advice = f"or use a larger step_size (now {self.options.step_size})"
         raise TooManyStepsError(
-            f"{self.label}: gave up after {self.stats.n_steps} steps "
-            f"({self.stats.n_accepted} accepted, {self.stats.n_rejected} rejected) at "
+            f"{self.label}: gave up after {accepted + rejected} steps "
+            f"({accepted} accepted, {rejected} rejected) at "
             f"t={self.t:.10g} on the way to t={t_target:.10g}. Raise "
             f"options['max_num_steps'] (now {self.options.max_num_steps}), {advice}.",
             t=self.t,

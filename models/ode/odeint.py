@@ -11,7 +11,7 @@ import torch
 
 from .integrator import Integrator
 from .method import Method, MethodState, StepResult
-from .options import SolverOptions
+from .options import SolverOptions, is_real
 from .problem import Problem, UserFunc, flat_norm, make_problem
 from .registry import resolve
 from .stats import SolveStats
@@ -27,7 +27,7 @@ def odeint(
     *,
     rtol: float = 1e-7,
     atol: float = 1e-9,
-    method: str = "dopri5",
+    method: str | None = "dopri5",
     options: Mapping[str, Any] | None = None,
     stats: SolveStats | None = None,
 ) -> torch.Tensor:
@@ -62,11 +62,13 @@ def odeint(
 
 
 def check_tolerances(rtol: float, atol: float, prefix: str = "") -> None:
-    for name, value in ((f"{prefix}rtol", rtol), (f"{prefix}atol", atol)):
-        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    if rtol == 0 and atol == 0:
-        raise ValueError(f"{prefix}rtol and {prefix}atol cannot both be 0")
+    if not is_real(rtol) or not math.isfinite(rtol) or rtol < 0:
+        raise ValueError(f"{prefix}rtol must be a finite number >= 0, got {rtol!r}")
+    if not is_real(atol) or not math.isfinite(atol) or atol <= 0:
+        raise ValueError(
+            f"{prefix}atol must be a finite number > 0, got {atol!r}: a component at 0 has no "
+            "relative scale; for an almost purely relative tolerance use a tiny atol like 1e-12"
+        )
 
 
 def solve(
@@ -144,4 +146,5 @@ class OutputWriter:
         if self.buffer is not None:
             return self.buffer
         assert self.chunks is not None
-        return torch.cat(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
+        # A copy even for a single time: the result must not alias the caller's y0.
+        return torch.cat(self.chunks) if len(self.chunks) > 1 else self.chunks[0].clone()

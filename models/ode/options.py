@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -53,45 +54,51 @@ class SolverOptions:
 
     @classmethod
     def parse(
-        cls, options: Mapping[str, Any] | None, allowed: frozenset[str], method: str
+        cls,
+        options: Mapping[str, Any] | None,
+        allowed: frozenset[str],
+        method: str,
+        name: str = "options",
     ) -> SolverOptions:
-        """Validate a user's ``options`` dict for ``method``; raise ValueError naming the key."""
+        """Validate a user's options for ``method``; ValueError names the key (as ``name[key]``)."""
         options = dict(options or {})
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise ValueError(
-                f"options {unknown} do not apply to method {method!r}; it accepts {sorted(allowed)}"
+                f"{name} {unknown} do not apply to method {method!r}; it accepts {sorted(allowed)}"
             )
         parsed = cls(**options)
-        parsed._check()
+        parsed._check(name)
         return parsed
 
-    def _check(self) -> None:
-        positive = {
-            "step_size": self.step_size,
-            "first_step": self.first_step,
-            "max_step": self.max_step,
-            "safety": self.safety,
-            "dfactor": self.dfactor,
-        }
-        for name, value in positive.items():
-            if value is not None and not (isinstance(value, int | float) and value > 0):
-                raise ValueError(f"options[{name!r}] must be a positive number, got {value!r}")
-        if not (isinstance(self.min_step, int | float) and 0 <= self.min_step <= self.max_step):
-            raise ValueError(
-                f"options['min_step'] must be between 0 and max_step ({self.max_step}), "
-                f"got {self.min_step!r}"
-            )
-        if not (isinstance(self.ifactor, int | float) and self.ifactor >= 1):
-            raise ValueError(f"options['ifactor'] must be at least 1, got {self.ifactor!r}")
-        if self.dfactor > 1 or self.safety > 1:
-            raise ValueError("options['dfactor'] and options['safety'] must be at most 1")
-        if not (isinstance(self.max_num_steps, int) and self.max_num_steps >= 1):
-            raise ValueError(
-                f"options['max_num_steps'] must be a positive integer, got {self.max_num_steps!r}"
-            )
+    def _check(self, name: str) -> None:
+        def fail(key: str, rule: str) -> ValueError:
+            return ValueError(f"{name}[{key!r}] must be {rule}, got {getattr(self, key)!r}")
+
+        for key in ("step_size", "first_step", "max_step", "safety", "dfactor", "ifactor"):
+            value = getattr(self, key)
+            if value is not None and not (is_real(value) and value > 0 and not math.isnan(value)):
+                raise fail(key, "a positive number")
+        if not (is_real(self.min_step) and 0 <= self.min_step <= self.max_step):
+            raise fail("min_step", f"between 0 and max_step ({self.max_step})")
+        if self.ifactor < 1:
+            raise fail("ifactor", "at least 1")
+        if self.dfactor >= 1:
+            raise fail("dfactor", "below 1 (a rejected step must shrink)")
+        if self.safety > 1:
+            raise fail("safety", "at most 1")
+        if not (is_integer(self.max_num_steps) and self.max_num_steps >= 1):
+            raise fail("max_num_steps", "a positive integer")
+        if not (is_integer(self.order) and 1 <= self.order <= 4):
+            raise fail("order", "1, 2, 3 or 4")
         if self.norm is not None and not callable(self.norm):
-            raise ValueError("options['norm'] must be a callable mapping a tensor to a number")
+            raise fail("norm", "a callable mapping a tensor to a number")
 
 
-OPTION_NAMES = frozenset(f.name for f in fields(SolverOptions))
+def is_real(value: object) -> bool:
+    """A real number, NumPy's included, but not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_integer(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -47,8 +47,12 @@ def make_problem(func: UserFunc, y0: torch.Tensor, t: torch.Tensor) -> Problem:
     """Check ``func``, ``y0`` and ``t``; raise ValueError (TypeError for wrong types)."""
     if not callable(func):
         raise TypeError(f"func must be callable as func(t, y), got {type(func).__name__}")
-    if not isinstance(y0, torch.Tensor) or not y0.is_floating_point():
-        raise TypeError("y0 must be a floating-point tensor (float32 or float64)")
+    if not isinstance(y0, torch.Tensor) or y0.dtype not in (torch.float32, torch.float64):
+        got = y0.dtype if isinstance(y0, torch.Tensor) else type(y0).__name__
+        raise TypeError(
+            f"y0 must be a float32 or float64 tensor, got {got}; half precision cannot meet "
+            "solver tolerances (under autocast, keep y0 in float32: func's result is cast back)"
+        )
     if y0.numel() == 0:
         raise ValueError("y0 is empty: give at least one state variable")
     if not bool(torch.isfinite(y0).all()):
@@ -62,7 +66,8 @@ def make_problem(func: UserFunc, y0: torch.Tensor, t: torch.Tensor) -> Problem:
             "gradients with respect to t are not supported; pass t.detach() (the output times "
             "are treated as constants)"
         )
-    times = t.detach().to(dtype=torch.float64, device="cpu").numpy()
+    # A copy: the backward pass reads these times after the caller may have changed t.
+    times = t.detach().to(dtype=torch.float64, device="cpu").numpy().copy()
     not_finite = np.flatnonzero(~np.isfinite(times))
     if not_finite.size:
         i = int(not_finite[0])
@@ -102,17 +107,18 @@ class VectorField:
     def __call__(self, t: float, y: torch.Tensor) -> torch.Tensor:
         self.stats.n_fevals += 1
         dy = self.func(self.time(t), y.view(self.shape))
-        if not isinstance(dy, torch.Tensor) or dy.shape != self.shape or dy.dtype != y.dtype:
+        if not isinstance(dy, torch.Tensor) or dy.shape != self.shape or not dy.is_floating_point():
             got = (
                 f"{tuple(dy.shape)} {dy.dtype}"
                 if isinstance(dy, torch.Tensor)
                 else type(dy).__name__
             )
             raise ValueError(
-                f"func(t, y) must return a tensor shaped like y {tuple(self.shape)} with its dtype "
-                f"{y.dtype}, got {got}"
+                f"func(t, y) must return a floating-point tensor shaped like y "
+                f"{tuple(self.shape)}, got {got}"
             )
-        return dy.reshape(-1)
+        # Under autocast func may answer in half precision; the solver keeps y's dtype.
+        return dy.reshape(-1).to(y.dtype)
 
 
 def flat_norm(norm: Norm | None, shape: torch.Size) -> FlatNorm:

@@ -53,10 +53,17 @@ SOLVERS: Mapping[str, SolverInfo] = MappingProxyType(
 )
 
 
-def resolve(method: str, options: Mapping[str, Any] | None) -> tuple[Method, SolverOptions]:
-    """The method called ``method`` and its validated options; ValueError names what is wrong."""
+DEFAULT_METHOD = "dopri5"
+
+
+def resolve(
+    method: str | None, options: Mapping[str, Any] | None, name: str = "options"
+) -> tuple[Method, SolverOptions]:
+    """The method called ``method`` (None: dopri5) and its validated options (called ``name`` in
+    messages); ValueError names what is wrong."""
+    method = DEFAULT_METHOD if method is None else method
     info = SOLVERS.get(method) if isinstance(method, str) else None
     if info is None:
         raise ValueError(f"unknown method {method!r}; choose one of {sorted(SOLVERS)}")
-    parsed = SolverOptions.parse(options, info.options, info.name)
+    parsed = SolverOptions.parse(options, info.options, info.name, name)
     return info.build(parsed), parsed

@@ -64,7 +64,7 @@ class ButcherTableau:
             if any(abs(e - bi) > 1e-10 for e, bi in zip(at_end, self.b, strict=True)):
                 problems.append("the dense output at theta=1 must equal b (continuity)")
             if abs(sum(poly[0] for poly in self.dense) - 1.0) > 1e-10:
-                problems.append("the dense output's derivative at theta=0 must be f(t0, y0)")
+                problems.append("the dense output's weights must sum to θ near θ=0 (consistency)")
         if self.fsal and (self.c[-1] != 1.0 or self.a[-1] != self.b[:-1] or self.b[-1] != 0.0):
             problems.append("fsal needs a last stage at c=1 with weights b")
         if problems:
@@ -93,6 +93,7 @@ class TableauTensors:
 
 
 @functools.lru_cache(maxsize=64)
+@torch.inference_mode(False)  # cached for later solves, which may need them saved for backward
 def tableau_tensors(
     tableau: ButcherTableau, dtype: torch.dtype, device: torch.device
 ) -> TableauTensors:
@@ -110,14 +111,12 @@ def tableau_tensors(
     )
 
 
-def hermite_dense(b: tuple[float, ...], fsal: bool) -> tuple[tuple[float, ...], ...]:
+def hermite_dense(b: tuple[float, ...]) -> tuple[tuple[float, ...], ...]:
     """Cubic Hermite dense output written as stage weights (third order).
 
     Uses y0, f0 = k_0, y1 = y0 + h sum b_j k_j and f1 = k_last, which is f(t1, y1) for a FSAL
     method. ``y(theta) = y0 + (3θ²-2θ³)(y1-y0) + h[(θ-2θ²+θ³) f0 + (θ³-θ²) f1]``.
     """
-    if not fsal:
-        raise ValueError("Hermite dense output from stages needs f(t1, y1): a FSAL tableau")
     polys = []
     for j, bj in enumerate(b):
         poly = [0.0, 3.0 * bj, -2.0 * bj]

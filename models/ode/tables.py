@@ -51,7 +51,7 @@ BOSH3 = ButcherTableau(
     a=((), (0.5,), (0.0, 0.75), (2 / 9, 1 / 3, 4 / 9)),
     b=_BOSH3_B,
     b_error=(2 / 9 - 7 / 24, 1 / 3 - 1 / 4, 4 / 9 - 1 / 3, -1 / 8),
-    dense=hermite_dense(_BOSH3_B, fsal=True),
+    dense=hermite_dense(_BOSH3_B),
     fsal=True,
 )
 

@@ -219,18 +219,26 @@ def test_non_finite_y0_raises_value_error(value):
         odeint(decay, y0, times(0.0, 1.0))
 
 
-def test_empty_or_integer_y0_is_rejected():
+@pytest.mark.parametrize("dtype", [torch.int64, torch.float16, torch.bfloat16])
+def test_empty_integer_or_half_precision_y0_is_rejected(dtype):
     with pytest.raises(ValueError, match="empty"):
         odeint(decay, torch.zeros(0, dtype=torch.float64), times(0.0, 1.0))
-    with pytest.raises(TypeError, match="floating-point"):
-        odeint(decay, torch.ones(2, dtype=torch.int64), times(0.0, 1.0))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        odeint(decay, torch.ones(2, dtype=dtype), times(0.0, 1.0))
 
 
-def test_func_returning_the_wrong_shape_or_dtype_raises_value_error():
+def test_func_returning_the_wrong_shape_or_an_integer_tensor_raises_value_error():
     with pytest.raises(ValueError, match="shaped like y"):
         odeint(lambda t, y: y.sum(), torch.ones(3, dtype=torch.float64), times(0.0, 1.0))
-    with pytest.raises(ValueError, match="dtype"):
-        odeint(lambda t, y: y.float(), torch.ones(3, dtype=torch.float64), times(0.0, 1.0))
+    with pytest.raises(ValueError, match="floating-point"):
+        odeint(lambda t, y: y.long(), torch.ones(3, dtype=torch.float64), times(0.0, 1.0))
+
+
+def test_a_lower_precision_result_is_cast_back_to_the_state_dtype():
+    """Under autocast func answers in half precision; the solve stays in y0's dtype."""
+    ys = odeint(lambda t, y: (-y).half(), torch.ones(3, dtype=torch.float32), times(0.0, 1.0))
+    assert ys.dtype == torch.float32
+    assert float(ys[-1, 0]) == pytest.approx(math.exp(-1.0), rel=1e-3)
 
 
 def test_unknown_method_raises_value_error_listing_the_methods():
@@ -275,15 +283,21 @@ def test_invalid_option_values_raise_value_error(method, options):
 
 @pytest.mark.parametrize(
     ("rtol", "atol", "match"),
-    [(-1e-3, 1e-6, "rtol"), (1e-3, -1e-6, "atol"), (math.nan, 1e-6, "rtol"), (0.0, 0.0, "both")],
+    [
+        (-1e-3, 1e-6, "rtol"),
+        (1e-3, -1e-6, "atol"),
+        (math.nan, 1e-6, "rtol"),
+        (1e-6, 0.0, "atol"),
+        (True, 1e-6, "rtol"),
+    ],
 )
 def test_bad_tolerances_raise_value_error(rtol, atol, match):
     with pytest.raises(ValueError, match=match):
         odeint(decay, one(), times(0.0, 1.0), rtol=rtol, atol=atol)
 
 
-def test_pure_absolute_or_relative_tolerance_is_allowed():
-    for rtol, atol in ((0.0, 1e-8), (1e-8, 0.0)):
+def test_pure_absolute_or_nearly_relative_tolerance_is_allowed():
+    for rtol, atol in ((0.0, 1e-8), (1e-8, 1e-300)):
         ys = odeint(decay, one(), times(0.0, 1.0), rtol=rtol, atol=atol)
         assert float(ys[-1]) == pytest.approx(math.exp(-1.0), rel=1e-6)
 

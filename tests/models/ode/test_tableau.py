@@ -40,7 +40,7 @@ def test_a_consistent_tableau_builds():
         ({"a": ((), (0.5, 0.5))}, "strictly lower triangular"),
         ({"a": ((),)}, "strictly lower triangular"),
         ({"dense": ((1.0, -0.5), (0.0, 0.4))}, "continuity"),
-        ({"dense": ((0.8, -0.3), (0.0, 0.5))}, "derivative at theta=0"),
+        ({"dense": ((0.8, -0.3), (0.0, 0.5))}, "sum to θ near θ=0"),
         ({"dense": ((1.0, -0.5),)}, "one polynomial per stage"),
         ({"fsal": True, "a": ((), (1.0,)), "b": (0.5, 0.5)}, "fsal"),
     ],
