@@ -13,6 +13,9 @@ from .tables import RK4
 
 # Two-point Gauss-Legendre on [0, 1]: exact for the cubic Lagrange polynomials of order 4.
 _GAUSS_NODES = (0.5 - 0.5 / math.sqrt(3.0), 0.5 + 0.5 / math.sqrt(3.0))
+# The weights grow like the ratios between step lengths; past this ratio (output times bunched
+# together, without step_size) the method restarts from RK4 instead of amplifying errors.
+MAX_STEP_RATIO = 5.0
 
 
 def adams_bashforth_weights(times: tuple[float, ...], t1: float) -> list[float]:
@@ -38,8 +41,15 @@ def adams_bashforth_weights(times: tuple[float, ...], t1: float) -> list[float]:
     return weights
 
 
+def steps_comparable(times: tuple[float, ...], t1: float) -> bool:
+    """Whether the new step and the earlier ones differ in length by at most MAX_STEP_RATIO."""
+    lengths = [abs(b - a) for a, b in zip((t1, *times[:-1]), times, strict=True)]
+    return max(lengths) <= MAX_STEP_RATIO * min(lengths)
+
+
 class AdamsBashforth:
-    """Explicit k-step Adams-Bashforth (one evaluation a step); the first k-1 steps use RK4.
+    """Explicit k-step Adams-Bashforth (one evaluation a step); the first k-1 steps use RK4, and
+    so does a step much longer or shorter than the earlier ones, which restarts the history.
 
     Its dense output is cubic Hermite between steps (third order).
     """
@@ -60,15 +70,20 @@ class AdamsBashforth:
         self, field: Field, state: MethodState, t1: float, *, with_error: bool = False
     ) -> StepResult:
         history = state.tensors[1:]
-        if len(history) < self.order:
+        if len(history) < self.order or not steps_comparable(state.times, t1):
             started = self._starter.step(field, state, t1, with_error=False)
             y1, f1 = started.state.tensors
+            if len(history) >= self.order:  # a restart: the old derivatives are spaced too far
+                return StepResult(MethodState((y1, f1), (t1,)), None, started.dense)
             dense = started.dense
         else:
-            weights = adams_bashforth_weights(state.times, t1)
-            beta = torch.tensor(weights, dtype=state.y.dtype, device=state.y.device)
             h = t1 - state.t
-            y1 = torch.addmv(state.y, torch.stack(history, dim=1), beta, alpha=h)
+            y1 = state.y
+            # Python-float weights: no host-to-device copy per step on a GPU.
+            for weight, derivative in zip(
+                adams_bashforth_weights(state.times, t1), history, strict=True
+            ):
+                y1 = torch.add(y1, derivative, alpha=h * weight)
             f1 = field(t1, y1)
             dense = hermite_step(state.t, h, state.y, y1, state.f, f1)
         keep = self.order - 1
