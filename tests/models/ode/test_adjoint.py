@@ -416,3 +416,93 @@ def test_fixed_step_gradients_in_float32(method):
     )
     assert backprop.dtype == torch.float32
     assert relative_error(discrete, backprop) < 1e-5
+
+
+MODES = ["continuous", "discrete"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_field_that_depends_on_neither_y_nor_parameters(mode):
+    """dy/dt = 1: ys = [y0, y0 + 1], so d(sum ys)/dy0 = 2, with no vector-Jacobian product."""
+    y0 = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    ys = odeint_adjoint(
+        lambda t, y: torch.ones_like(y), y0, t, adjoint_params=(), adjoint_options={"mode": mode}
+    )
+    ys.sum().backward()
+    torch.testing.assert_close(y0.grad, torch.full_like(y0, 2.0))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_changing_a_parameter_in_place_before_backward_is_an_error(mode):
+    weight = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    y0 = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    ys = odeint_adjoint(
+        lambda t, y: -weight * y, y0, t, adjoint_params=(weight,), adjoint_options={"mode": mode}
+    )
+    with torch.no_grad():
+        weight.mul_(2.0)
+    with pytest.raises(RuntimeError, match="inplace"):
+        ys.sum().backward()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_changing_t_in_place_before_backward_does_not_change_the_gradient(mode):
+    field = make_field()
+    y0 = torch.randn(3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    t = torch.linspace(0.0, 1.0, 3, dtype=torch.float64)
+    expected = loss_gradients(odeint, field, y0, t.clone(), rtol=1e-10, atol=1e-10)
+    field.zero_grad()
+    y0 = y0.clone().requires_grad_(True)
+    ys = odeint_adjoint(field, y0, t, rtol=1e-10, atol=1e-10, adjoint_options={"mode": mode})
+    t.mul_(3.0)
+    weights = torch.linspace(0.5, 1.5, ys.numel(), dtype=ys.dtype).view_as(ys)  # as loss_gradients
+    (ys * weights).sum().backward()
+    got = torch.cat([y0.grad.flatten(), *(p.grad.flatten() for p in field.parameters())])
+    assert relative_error(got, expected) < 1e-6
+
+
+def test_odeint_adjoint_under_no_grad_returns_a_plain_tensor():
+    field = make_field()
+    y0 = torch.ones(3, 2, dtype=torch.float64, requires_grad=True)
+    t = torch.linspace(0.0, 1.0, 5, dtype=torch.float64)
+    with torch.no_grad():
+        ys = odeint_adjoint(field, y0, t, adjoint_options={"mode": "discrete"})
+    assert ys.grad_fn is None and not ys.requires_grad
+
+
+def test_torchdiffeq_spelling_of_the_seminorm_and_a_default_method_are_accepted():
+    field = make_field()
+    y0 = torch.ones(3, 2, dtype=torch.float64, requires_grad=True)
+    t = torch.linspace(0.0, 1.0, 5, dtype=torch.float64)
+    ys = odeint_adjoint(field, y0, t, method=None, adjoint_options={"norm": "seminorm"})
+    ys.sum().backward()
+    assert y0.grad is not None
+
+
+def test_bad_backward_options_are_named_adjoint_options():
+    field = make_field()
+    y0 = torch.ones(3, 2, dtype=torch.float64)
+    t = torch.linspace(0.0, 1.0, 5, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"adjoint_options\['safety'\]"):
+        odeint_adjoint(field, y0, t, adjoint_options={"safety": -1.0})
+
+
+def test_solves_under_inference_mode_do_not_poison_later_training():
+    """Coefficient tensors are cached; built under inference_mode they could not be saved for
+    backward by a later solve."""
+    from models.ode.tableau import tableau_tensors
+
+    tableau_tensors.cache_clear()
+    with torch.inference_mode():
+        odeint(lambda t, y: -y, torch.ones(3), torch.tensor([0.0, 1.0]))
+    weight = torch.ones(3, requires_grad=True)
+    odeint(lambda t, y: -weight * y, torch.ones(3), torch.tensor([0.0, 1.0])).sum().backward()
+    assert weight.grad is not None
+
+
+def test_odeint_with_one_time_does_not_alias_y0():
+    y0 = torch.ones(2, requires_grad=True)
+    ys = odeint(lambda t, y: -y, y0, torch.tensor([0.0]))
+    assert ys.data_ptr() != y0.data_ptr()

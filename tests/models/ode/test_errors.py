@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -331,3 +332,54 @@ def test_nan_at_min_step_stops_at_once_instead_of_looping(method):
         )
     assert caught.value.t == pytest.approx(0.5, abs=2e-3)
     assert stats.n_steps < 100
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        ({"dfactor": 1.0}, "dfactor"),
+        ({"max_num_steps": True}, "max_num_steps"),
+        ({"max_num_steps": 2.5}, "max_num_steps"),
+        ({"first_step": math.nan}, "first_step"),
+    ],
+)
+def test_option_values_of_the_wrong_kind_are_rejected(options, key):
+    with pytest.raises(ValueError, match=key):
+        odeint(decay, one(), times(0.0, 1.0), options=options)
+
+
+def test_adams_order_must_be_an_integer_and_numpy_integers_count():
+    with pytest.raises(ValueError, match="order"):
+        odeint(decay, one(), times(0.0, 1.0), method="adams_bashforth", options={"order": 2.0})
+    ys = odeint(
+        decay,
+        one(),
+        times(0.0, 1.0),
+        method="adams_bashforth",
+        options={"order": np.int64(2), "step_size": 0.1, "max_num_steps": np.int64(50)},
+    )
+    assert float(ys[-1]) == pytest.approx(math.exp(-1.0), rel=1e-2)
+
+
+def test_max_num_steps_bounds_each_solve_not_the_stats_object():
+    """A SolveStats reused across a training loop accumulates; the budget is per solve."""
+    stats = SolveStats()
+    for _ in range(30):
+        odeint(
+            decay,
+            one(),
+            times(0.0, 1.0),
+            method="rk4",
+            options={"step_size": 0.1, "max_num_steps": 100},
+            stats=stats,
+        )
+    assert stats.n_accepted == 300
+
+
+def test_a_first_step_below_time_resolution_is_raised_not_an_underflow():
+    """At millisecond-epoch times the first-step rule can ask for less than float64 resolves."""
+    t = torch.tensor([1.7e12, 1.7e12 + 1000.0], dtype=torch.float64)
+    ys = odeint(lambda t, y: torch.zeros_like(y) + 1e-3, torch.zeros(2, dtype=torch.float64), t)
+    assert float(ys[-1, 0]) == pytest.approx(1.0, rel=1e-9)
+    ys = odeint(decay, one(), times(1e6, 1e6 + 1.0), options={"first_step": 1e-12})
+    assert float(ys[-1]) == pytest.approx(math.exp(-1.0), rel=1e-6)
