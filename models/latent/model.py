@@ -1,0 +1,270 @@
+"""``LatentODE``: encoder to q(z0), latent ODE decoder, readout, Gaussian likelihood, KL."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..ode import SOLVERS, odeint, odeint_adjoint
+from .batching import Batch
+
+
+class EncoderKind(StrEnum):
+    RNN = "rnn"  # a GRU read backwards over the observations, fed the time gaps
+    ODERNN = "odernn"  # Rubanova et al.: the hidden state also follows an ODE between them
+
+
+class GradientMode(StrEnum):
+    CONTINUOUS_ADJOINT = "continuous_adjoint"
+    DISCRETE_ADJOINT = "discrete_adjoint"
+    BACKPROP = "backprop"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Every size and choice of a latent ODE; saved in its checkpoints.
+
+    Attributes:
+        latent_dim: size of z.
+        hidden_dim: width of the dynamics MLP (two hidden layers, tanh).
+        encoder: the encoder kind; encoder_dim: its hidden size.
+        solver, rtol, atol: the decoder's ODE solver (``models.ode.SOLVERS``).
+        gradient: how gradients pass through the decoder's solve.
+        learn_noise: learn the observation noise per dimension (else fixed at noise_std).
+        noise_std: the (initial) observation noise, in standardised units.
+    """
+
+    latent_dim: int = 8
+    hidden_dim: int = 64
+    encoder: EncoderKind = EncoderKind.RNN
+    encoder_dim: int = 32
+    solver: str = "dopri5"
+    rtol: float = 1e-4
+    atol: float = 1e-5
+    gradient: GradientMode = GradientMode.DISCRETE_ADJOINT
+    learn_noise: bool = True
+    noise_std: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "hidden_dim", "encoder_dim"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        info = SOLVERS.get(self.solver)
+        if info is None or not info.adaptive:
+            adaptive = sorted(name for name, s in SOLVERS.items() if s.adaptive)
+            raise ValueError(f"solver must be an adaptive method, one of {adaptive}")
+        if not (self.rtol >= 0 and self.atol > 0 and self.noise_std > 0):
+            raise ValueError("rtol must be >= 0, atol and noise_std > 0")
+        object.__setattr__(self, "encoder", EncoderKind(self.encoder))
+        object.__setattr__(self, "gradient", GradientMode(self.gradient))
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, StrEnum) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelConfig:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class LossParts:
+    """A batch's training loss and what it is made of (per observed entry, per series)."""
+
+    loss: torch.Tensor
+    nll: float
+    kl: float
+    mse: float
+
+
+class Dynamics(nn.Module):
+    """``dz/dt = f(z)``: an MLP. Autonomous on purpose: a series' time origin is arbitrary."""
+
+    def __init__(self, latent_dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden_dim),
+            nn.Tanh(),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.Tanh(),
+            nn.Linear(hidden_dim, latent_dim),
+        )
+
+    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+def masked_inputs(batch: Batch) -> torch.Tensor:
+    """The encoder's inputs with every unobserved value multiplied by its zero mask, so that
+    nothing under a missing entry can reach the network."""
+    inputs = batch.encoder_inputs
+    dims = (inputs.shape[-1] - 1) // 2
+    values, mask, gaps = inputs.split([dims, dims, 1], dim=-1)
+    return torch.cat([values * mask, mask, gaps], dim=-1)
+
+
+class GRUEncoder(nn.Module):
+    """A GRU over the context read backwards; its last state gives q(z0) at the first time."""
+
+    def __init__(self, dims: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.gru = nn.GRU(2 * dims + 1, config.encoder_dim, batch_first=True)
+        self.to_posterior = nn.Linear(config.encoder_dim, 2 * config.latent_dim)
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        packed = nn.utils.rnn.pack_padded_sequence(
+            masked_inputs(batch), batch.context_lengths, batch_first=True, enforce_sorted=False
+        )
+        _, hidden = self.gru(packed)  # [1, B, H]
+        mean, log_std = self.to_posterior(hidden[0]).chunk(2, dim=-1)
+        return mean, log_std
+
+
+class ODERNNEncoder(nn.Module):
+    """Rubanova et al.'s ODE-RNN, read backwards: between observations the hidden state follows
+    ``dh/dt = g(h)`` for the gap, then a GRU cell takes the observation.
+
+    Every series evolves over its own gap at once: the ODE is solved on s in [0, 1] with the
+    field scaled by each row's gap, so one solve per observation index serves the batch.
+    """
+
+    def __init__(self, dims: int, config: ModelConfig) -> None:
+        super().__init__()
+        self.hidden_dim = config.encoder_dim
+        self.dynamics = Dynamics(config.encoder_dim, config.encoder_dim)
+        self.cell = nn.GRUCell(2 * dims, config.encoder_dim)
+        self.to_posterior = nn.Linear(config.encoder_dim, 2 * config.latent_dim)
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = masked_inputs(batch)  # [B, T, 2D + 1]
+        hidden = inputs.new_zeros(inputs.shape[0], self.hidden_dim)
+        unit = torch.tensor([0.0, 1.0], dtype=torch.float64)
+        for i in range(inputs.shape[1]):
+            gaps = inputs[:, i, -1:]  # [B, 1]; 0 for padding and the first read
+            if i > 0:
+
+                def scaled(
+                    t: torch.Tensor, h: torch.Tensor, gaps: torch.Tensor = gaps
+                ) -> torch.Tensor:
+                    return gaps * self.dynamics(t, h)
+
+                hidden = odeint(scaled, hidden, unit, method="rk4", options={"step_size": 0.5})[-1]
+            valid = (i < batch.context_lengths).to(inputs)[:, None]  # [B, 1]
+            updated = self.cell(inputs[:, i, :-1], hidden)
+            hidden = valid * updated + (1 - valid) * hidden
+        mean, log_std = self.to_posterior(hidden).chunk(2, dim=-1)
+        return mean, log_std
+
+
+class LatentODE(nn.Module):
+    """The latent ODE of the lecture's seq2seq: q(z0 | context), z(t) by ODE, x(t) by readout."""
+
+    def __init__(self, config: ModelConfig, dims: int) -> None:
+        super().__init__()
+        self.config = config
+        self.dims = dims
+        encoder = GRUEncoder if config.encoder is EncoderKind.RNN else ODERNNEncoder
+        self.encoder = encoder(dims, config)
+        self.dynamics = Dynamics(config.latent_dim, config.hidden_dim)
+        self.readout = nn.Linear(config.latent_dim, dims)
+        log_noise = torch.full((dims,), math.log(config.noise_std))
+        if config.learn_noise:
+            self.log_noise = nn.Parameter(log_noise)
+        else:
+            self.register_buffer("log_noise", log_noise)
+
+    def posterior(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of q(z0), each [B, L]."""
+        mean, log_std = self.encoder(batch)
+        return mean, torch.exp(log_std.clamp(-8.0, 4.0))
+
+    def decode(self, z0: torch.Tensor, grid: np.ndarray) -> torch.Tensor:
+        """z at every grid time: z0 [S, B, L] at model time 0 -> [G, S, B, L].
+
+        Times after 0 are solved forwards, times before it backwards, each in one solve.
+        """
+        after, before = grid[grid >= 0], grid[grid < 0]
+        parts = []
+        if before.size:
+            backwards = self._solve(z0, np.concatenate([[0.0], before[::-1]]))[1:]
+            parts.append(backwards.flip(0))
+        if after.size:
+            starts_at_zero = after[0] == 0.0
+            times = after if starts_at_zero else np.concatenate([[0.0], after])
+            forwards = self._solve(z0, times)
+            parts.append(forwards if starts_at_zero else forwards[1:])
+        return torch.cat(parts)
+
+    def _solve(self, z0: torch.Tensor, times: np.ndarray) -> torch.Tensor:
+        config = self.config
+        t = torch.as_tensor(times, dtype=torch.float64, device=z0.device)
+        if len(t) == 1:
+            return z0.unsqueeze(0)
+        settings = {"rtol": config.rtol, "atol": config.atol, "method": config.solver}
+        if config.gradient is GradientMode.BACKPROP or not torch.is_grad_enabled():
+            return odeint(self.dynamics, z0, t, **settings)
+        mode = "continuous" if config.gradient is GradientMode.CONTINUOUS_ADJOINT else "discrete"
+        return odeint_adjoint(self.dynamics, z0, t, adjoint_options={"mode": mode}, **settings)
+
+    def predict_targets(self, batch: Batch, z0: torch.Tensor) -> torch.Tensor:
+        """Readout at every target row: z0 [S, B, L] -> [S, N, D] (standardised values)."""
+        z = self.decode(z0, batch.grid)  # [G, S, B, L]
+        z_targets = z[batch.target_grid, :, batch.target_series]  # [N, S, L]
+        return self.readout(z_targets).transpose(0, 1)
+
+    def loss(self, batch: Batch, *, n_samples: int, kl_weight: float, iwae: bool) -> LossParts:
+        """Negative ELBO (or IWAE bound) per observed entry, averaged over the batch's series."""
+        mean, std = self.posterior(batch)
+        noise = torch.randn(n_samples, *mean.shape, dtype=mean.dtype, device=mean.device)
+        z0 = mean + std * noise  # [S, B, L]
+        predicted = self.predict_targets(batch, z0)  # [S, N, D]
+        mask = batch.target_mask
+        sigma = torch.exp(self.log_noise)
+        log_likelihood = -0.5 * (
+            ((batch.target_values - predicted) / sigma) ** 2
+            + 2 * self.log_noise
+            + math.log(2 * math.pi)
+        )
+        per_series = _sum_per_series(log_likelihood * mask, batch)  # [S, B]
+        kl = _kl_standard_normal(mean, std)  # [B]
+        entries = _sum_per_series(mask.unsqueeze(0).expand_as(predicted), batch)[0].clamp(min=1)
+        if iwae and n_samples > 1:
+            log_prior_ratio = _log_prior_ratio(z0, mean, std)  # [S, B]
+            weights = per_series + log_prior_ratio
+            bound = torch.logsumexp(weights, dim=0) - math.log(n_samples)
+            loss = -(bound / entries).mean()
+        else:
+            loss = (-(per_series.mean(0)) + kl_weight * kl).div(entries).mean()
+        with torch.no_grad():
+            squared = ((predicted - batch.target_values) ** 2 * mask).sum() / (
+                mask.sum() * n_samples
+            ).clamp(min=1)
+        return LossParts(
+            loss=loss,
+            nll=float(-(per_series.detach().mean(0) / entries).mean()),
+            kl=float((kl.detach() / entries).mean()),
+            mse=float(squared),
+        )
+
+
+def _sum_per_series(rows: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Sum [S, N, D] target-row terms into [S, B] per-series totals."""
+    totals = rows.new_zeros(rows.shape[0], batch.size)
+    return totals.index_add(1, batch.target_series, rows.sum(-1))
+
+
+def _kl_standard_normal(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, std²) || N(0, I)) per series, [B]."""
+    return 0.5 * (mean**2 + std**2 - 1.0 - 2.0 * torch.log(std)).sum(-1)
+
+
+def _log_prior_ratio(z0: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """log p(z0) - log q(z0) per sample and series, [S, B] (the normalising constants cancel)."""
+    log_prior = -0.5 * (z0**2).sum(-1)
+    log_posterior = -0.5 * (((z0 - mean) / std) ** 2).sum(-1) - torch.log(std).sum(-1)
+    return log_prior - log_posterior

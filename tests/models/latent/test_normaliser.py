@@ -1,0 +1,38 @@
+"""The normaliser: standardisation and time scale fitted on training data, JSON round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.latent.normaliser import DEFAULT_MODEL_SPAN, Normaliser
+from models.series import Dataset, Series, TimeKind
+from models.synthetic import damped_oscillator
+
+
+def test_values_round_trip_and_are_standardised_over_observed_entries():
+    dataset = damped_oscillator(20, seed=0)
+    normaliser = Normaliser.fit(dataset)
+    values = np.concatenate([s.values for s in dataset.series])
+    standardised = normaliser.values(values)
+    np.testing.assert_allclose(np.nanmean(standardised, axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.nanstd(standardised, axis=0), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(normaliser.raw_values(standardised), values, rtol=1e-12)
+    assert np.isnan(standardised).sum() == np.isnan(values).sum()
+
+
+def test_the_median_series_span_becomes_the_model_span():
+    dataset = damped_oscillator(9, seed=1)
+    normaliser = Normaliser.fit(dataset)
+    spans = [normaliser.times(s.times, s.times[0])[-1] for s in dataset.series]
+    assert np.median(spans) == np.float64(DEFAULT_MODEL_SPAN)
+
+
+def test_a_constant_dimension_is_not_divided_by_zero():
+    series = Series("a", np.array([0.0, 1.0, 2.0]), np.array([[3.0], [3.0], [3.0]]))
+    normaliser = Normaliser.fit(Dataset((series,), TimeKind.NUMERIC))
+    np.testing.assert_array_equal(normaliser.values(series.values), 0.0)
+
+
+def test_json_round_trip():
+    normaliser = Normaliser.fit(damped_oscillator(5, seed=2))
+    assert Normaliser.from_json(normaliser.to_json()) == normaliser

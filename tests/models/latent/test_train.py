@@ -1,0 +1,73 @@
+"""Training: determinism, exact resumption from a checkpoint on disk, progress, the NaN guard."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from models.latent.model import ModelConfig
+from models.latent.resume import load_training_state, save_training_state
+from models.latent.train import Config, TrainingConfig, TrainingDivergedError, train
+from models.synthetic import damped_oscillator
+
+
+def tiny_config(**training) -> Config:
+    model = ModelConfig(latent_dim=3, hidden_dim=16, encoder_dim=8)
+    settings = {"epochs": 3, "batch_size": 4, "max_seconds": 600.0, "seed": 5}
+    return Config(model, TrainingConfig(**{**settings, **training}))
+
+
+def parameters(trained) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in trained.model.parameters()])
+
+
+def test_the_same_seed_gives_the_same_model():
+    data = damped_oscillator(10, n_points=10, seed=0)
+    a = train(tiny_config(), data, device="cpu")
+    b = train(tiny_config(), data, device="cpu")
+    assert torch.equal(parameters(a), parameters(b))
+    c = train(tiny_config(seed=6), data, device="cpu")
+    assert not torch.equal(parameters(a), parameters(c))
+
+
+def test_resuming_from_a_checkpoint_on_disk_gives_the_uninterrupted_result(tmp_path):
+    data = damped_oscillator(10, n_points=10, seed=0)
+    config = tiny_config()
+    uninterrupted = train(config, data, device="cpu")
+
+    class Killed(Exception):
+        pass
+
+    def save_then_die_after_first_epoch(state):
+        save_training_state(tmp_path, state, config, uninterrupted.normaliser)
+        raise Killed  # as a worker killed right after its checkpoint
+
+    with pytest.raises(Killed):
+        train(config, data, checkpoint=save_then_die_after_first_epoch, device="cpu")
+    state, saved_config, normaliser = load_training_state(tmp_path)
+    assert state.epoch == 1 and normaliser == uninterrupted.normaliser
+    assert saved_config.model == config.model
+    resumed = train(config, data, resume_from=state, device="cpu")
+    assert torch.equal(parameters(resumed), parameters(uninterrupted))
+    assert resumed.metrics["epochs_run"] == 3
+
+
+def test_progress_reports_every_epoch_with_a_finite_eta():
+    data = damped_oscillator(8, n_points=10, seed=1)
+    seen = []
+    train(tiny_config(), data, on_progress=seen.append, device="cpu")
+    assert [p.epoch for p in seen] == [1, 2, 3]
+    assert all(math.isfinite(p.loss) and p.eta_s >= 0 and p.elapsed_s > 0 for p in seen)
+    assert seen[-1].eta_s == 0.0
+
+
+def test_a_diverging_loss_stops_with_a_clear_error():
+    data = damped_oscillator(8, n_points=10, seed=2)
+    poisoned = Config(
+        ModelConfig(latent_dim=3, hidden_dim=16, encoder_dim=8, noise_std=1e-30, learn_noise=False),
+        TrainingConfig(epochs=2, batch_size=4),
+    )
+    with pytest.raises(TrainingDivergedError, match="learning rate"):
+        train(poisoned, data, device="cpu")
