@@ -1,0 +1,55 @@
+"""predict: finite means, ordered quantiles, interpolation/extrapolation marks, order kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.latent.model import ModelConfig
+from models.latent.predict import Kind, predict
+from models.latent.train import Config, TrainingConfig, train
+from models.synthetic import damped_oscillator
+
+
+@pytest.fixture(scope="module")
+def trained():
+    config = Config(
+        ModelConfig(latent_dim=3, hidden_dim=16, encoder_dim=8),
+        TrainingConfig(epochs=2, batch_size=4, seed=1),
+    )
+    return train(config, damped_oscillator(8, n_points=12, seed=3), device="cpu")
+
+
+def test_predictions_answer_in_the_order_asked_with_ordered_quantiles(trained):
+    context = damped_oscillator(1, n_points=12, seed=9).series[0]
+    first, last = context.times[0], context.times[-1]
+    times = np.array([last + 3.0, first - 1.0, (first + last) / 2, first, last + 3.0])
+    prediction = predict(trained, context, times, n_samples=64, quantiles=(0.05, 0.5, 0.95))
+    assert prediction.mean.shape == (5, 2) and np.isfinite(prediction.mean).all()
+    low, middle, high = (prediction.quantiles[q] for q in (0.05, 0.5, 0.95))
+    assert (low <= middle).all() and (middle <= high).all() and (low < high).all()
+    assert prediction.kinds == (
+        Kind.EXTRAPOLATION,
+        Kind.EXTRAPOLATION,
+        Kind.INTERPOLATION,
+        Kind.INTERPOLATION,
+        Kind.EXTRAPOLATION,
+    )
+    np.testing.assert_array_equal(prediction.mean[0], prediction.mean[4])  # duplicates agree
+    np.testing.assert_array_equal(prediction.times, times)
+
+
+def test_the_same_seed_gives_the_same_prediction(trained):
+    context = damped_oscillator(1, n_points=12, seed=9).series[0]
+    times = np.linspace(context.times[0], context.times[-1] + 5, 7)
+    a = predict(trained, context, times, seed=3)
+    b = predict(trained, context, times, seed=3)
+    np.testing.assert_array_equal(a.mean, b.mean)
+
+
+def test_bad_quantiles_or_sample_counts_are_rejected(trained):
+    context = damped_oscillator(1, n_points=12, seed=9).series[0]
+    with pytest.raises(ValueError, match="quantiles"):
+        predict(trained, context, np.array([1.0]), quantiles=(1.5,))
+    with pytest.raises(ValueError, match="n_samples"):
+        predict(trained, context, np.array([1.0]), n_samples=0)
