@@ -13,6 +13,7 @@ from torch import nn
 
 from ..ode import SOLVERS, odeint, odeint_adjoint
 from .batching import Batch
+from .normaliser import DEFAULT_MODEL_SPAN
 
 
 class EncoderKind(StrEnum):
@@ -38,6 +39,7 @@ class ModelConfig:
         gradient: how gradients pass through the decoder's solve.
         learn_noise: learn the observation noise per dimension (else fixed at noise_std).
         noise_std: the (initial) observation noise, in standardised units.
+        model_span: the training series' median time span, in model time units.
     """
 
     latent_dim: int = 8
@@ -50,6 +52,7 @@ class ModelConfig:
     gradient: GradientMode = GradientMode.DISCRETE_ADJOINT
     learn_noise: bool = True
     noise_std: float = 0.1
+    model_span: float = DEFAULT_MODEL_SPAN
 
     def __post_init__(self) -> None:
         for name in ("latent_dim", "hidden_dim", "encoder_dim"):

@@ -140,7 +140,7 @@ def train(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     training = config.training
     torch.manual_seed(training.seed)
-    normaliser = Normaliser.fit(dataset)
+    normaliser = Normaliser.fit(dataset, config.model.model_span)
     train_series, val_series = _split(dataset, training)
     model = LatentODE(config.model, dataset.dims).to(device)
     optimizer = torch.optim.AdamW(
