@@ -112,7 +112,7 @@ def test_the_iwae_bound_is_tighter_than_the_elbo():
     elbo = model.loss(batch, n_samples=16, kl_weight=1.0, iwae=False).loss
     torch.manual_seed(1)
     iwae = model.loss(batch, n_samples=16, kl_weight=1.0, iwae=True).loss
-    assert float(iwae) <= float(elbo)
+    assert float(iwae.detach()) <= float(elbo.detach())
 
 
 def test_config_json_round_trip_and_validation():
