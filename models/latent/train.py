@@ -229,8 +229,9 @@ def _train_epoch(
         )
         if not torch.isfinite(parts.loss):
             raise TrainingDivergedError(
-                f"the loss became {float(parts.loss)} in epoch {epoch}: lower the learning rate "
-                f"(now {optimizer.param_groups[0]['lr']:.3g}) or the solver tolerances, or check "
+                f"the loss became {float(parts.loss.detach())} in epoch {epoch}: lower the "
+                f"learning rate (now {optimizer.param_groups[0]['lr']:.3g}) or the solver "
+                "tolerances, or check "
                 "the data for extreme values"
             )
         optimizer.zero_grad(set_to_none=True)
