@@ -11,7 +11,8 @@ For every synthetic family in ``models.synthetic.FAMILIES`` (with the family's o
 points per series and noise) the script generates a training set (200 series, seed 0) and a
 separate held-out test set (50 series, seed 1), and trains the latent ODE with the caller's
 defaults: ``train(Config(), dataset)``, everything default except ``TrainingConfig.max_seconds``
-(``--seconds``, 300 by default; training stops after the epoch that passes it). Progress goes to
+(``--seconds``, by default the training default, ``TrainingConfig().max_seconds``; training
+stops after the epoch that passes it). Progress goes to
 stderr every 10 epochs; results go to stdout as one JSON line per case and a summary line.
 
 On every held-out series, in the data's raw units:
@@ -395,7 +396,9 @@ def chen_case(settings: Settings) -> dict[str, Any]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="30 s per family, fewer series")
-    parser.add_argument("--seconds", type=float, help="training budget per family (300)")
+    parser.add_argument(
+        "--seconds", type=float, help="training budget per family (the training default)"
+    )
     parser.add_argument("--train-series", type=int, help="training series per family (200)")
     parser.add_argument("--test-series", type=int, help="held-out series per family (50)")
     parser.add_argument("--samples", type=int, default=100, help="posterior samples (100)")
@@ -415,7 +418,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def settings_from(args: argparse.Namespace) -> Settings:
     quick = args.quick
     return Settings(
-        seconds=args.seconds if args.seconds is not None else (30.0 if quick else 300.0),
+        seconds=args.seconds
+        if args.seconds is not None
+        else (30.0 if quick else TrainingConfig().max_seconds),
         n_train=args.train_series or (64 if quick else 200),
         n_test=args.test_series or (20 if quick else 50),
         n_samples=args.samples,

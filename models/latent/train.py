@@ -43,18 +43,18 @@ class TrainingConfig:
         weight_decay: AdamW's decoupled weight decay.
     """
 
-    epochs: int = 200
+    epochs: int = 600
     batch_size: int = 32
     lr: float = 5e-3
     lr_floor: float = 0.1
-    max_seconds: float = 180.0
+    max_seconds: float = 240.0
     seed: int = 0
     val_fraction: float = 0.2
     n_samples: int = 1
     iwae: bool = False
     kl_warmup_epochs: int = 10
     clip_norm: float = 5.0
-    patience: int = 60
+    patience: int = 100
     weight_decay: float = 1e-5
 
     def __post_init__(self) -> None:
