@@ -54,7 +54,7 @@ class TrainingConfig:
     iwae: bool = False
     kl_warmup_epochs: int = 10
     clip_norm: float = 5.0
-    patience: int = 100
+    patience: int = 200
     weight_decay: float = 1e-5
 
     def __post_init__(self) -> None:
