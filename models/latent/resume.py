@@ -1,13 +1,17 @@
-"""A training state on disk: a checkpoint to resume from, holding the config and normaliser too."""
+"""Training states and trained models on disk, as checkpoints that hold their config and
+normaliser too."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..checkpoint import load_checkpoint, save_checkpoint
+from .model import LatentODE
 from .normaliser import Normaliser
-from .train import Config, TrainingState
+from .train import Config, TrainedModel, TrainingState
 
 # The best weights so far share the tensor file with the current ones under this prefix.
 _BEST = "best."
@@ -50,3 +54,31 @@ def load_training_state(directory: Path) -> tuple[TrainingState, Config, Normali
         history=list(meta["history"]),
     )
     return state, Config.from_json(meta["config"]), Normaliser.from_json(meta["normaliser"])
+
+
+def save_trained_model(directory: Path, trained: TrainedModel) -> None:
+    """Write a finished model for serving: its weights, config, normaliser, metrics and series."""
+    meta = {
+        "config": trained.config.to_json(),
+        "normaliser": trained.normaliser.to_json(),
+        "metrics": trained.metrics,
+        "series_ids": list(trained.series_ids),
+        "dims": trained.model.dims,
+    }
+    save_checkpoint(directory, model=trained.model.state_dict(), optimizer=None, meta=meta)
+
+
+def load_trained_model(directory: Path, *, device: str | torch.device = "cpu") -> TrainedModel:
+    """A model written by ``save_trained_model``, ready for ``predict``; never unpickles."""
+    checkpoint = load_checkpoint(directory, device=device)
+    meta: dict[str, Any] = checkpoint.meta
+    config = Config.from_json(meta["config"])
+    model = LatentODE(config.model, int(meta["dims"])).to(device)
+    model.load_state_dict(checkpoint.model)
+    return TrainedModel(
+        model=model.eval(),
+        normaliser=Normaliser.from_json(meta["normaliser"]),
+        config=config,
+        metrics={k: float(v) for k, v in meta["metrics"].items()},
+        series_ids=tuple(meta["series_ids"]),
+    )

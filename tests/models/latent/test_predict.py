@@ -53,3 +53,17 @@ def test_bad_quantiles_or_sample_counts_are_rejected(trained):
         predict(trained, context, np.array([1.0]), quantiles=(1.5,))
     with pytest.raises(ValueError, match="n_samples"):
         predict(trained, context, np.array([1.0]), n_samples=0)
+
+
+def test_a_saved_model_loads_and_predicts_the_same(trained, tmp_path):
+    from models.latent.resume import load_trained_model, save_trained_model
+
+    save_trained_model(tmp_path, trained)
+    loaded = load_trained_model(tmp_path)
+    assert loaded.config == trained.config and loaded.normaliser == trained.normaliser
+    assert loaded.series_ids == trained.series_ids and loaded.metrics == trained.metrics
+    context = damped_oscillator(1, n_points=12, seed=9).series[0]
+    times = np.linspace(context.times[0] - 1, context.times[-1] + 5, 9)
+    np.testing.assert_array_equal(
+        predict(loaded, context, times, seed=2).mean, predict(trained, context, times, seed=2).mean
+    )

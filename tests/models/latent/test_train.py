@@ -71,3 +71,25 @@ def test_a_diverging_loss_stops_with_a_clear_error():
     )
     with pytest.raises(TrainingDivergedError, match="learning rate"):
         train(poisoned, data, device="cpu")
+
+
+@pytest.mark.slow
+def test_a_short_training_run_lowers_the_validation_error_well_below_an_untrained_model():
+    """Falling objects (1-D, smooth): 25 s of training with the default model."""
+    import numpy as np
+
+    from models.latent.model import LatentODE
+    from models.latent.normaliser import Normaliser
+    from models.latent.train import validation_errors
+    from models.synthetic import falling_object
+
+    data = falling_object(60, seed=0)
+    held_out = list(falling_object(20, seed=1).series)
+    config = Config(training=TrainingConfig(max_seconds=25.0, seed=0))
+    torch.manual_seed(0)
+    untrained = LatentODE(config.model, data.dims).eval()
+    normaliser = Normaliser.fit(data, config.model.model_span)
+    before = validation_errors(untrained, held_out, normaliser, 0, torch.device("cpu"))
+    trained = train(config, data, device="cpu")
+    after = validation_errors(trained.model, held_out, trained.normaliser, 0, torch.device("cpu"))
+    assert np.all(np.asarray(after) < 0.25 * np.asarray(before)), (before, after)
