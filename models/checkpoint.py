@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +31,13 @@ from typing import Any
 import safetensors.torch
 import torch
 
+from .atomic import TMP_PREFIX, fsync_directory, stage
+
 MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 META_FILE = "meta.json"
 # Files being written are named ``.tmp-<final name>.<random>``; a save removes any it finds, which
 # is safe because one process writes a given directory at a time.
-TMP_PREFIX = ".tmp-"
 # Written into meta.json so a reader can tell an odecast checkpoint, and its layout, from any JSON.
 FORMAT = "odecast-checkpoint"
 FORMAT_VERSION = 1
@@ -163,10 +163,10 @@ def save_checkpoint(
     staged: dict[str, Path] = {}
     try:
         for name, data in [*blobs.items(), (META_FILE, meta_bytes)]:
-            staged[name] = _stage(directory, name, data)
+            staged[name] = stage(directory, name, data)
         for name in [*blobs, META_FILE]:
             if name == META_FILE:  # the commit: only once the tensor files are in place on disk
-                _fsync_directory(directory)
+                fsync_directory(directory)
             os.replace(staged[name], directory / name)
             del staged[name]
     finally:
@@ -174,7 +174,7 @@ def save_checkpoint(
             path.unlink(missing_ok=True)
     if optimizer is None:
         (directory / OPTIMIZER_FILE).unlink(missing_ok=True)
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def _model_tensors(model: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -254,31 +254,6 @@ def _remove_stale_temporaries(directory: Path) -> None:
     """Remove files a save that crashed left under temporary names."""
     for path in directory.glob(f"{TMP_PREFIX}*"):
         path.unlink(missing_ok=True)
-
-
-def _stage(directory: Path, name: str, data: bytes) -> Path:
-    """Write `data` to a new temporary file in `directory`, fsynced; return its path."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f"{TMP_PREFIX}{name}.")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make renames in `directory` durable (POSIX; elsewhere renames are left to the OS)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------

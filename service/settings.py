@@ -1,0 +1,46 @@
+"""Every setting of the service and its workers: ``ODECAST_*`` environment variables, read once.
+
+The README's settings table lists these; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Settings(BaseSettings):
+    """The service's settings. Each field is read from ``ODECAST_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ODECAST_", extra="ignore", frozen=True)
+
+    store: Path = Field(Path("odecast-data"), description="Folder of the model store.")
+    redis_url: str = Field(DEFAULT_REDIS_URL, description="Redis for the job queue.")
+    queue: str = Field("odecast", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="RQ queue name.")
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port the API listens on.")
+    workers: int = Field(1, ge=0, le=64, description="Workers that `odecast up` starts.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+
+    job_timeout_s: int = Field(3600, ge=10, description="A training job is failed after this.")
+    job_retries: int = Field(3, ge=0, le=20, description="Reruns of a job whose worker died.")
+    job_ttl_s: int = Field(7 * 86400, ge=60, description="How long finished job records stay.")
+    checkpoint_every_s: float = Field(30.0, gt=0, description="Training checkpoint interval.")
+    progress_every_s: float = Field(1.0, ge=0, description="Progress write interval (job.meta).")
+    idempotency_ttl_s: int = Field(86400, ge=1, description="How long Idempotency-Key lasts.")
+
+    model_cache_size: int = Field(8, ge=1, le=1024, description="Models kept loaded by the API.")
+    default_samples: int = Field(100, ge=1, description="Posterior samples per prediction.")
+    max_samples: int = Field(1000, ge=1, description="Largest n_samples a client may ask.")
+    max_predict_times: int = Field(10_000, ge=1, description="Most timestamps per prediction.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment on first use."""
+    return Settings()

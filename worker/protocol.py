@@ -1,0 +1,49 @@
+"""What the API and the workers agree on: job names, Redis keys, states. No torch here.
+
+The API enqueues jobs by the dotted names below and never imports the training code.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+TRAIN_JOB = "worker.jobs.train_model"
+ON_TRAIN_FAILURE = "worker.jobs.on_train_failure"
+
+KEY_PREFIX = "odecast"
+
+# job.meta keys, written only by the worker.
+META_MODEL_ID = "model_id"
+META_PROGRESS = "progress"
+META_OUTCOME = "outcome"
+META_ERROR = "error"
+
+
+class JobState(StrEnum):
+    """A training job as clients see it (RQ's statuses folded into five)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ModelStatus(StrEnum):
+    """A model in the registry."""
+
+    QUEUED = "queued"  # its job waits for a worker
+    TRAINING = "training"
+    READY = "ready"  # trained weights are stored and serve predictions
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped early; serves predictions if it had trained an epoch
+
+
+def cancel_key(job_id: str) -> str:
+    """A Redis key whose presence asks the job to stop at its next epoch boundary."""
+    return f"{KEY_PREFIX}:cancel:{job_id}"
+
+
+def idempotency_key(digest: str) -> str:
+    """Where the job answered for an Idempotency-Key (hashed) is remembered."""
+    return f"{KEY_PREFIX}:idempotency:{digest}"
