@@ -63,9 +63,7 @@ class CorruptFileError(StoreError, ValueError):
 def check_id(value: str, what: str = "id") -> str:
     """``value`` if it is a valid id, else ValueError naming the rule."""
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
-        raise ValueError(
-            f"{what} {value!r} is not valid: use 1 to 64 letters, digits, '_' or '-'"
-        )
+        raise ValueError(f"{what} {value!r} is not valid: use 1 to 64 letters, digits, '_' or '-'")
     return value
 
 
@@ -204,7 +202,7 @@ def dataset_to_json(dataset: Dataset) -> dict[str, Any]:
             {
                 "id": s.id,
                 "times": s.times.tolist(),
-                "values": [[None if math.isnan(v) else v for v in row] for row in s.values.tolist()],
+                "values": [[None if math.isnan(v) else v for v in r] for r in s.values.tolist()],
             }
             for s in dataset.series
         ],

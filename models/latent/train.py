@@ -135,8 +135,13 @@ def train(
     checkpoint: Callable[[TrainingState], None] | None = None,
     resume_from: TrainingState | None = None,
     device: torch.device | str | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> TrainedModel:
-    """Train ``config.model`` on ``dataset``; return the model with the best validation error."""
+    """Train ``config.model`` on ``dataset``; return the model with the best validation error.
+
+    After every epoch: ``on_progress`` gets the figures, ``checkpoint`` the state (to save it if it
+    wants), then training ends early if ``stop()`` says so (a cancelled or interrupted job).
+    """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     training = config.training
     torch.manual_seed(training.seed)
@@ -172,7 +177,7 @@ def train(
             on_progress(_progress(state, training, loss, interp, extrap, first_epoch))
         if checkpoint is not None:
             checkpoint(state)
-        if state.elapsed_s >= training.max_seconds:
+        if state.elapsed_s >= training.max_seconds or (stop is not None and stop()):
             break
     model.load_state_dict(state.best_model)
     metrics = _final_metrics(state)

@@ -1,0 +1,68 @@
+"""The FastAPI app: ``create_app()`` builds it; uvicorn runs it with ``--factory``.
+
+Nothing is built at import time. The lifespan opens the Redis client (lazily connecting, so
+the API starts, and serves stored models, while Redis is down) and the model cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import FastAPI
+
+from models.store import Store
+
+from .errors import install_error_handlers
+from .metrics import Metrics, install_metrics_middleware
+from .model_cache import ModelCache
+from .routes import fit, health, jobs, models, predict
+from .settings import Settings, get_settings
+
+REDIS_TIMEOUT_S = 5.0
+
+DESCRIPTION = """\
+Interpolate and extrapolate irregularly sampled time series with latent ODEs.
+
+POST a data set to `/fit`; follow the job at `/jobs/{job_id}`; ask `/predict` for any times.
+Errors share one shape: `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API, reading its settings from the environment unless given them."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(settings.store)
+        store.models_dir.mkdir(parents=True, exist_ok=True)
+        connection = redis.Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+            socket_timeout=REDIS_TIMEOUT_S,
+        )
+        app.state.settings = settings
+        app.state.store = store
+        app.state.redis = connection
+        app.state.model_cache = ModelCache(store, settings.model_cache_size)
+        app.state.metrics = Metrics(connection, settings)
+        _load_model_code()
+        try:
+            yield
+        finally:
+            connection.close()
+
+    app = FastAPI(title="odecast", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_error_handlers(app)
+    install_metrics_middleware(app)
+    for router in (fit.router, jobs.router, models.router, predict.router, health.router):
+        app.include_router(router)
+    return app
+
+
+def _load_model_code() -> None:
+    """Import torch and the model code now, at startup, not in a client's first request."""
+    import models.latent.predict
+    import models.latent.train  # noqa: F401

@@ -1,0 +1,36 @@
+"""Dependencies of the routes, as ``Annotated`` aliases. Everything lives on ``app.state``,
+built by ``create_app``'s lifespan, so each app (and each test) has its own."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import redis
+from fastapi import Depends, Request
+
+from models.store import Store
+
+from .model_cache import ModelCache
+from .settings import Settings
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_redis(request: Request) -> redis.Redis:
+    return request.app.state.redis
+
+
+def get_model_cache(request: Request) -> ModelCache:
+    return request.app.state.model_cache
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+RedisDep = Annotated[redis.Redis, Depends(get_redis)]
+ModelCacheDep = Annotated[ModelCache, Depends(get_model_cache)]

@@ -1,0 +1,155 @@
+"""``POST /fit`` behind the route: validate, register the model in the store, enqueue its job.
+
+The model's folder is written before its job is enqueued, so a worker always finds its data;
+if the queue cannot take the job, the folder is removed again and the client gets 503.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from models.series import Dataset, SeriesValidationError, parse_dataset
+from models.store import Store, new_id
+from worker.protocol import ModelStatus, idempotency_key
+
+from .errors import ApiError, invalid_input, queue_unavailable
+from .queueing import enqueue_training, training_queue
+from .schemas import FitAccepted, FitRequest
+from .series_errors import series_error
+from .settings import Settings
+
+# Training stops after the epoch that passes max_seconds; the job timeout must leave room for it.
+TIMEOUT_MARGIN_S = 60
+
+
+def fit(
+    body: FitRequest,
+    store: Store,
+    connection: redis.Redis,
+    settings: Settings,
+    idempotency: str | None,
+) -> FitAccepted:
+    dataset = _parse(body)
+    config = resolve_config(body, settings)
+    model_id, job_id = new_id("m"), new_id("j")
+    if idempotency is not None:
+        earlier = _claim(connection, idempotency, body, model_id, job_id, settings)
+        if earlier is not None:
+            return earlier
+    store.create_model(model_id, _record(body, dataset, config, model_id, job_id), dataset)
+    try:
+        enqueue_training(training_queue(connection, settings), model_id, job_id, settings)
+    except redis.RedisError:
+        store.delete_model(model_id)
+        if idempotency is not None:
+            _release(connection, idempotency)
+        raise queue_unavailable() from None
+    return accepted(model_id, job_id)
+
+
+def accepted(model_id: str, job_id: str) -> FitAccepted:
+    return FitAccepted(job_id=job_id, model_id=model_id, status_url=f"/jobs/{job_id}")
+
+
+def resolve_config(body: FitRequest, settings: Settings) -> dict[str, Any]:
+    """The full config: the client's settings over the defaults, checked by the dataclasses."""
+    from models.latent.model import ModelConfig
+    from models.latent.train import Config, TrainingConfig
+
+    try:
+        config = Config(
+            ModelConfig(**body.model.model_dump(exclude_none=True)),
+            TrainingConfig(**body.training.model_dump(exclude_none=True)),
+        )
+    except (TypeError, ValueError) as err:
+        raise invalid_input("body", str(err)) from err
+    longest = settings.job_timeout_s - TIMEOUT_MARGIN_S
+    if config.training.max_seconds > longest:
+        message = (
+            f"max_seconds {config.training.max_seconds:g} leaves no room in the job timeout "
+            f"(ODECAST_JOB_TIMEOUT_S={settings.job_timeout_s}); use at most {longest}"
+        )
+        raise invalid_input("body.training.max_seconds", message)
+    return config.to_json()
+
+
+def _parse(body: FitRequest) -> Dataset:
+    try:
+        return parse_dataset([s.model_dump() for s in body.series])
+    except SeriesValidationError as err:
+        raise series_error(err, "body.series") from err
+
+
+def _record(
+    body: FitRequest, dataset: Dataset, config: dict[str, Any], model_id: str, job_id: str
+) -> dict[str, Any]:
+    now = datetime.now(UTC).isoformat()
+    return {
+        "model_id": model_id,
+        "name": body.name,
+        "status": str(ModelStatus.QUEUED),
+        "job_id": job_id,
+        "config": config,
+        "dims": dataset.dims,
+        "time_kind": str(dataset.time_kind),
+        "time_range": [
+            min(float(s.times[0]) for s in dataset.series),
+            max(float(s.times[-1]) for s in dataset.series),
+        ],
+        "time_scale": None,
+        "n_series": len(dataset),
+        "n_points": sum(len(s) for s in dataset.series),
+        "series_ids": [s.id for s in dataset.series],
+        "metrics": {},
+        "error": None,
+        "created_at": now,
+        "updated_at": now,
+        "trained_at": None,
+        "checkpoint_version": None,
+    }
+
+
+# -- Idempotency-Key -------------------------------------------------------------------------
+
+
+def _claim(
+    connection: redis.Redis,
+    key: str,
+    body: FitRequest,
+    model_id: str,
+    job_id: str,
+    settings: Settings,
+) -> FitAccepted | None:
+    """Remember ``key`` for this request; if it was used before, the answer given then."""
+    fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    entry = json.dumps({"body": fingerprint, "model_id": model_id, "job_id": job_id})
+    redis_key = idempotency_key(_digest(key))
+    if connection.set(redis_key, entry, nx=True, ex=settings.idempotency_ttl_s):
+        return None
+    raw = connection.get(redis_key)
+    earlier = json.loads(raw) if raw else None
+    if earlier is None:  # expired between the two calls: claim it again
+        return _claim(connection, key, body, model_id, job_id, settings)
+    if earlier["body"] != fingerprint:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different body; use a new key for a new fit",
+            [{"loc": "header.Idempotency-Key", "msg": "already used with another body"}],
+        )
+    return accepted(earlier["model_id"], earlier["job_id"])
+
+
+def _release(connection: redis.Redis, key: str) -> None:
+    with contextlib.suppress(redis.RedisError):
+        connection.delete(idempotency_key(_digest(key)))
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

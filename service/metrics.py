@@ -1,0 +1,112 @@
+"""Prometheus metrics: requests and latencies per route, queue length and jobs by status.
+
+Each app has its own registry (no global state), so several apps can live in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import redis
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from rq.registry import (
+    CanceledJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
+
+from .queueing import training_queue
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class QueueCollector(Collector):
+    """Reads the queue's state from Redis at scrape time; reports ``odecast_redis_up 0``
+    instead of failing when Redis is down."""
+
+    def __init__(self, connection: redis.Redis, settings: Settings) -> None:
+        self.connection, self.settings = connection, settings
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily("odecast_redis_up", "1 if Redis answered this scrape")
+        try:
+            counts = self._counts()
+        except redis.RedisError as err:
+            log.warning("metrics: redis unavailable: %s", err)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        length = GaugeMetricFamily("odecast_queue_length", "Training jobs waiting for a worker")
+        length.add_metric([], counts["queued"])
+        yield length
+        jobs = GaugeMetricFamily("odecast_jobs", "Training jobs by RQ status", labels=["status"])
+        for status, count in counts.items():
+            jobs.add_metric([status], count)
+        yield jobs
+
+    def _counts(self) -> dict[str, int]:
+        queue = training_queue(self.connection, self.settings)
+        registries = {
+            "started": StartedJobRegistry,
+            "finished": FinishedJobRegistry,
+            "failed": FailedJobRegistry,
+            "canceled": CanceledJobRegistry,
+            "scheduled": ScheduledJobRegistry,
+        }
+        counts = {"queued": queue.count}
+        for status, kind in registries.items():
+            registry = kind(queue.name, connection=self.connection, serializer=queue.serializer)
+            counts[status] = registry.count
+        return counts
+
+
+class Metrics:
+    """The app's registry and its request metrics."""
+
+    def __init__(self, connection: redis.Redis, settings: Settings) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "odecast_http_requests",
+            "HTTP requests by method, route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "odecast_http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(QueueCollector(connection, settings))
+
+
+def install_metrics_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            metrics: Metrics = request.app.state.metrics
+            metrics.requests.labels(request.method, template, str(status)).inc()
+            metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)

@@ -1,0 +1,70 @@
+"""Trained models kept loaded by the API: a bounded LRU cache checked against the store.
+
+An entry is served only while its checkpoint version is the one on disk, so a newer checkpoint
+(a retrained or resumed model) replaces it on the next request. Loading runs outside the lock,
+so one slow load does not hold up requests for other models. Torch loads on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from models.store import Store
+
+if TYPE_CHECKING:
+    from models.latent.train import TrainedModel
+    from models.series import Series
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A trained model with its training series (the contexts of ``GET /predict``)."""
+
+    trained: TrainedModel
+    series: dict[str, Series]
+
+
+class ModelCache:
+    """Up to ``capacity`` trained models, least recently used evicted first."""
+
+    def __init__(self, store: Store, capacity: int) -> None:
+        self.store, self.capacity = store, capacity
+        self._entries: OrderedDict[str, tuple[int, LoadedModel]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, model_id: str) -> LoadedModel:
+        """The trained model ``model_id`` and its series; raises CheckpointError, or
+        FileNotFoundError when it has no trained weights."""
+        from models.checkpoint import checkpoint_version
+        from models.latent.resume import load_trained_model
+
+        folder = self.store.trained_dir(model_id)
+        version = checkpoint_version(folder)
+        if version is None:
+            raise FileNotFoundError(f"model {model_id!r} has no trained weights")
+        with self._lock:
+            entry = self._entries.get(model_id)
+            if entry is not None and entry[0] == version:
+                self._entries.move_to_end(model_id)
+                self.hits += 1
+                return entry[1]
+            self.misses += 1
+        dataset = self.store.dataset(model_id)
+        loaded = LoadedModel(load_trained_model(folder), {s.id: s for s in dataset.series})
+        with self._lock:
+            self._entries[model_id] = (version, loaded)
+            self._entries.move_to_end(model_id)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        return loaded
+
+    def forget(self, model_id: str) -> None:
+        with self._lock:
+            self._entries.pop(model_id, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,434 @@
+"""The chart behind ``GET /predict.png``: observations, predicted mean and uncertainty bands.
+
+It holds :class:`Band` (one uncertainty band, e.g. the 80% interval), :func:`build_figure`
+(the matplotlib figure) and :func:`render_png` (that figure as PNG bytes).
+
+Layout: one panel per dimension (at most :data:`MAX_PANELS`; the title says when more were
+left out) sharing the x axis, the title above them and a single legend below. The
+image is exactly ``width_px`` by ``MARGIN_PX + panels * height_px_per_dim`` pixels. The
+extrapolation regions, before the first and after the last observation, have a grey
+background, and a dashed vertical line marks the last observation.
+
+Thread safety: the module draws on its own :class:`~matplotlib.figure.Figure` with a
+:class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`; it never touches pyplot, the
+global backend or ``rcParams``, so several threads may render at once.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+
+import matplotlib.dates as mdates
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+MAX_PANELS = 8
+"""Most dimensions drawn; the rest are left out and the title says so."""
+
+MARGIN_PX = 64
+"""Pixels added to the panels' total height for the title (above) and the legend (below)."""
+
+MIN_WIDTH_PX = 200
+MAX_WIDTH_PX = 8000
+MIN_HEIGHT_PX_PER_DIM = 80
+MAX_HEIGHT_PX_PER_DIM = 2000
+MIN_DPI = 20
+MAX_DPI = 600
+MAX_TITLE_CHARS = 200
+
+OBSERVATION_COLOR = "#222222"
+MEAN_COLOR = "#1f77b4"
+BAND_COLOR = "#1f77b4"
+BOUNDARY_COLOR = "#555555"
+EXTRAPOLATION_COLOR = "#e6e6e6"
+BACKGROUND_COLOR = "#ffffff"
+NARROWEST_BAND_ALPHA = 0.40
+WIDEST_BAND_ALPHA = 0.15
+X_MARGIN = 0.02
+"""Padding on each side of the x range, as a fraction of it."""
+
+
+@dataclass(frozen=True)
+class Band:
+    """An uncertainty band: ``lower`` and ``upper`` are ``[T, D]``, like the mean."""
+
+    label: str
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+def render_png(
+    *,
+    title: str,
+    observed_times: np.ndarray,
+    observed_values: np.ndarray,
+    times: np.ndarray,
+    mean: np.ndarray,
+    bands: Sequence[Band],
+    first_observed: float,
+    last_observed: float,
+    datetime_axis: bool = False,
+    width_px: int = 900,
+    height_px_per_dim: int = 260,
+    dpi: int = 100,
+) -> bytes:
+    """Draw the prediction and return it as PNG bytes; see the module docstring for the layout.
+
+    ``observed_times`` is ``[N]`` (sorted), ``observed_values`` ``[N, D]`` with NaN where not
+    observed, ``times`` ``[T]`` in any order, ``mean`` and each band's bounds ``[T, D]``. With
+    ``datetime_axis`` the x values are POSIX seconds, shown as UTC dates. Raises ValueError when
+    the shapes disagree or a size is out of range.
+    """
+    figure = build_figure(
+        title=title,
+        observed_times=observed_times,
+        observed_values=observed_values,
+        times=times,
+        mean=mean,
+        bands=bands,
+        first_observed=first_observed,
+        last_observed=last_observed,
+        datetime_axis=datetime_axis,
+        width_px=width_px,
+        height_px_per_dim=height_px_per_dim,
+        dpi=dpi,
+    )
+    return figure_png(figure)
+
+
+def figure_png(figure: Figure) -> bytes:
+    """``figure`` as PNG bytes at its own dpi, without metadata (the bytes are reproducible)."""
+    canvas = figure.canvas
+    if not isinstance(canvas, FigureCanvasAgg):
+        canvas = FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    canvas.print_figure(buffer, format="png", dpi=figure.dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def build_figure(
+    *,
+    title: str,
+    observed_times: np.ndarray,
+    observed_values: np.ndarray,
+    times: np.ndarray,
+    mean: np.ndarray,
+    bands: Sequence[Band],
+    first_observed: float,
+    last_observed: float,
+    datetime_axis: bool = False,
+    width_px: int = 900,
+    height_px_per_dim: int = 260,
+    dpi: int = 100,
+) -> Figure:
+    """The figure that :func:`render_png` draws, with an Agg canvas attached; same arguments."""
+    obs_t, obs_v, pred_t, pred_mean, pred_bands = _validated_arrays(
+        observed_times, observed_values, times, mean, bands
+    )
+    first, last = _validated_boundary(first_observed, last_observed)
+    _validate_size(width_px, height_px_per_dim, dpi)
+
+    order = np.argsort(pred_t, kind="stable")
+    pred_t, pred_mean = pred_t[order], pred_mean[order]
+    pred_bands = [Band(b.label, b.lower[order], b.upper[order]) for b in pred_bands]
+
+    dims = obs_v.shape[1]
+    panels = min(dims, MAX_PANELS)
+    figure = _new_figure(width_px, MARGIN_PX + panels * height_px_per_dim, dpi)
+    axes = figure.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+
+    ordered_bands = _widest_first(pred_bands)
+    band_styles = [
+        (b.label, _band_alpha(rank, len(ordered_bands))) for rank, b in enumerate(ordered_bands)
+    ]
+    to_x = _to_datenum if datetime_axis else _identity
+    xlim = _x_limits(to_x(np.concatenate([obs_t, pred_t, [first, last]])))
+    for dim, ax in enumerate(axes):
+        _draw_panel(
+            ax,
+            dim=dim,
+            obs_x=to_x(obs_t),
+            obs_y=obs_v[:, dim],
+            x=to_x(pred_t),
+            mean=pred_mean[:, dim],
+            bands=[
+                (b.lower[:, dim], b.upper[:, dim], alpha)
+                for b, (_, alpha) in zip(ordered_bands, band_styles, strict=True)
+            ],
+            first_x=float(to_x(np.array([first]))[0]),
+            last_x=float(to_x(np.array([last]))[0]),
+            xlim=xlim,
+        )
+    _format_x_axis(axes[-1], datetime_axis)
+    _add_header(figure, _title_text(title, dims), band_styles)
+    return figure
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _validated_arrays(
+    observed_times: np.ndarray,
+    observed_values: np.ndarray,
+    times: np.ndarray,
+    mean: np.ndarray,
+    bands: Sequence[Band],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Band]]:
+    """The inputs as float64 arrays, or ValueError naming the first one of the wrong shape."""
+    obs_t = _as_float_array("observed_times", observed_times, ndim=1)
+    obs_v = _as_float_array("observed_values", observed_values, ndim=2)
+    pred_t = _as_float_array("times", times, ndim=1)
+    pred_mean = _as_float_array("mean", mean, ndim=2)
+    if obs_v.shape[0] != obs_t.shape[0]:
+        raise ValueError(
+            f"observed_values has {obs_v.shape[0]} rows but observed_times has {obs_t.shape[0]}"
+        )
+    dims = obs_v.shape[1]
+    if dims < 1:
+        raise ValueError("observed_values must have at least one dimension (column)")
+    if pred_t.shape[0] < 1:
+        raise ValueError("times must hold at least one predicted time")
+    expected = (pred_t.shape[0], dims)
+    _check_shape("mean", pred_mean, expected)
+    if not np.all(np.isfinite(obs_t)):
+        raise ValueError("observed_times must be finite")
+    if not np.all(np.isfinite(pred_t)):
+        raise ValueError("times must be finite")
+    checked = [_validated_band(i, band, expected) for i, band in enumerate(bands)]
+    return obs_t, obs_v, pred_t, pred_mean, checked
+
+
+def _validated_band(index: int, band: Band, expected: tuple[int, int]) -> Band:
+    if not isinstance(band, Band):
+        raise ValueError(f"bands[{index}] must be a Band, not {type(band).__name__}")
+    if not isinstance(band.label, str):
+        raise ValueError(f"bands[{index}].label must be a str")
+    lower = _as_float_array(f"bands[{index}].lower", band.lower, ndim=2)
+    upper = _as_float_array(f"bands[{index}].upper", band.upper, ndim=2)
+    _check_shape(f"bands[{index}].lower", lower, expected)
+    _check_shape(f"bands[{index}].upper", upper, expected)
+    return Band(band.label, lower, upper)
+
+
+def _as_float_array(name: str, value: np.ndarray, *, ndim: int) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from exc
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
+    return array
+
+
+def _check_shape(name: str, array: np.ndarray, expected: tuple[int, int]) -> None:
+    if array.shape != expected:
+        raise ValueError(f"{name} has shape {array.shape}, expected [T, D] = {expected}")
+
+
+def _validated_boundary(first_observed: float, last_observed: float) -> tuple[float, float]:
+    first, last = float(first_observed), float(last_observed)
+    if not (math.isfinite(first) and math.isfinite(last)):
+        raise ValueError("first_observed and last_observed must be finite")
+    if first > last:
+        raise ValueError(f"first_observed ({first}) is after last_observed ({last})")
+    return first, last
+
+
+def _validate_size(width_px: int, height_px_per_dim: int, dpi: int) -> None:
+    _check_int_range("width_px", width_px, MIN_WIDTH_PX, MAX_WIDTH_PX)
+    _check_int_range(
+        "height_px_per_dim", height_px_per_dim, MIN_HEIGHT_PX_PER_DIM, MAX_HEIGHT_PX_PER_DIM
+    )
+    _check_int_range("dpi", dpi, MIN_DPI, MAX_DPI)
+
+
+def _check_int_range(name: str, value: int, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+
+
+# --- drawing ----------------------------------------------------------------------------------
+
+
+def _new_figure(width_px: int, height_px: int, dpi: int) -> Figure:
+    figure = Figure(
+        figsize=(width_px / dpi, height_px / dpi),
+        dpi=dpi,
+        facecolor=BACKGROUND_COLOR,
+        layout="constrained",
+    )
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _draw_panel(
+    ax: Axes,
+    *,
+    dim: int,
+    obs_x: np.ndarray,
+    obs_y: np.ndarray,
+    x: np.ndarray,
+    mean: np.ndarray,
+    bands: Sequence[tuple[np.ndarray, np.ndarray, float]],
+    first_x: float,
+    last_x: float,
+    xlim: tuple[float, float],
+) -> None:
+    """One dimension: extrapolation shading, bands, mean, observations, boundary line."""
+    ax.set_facecolor(BACKGROUND_COLOR)
+    ax.set_xlim(*xlim)
+    _shade_extrapolation(ax, first_x, last_x, xlim)
+    for lower, upper, alpha in bands:
+        _draw_band(ax, x, lower, upper, alpha=alpha)
+    _draw_mean(ax, x, mean)
+    seen = ~np.isnan(obs_y)
+    ax.plot(
+        obs_x[seen],
+        obs_y[seen],
+        linestyle="none",
+        marker="o",
+        markersize=4,
+        color=OBSERVATION_COLOR,
+        zorder=4,
+    )
+    ax.axvline(last_x, color=BOUNDARY_COLOR, linestyle="--", linewidth=1.2, zorder=5)
+    ax.set_ylabel(f"dim {dim}")
+    ax.grid(True, color="#cccccc", linewidth=0.5, alpha=0.7)
+    if not seen.any():
+        _note(ax, "no observations")
+
+
+def _shade_extrapolation(
+    ax: Axes, first_x: float, last_x: float, xlim: tuple[float, float]
+) -> None:
+    left, right = xlim
+    if first_x > left:
+        ax.axvspan(left, first_x, color=EXTRAPOLATION_COLOR, linewidth=0, zorder=0)
+    if last_x < right:
+        ax.axvspan(last_x, right, color=EXTRAPOLATION_COLOR, linewidth=0, zorder=0)
+
+
+def _draw_band(
+    ax: Axes, x: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, alpha: float
+) -> None:
+    if x.shape[0] == 1:
+        ax.vlines(x, lower, upper, color=BAND_COLOR, alpha=alpha, linewidth=8, zorder=2)
+        return
+    ax.fill_between(x, lower, upper, color=BAND_COLOR, alpha=alpha, linewidth=0, zorder=2)
+
+
+def _draw_mean(ax: Axes, x: np.ndarray, mean: np.ndarray) -> None:
+    marker = "D" if x.shape[0] == 1 else None
+    ax.plot(x, mean, color=MEAN_COLOR, linewidth=1.8, marker=marker, zorder=3)
+
+
+def _note(ax: Axes, text: str) -> None:
+    ax.text(
+        0.01,
+        0.95,
+        text,
+        transform=ax.transAxes,
+        va="top",
+        ha="left",
+        fontsize=8,
+        color="#777777",
+        parse_math=False,
+    )
+
+
+def _widest_first(bands: Sequence[Band]) -> list[Band]:
+    """The bands sorted by mean width, widest first (stable for ties)."""
+    return sorted(bands, key=_band_width, reverse=True)
+
+
+def _band_width(band: Band) -> float:
+    width = np.abs(band.upper - band.lower)
+    finite = width[np.isfinite(width)]
+    return float(finite.mean()) if finite.size else 0.0
+
+
+def _band_alpha(rank: int, count: int) -> float:
+    """Opacity of the ``rank``-th widest of ``count`` bands: the widest is the lightest."""
+    if count <= 1:
+        return NARROWEST_BAND_ALPHA
+    step = (NARROWEST_BAND_ALPHA - WIDEST_BAND_ALPHA) / (count - 1)
+    return WIDEST_BAND_ALPHA + rank * step
+
+
+def _x_limits(xs: np.ndarray) -> tuple[float, float]:
+    low, high = float(np.min(xs)), float(np.max(xs))
+    span = high - low
+    pad = span * X_MARGIN if span > 0 else max(abs(low) * 1e-6, 1.0)
+    return low - pad, high + pad
+
+
+def _identity(values: np.ndarray) -> np.ndarray:
+    return values
+
+
+def _to_datenum(posix_seconds: np.ndarray) -> np.ndarray:
+    """POSIX seconds as matplotlib date numbers (whatever its date epoch is set to)."""
+    micros = np.round(np.asarray(posix_seconds, dtype=np.float64) * 1e6).astype(np.int64)
+    return np.asarray(mdates.date2num(micros.astype("datetime64[us]")), dtype=np.float64)
+
+
+def _format_x_axis(ax: Axes, datetime_axis: bool) -> None:
+    if not datetime_axis:
+        ax.set_xlabel("time")
+        return
+    locator = mdates.AutoDateLocator(tz=UTC)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    ax.set_xlabel("time (UTC)")
+
+
+def _title_text(title: str, dims: int) -> str:
+    text = title if len(title) <= MAX_TITLE_CHARS else title[: MAX_TITLE_CHARS - 1] + "…"
+    if dims > MAX_PANELS:
+        text += f"  (first {MAX_PANELS} of {dims} dimensions shown)"
+    return text
+
+
+def _add_header(figure: Figure, title: str, band_styles: Sequence[tuple[str, float]]) -> None:
+    """The title above the panels and one legend for all of them below."""
+    figure.suptitle(title, fontsize=11, parse_math=False)
+    handles, labels = _legend_entries(band_styles)
+    legend = figure.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=len(handles),
+        fontsize=8,
+        frameon=False,
+    )
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+
+
+def _legend_entries(band_styles: Sequence[tuple[str, float]]) -> tuple[list[Artist], list[str]]:
+    """Legend handles for what each panel draws; band_styles is (label, alpha), widest first."""
+    handles: list[Artist] = [
+        Line2D([], [], linestyle="none", marker="o", markersize=4, color=OBSERVATION_COLOR),
+        Line2D([], [], color=MEAN_COLOR, linewidth=1.8),
+    ]
+    labels = ["observations", "mean"]
+    for label, alpha in band_styles:
+        handles.append(Patch(facecolor=BAND_COLOR, alpha=alpha, linewidth=0))
+        labels.append(label)
+    handles += [
+        Line2D([], [], color=BOUNDARY_COLOR, linestyle="--", linewidth=1.2),
+        Patch(facecolor=EXTRAPOLATION_COLOR, edgecolor="#bbbbbb", linewidth=0.5),
+    ]
+    labels += ["last observation", "extrapolation"]
+    return handles, labels

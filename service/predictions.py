@@ -1,0 +1,157 @@
+"""From a prediction request to its answer: pick the context, ask the model, shape the intervals.
+
+Used by ``GET/POST /predict`` and ``GET /predict.png``; torch loads on the first prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from models.series import Series, SeriesValidationError, TimeKind, parse_dataset
+from models.store import Store, UnknownModelError
+from worker.protocol import ModelStatus
+
+from .errors import ApiError, invalid_input, not_found
+from .model_cache import LoadedModel, ModelCache
+from .schemas import Interval, PredictionOut, SeriesIn
+from .series_errors import series_error
+from .timestamps import format_times
+
+if TYPE_CHECKING:
+    from models.latent.predict import Prediction
+
+DEFAULT_LEVEL = 80.0
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What to predict: times as float64 (POSIX s for datetimes) and which intervals."""
+
+    times: np.ndarray
+    levels: tuple[float, ...]
+    quantiles: tuple[float, ...]
+    n_samples: int
+    seed: int = 0
+
+
+def intervals_wanted(
+    levels: list[float] | None, quantiles: list[float] | None
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The levels and quantiles asked; an 80% interval when neither is."""
+    if levels and quantiles:
+        message = "ask for level or quantiles, not both"
+        raise invalid_input("level", message)
+    for level in levels or ():
+        if not 0 < level < 100:
+            message = f"level {level} must lie strictly between 0 and 100"
+            raise invalid_input("level", message)
+    for q in quantiles or ():
+        if not 0 <= q <= 1:
+            message = f"quantile {q} must lie between 0 and 1"
+            raise invalid_input("quantiles", message)
+    if quantiles:
+        return (), tuple(dict.fromkeys(quantiles))
+    return tuple(dict.fromkeys(levels or [DEFAULT_LEVEL])), ()
+
+
+def load_servable(store: Store, cache: ModelCache, model_id: str) -> tuple[dict, LoadedModel]:
+    """The model's record and its loaded weights; 404 if unknown, 409 if it has no weights."""
+    from models.checkpoint import CheckpointError
+
+    try:
+        record = store.record(model_id)
+    except UnknownModelError:
+        raise not_found("model", model_id) from None
+    try:
+        return record, cache.get(model_id)
+    except FileNotFoundError:
+        status = record.get("status")
+        raise ApiError(
+            409,
+            "model_not_ready",
+            f"model {model_id!r} is {status} and has no trained weights yet; "
+            f"follow its job at /jobs/{record.get('job_id')} and ask again once it is "
+            f"{ModelStatus.READY}",
+        ) from None
+    except CheckpointError as err:
+        raise ApiError(
+            409,
+            "model_unreadable",
+            f"model {model_id!r}: its stored checkpoint cannot be read ({err}); retrain it",
+        ) from err
+
+
+def training_series(loaded: LoadedModel, model_id: str, series_id: str) -> Series:
+    series = loaded.series.get(series_id)
+    if series is None:
+        raise ApiError(
+            404,
+            "not_found",
+            f"model {model_id!r} was not trained on a series {series_id!r}; "
+            "to predict for a new series, POST it to /predict",
+        )
+    return series
+
+
+def context_series(raw: SeriesIn, record: dict[str, Any]) -> Series:
+    """A series sent with ``POST /predict``, validated like training data and checked against
+    the model's dimensions and kind of time."""
+    try:
+        dataset = parse_dataset([raw.model_dump()])
+    except SeriesValidationError as err:
+        raise series_error(err, "body.series") from err
+    if dataset.dims != record["dims"]:
+        message = f"the model has {record['dims']} dimension(s), this series {dataset.dims}"
+        raise invalid_input("body.series.values", message)
+    if str(dataset.time_kind) != record["time_kind"]:
+        message = f"the model was trained on {record['time_kind']} times, not {dataset.time_kind}"
+        raise invalid_input("body.series.times", message)
+    return dataset.series[0]
+
+
+def answer(
+    loaded: LoadedModel, model_id: str, context: Series, ask: Ask, kind: TimeKind
+) -> PredictionOut:
+    """Run the model and shape ``PredictionOut``."""
+    prediction = run(loaded, context, ask)
+    intervals = {
+        _label(level): Interval(
+            lower=prediction.quantiles[lower].tolist(), upper=prediction.quantiles[upper].tolist()
+        )
+        for level, (lower, upper) in zip(ask.levels, map(_level_quantiles, ask.levels), strict=True)
+    }
+    return PredictionOut(
+        model_id=model_id,
+        series_id=context.id,
+        times=format_times(ask.times, kind),
+        mean=prediction.mean.tolist(),
+        intervals=intervals,
+        quantiles={_label(q): prediction.quantiles[q].tolist() for q in ask.quantiles},
+        kind=[str(k) for k in prediction.kinds],
+    )
+
+
+def run(loaded: LoadedModel, context: Series, ask: Ask) -> Prediction:
+    from models.latent.predict import predict
+
+    wanted = [q for level in ask.levels for q in _level_quantiles(level)] + list(ask.quantiles)
+    return predict(
+        loaded.trained,
+        context,
+        ask.times,
+        n_samples=ask.n_samples,
+        quantiles=tuple(dict.fromkeys(wanted)),
+        seed=ask.seed,
+    )
+
+
+def _level_quantiles(level: float) -> tuple[float, float]:
+    tail = (1 - level / 100) / 2
+    return tail, 1 - tail
+
+
+def _label(value: float) -> str:
+    return f"{value:g}"

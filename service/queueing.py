@@ -1,0 +1,127 @@
+"""The API's side of the job queue: enqueue training by dotted name, read and cancel jobs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from rq import Callback, Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from worker.protocol import (
+    META_ERROR,
+    META_MODEL_ID,
+    META_OUTCOME,
+    META_PROGRESS,
+    ON_TRAIN_FAILURE,
+    TRAIN_JOB,
+    JobState,
+    cancel_key,
+)
+
+from .schemas import JobOut, JobProgress
+from .settings import Settings
+
+_STATES = {
+    JobStatus.QUEUED: JobState.QUEUED,
+    JobStatus.DEFERRED: JobState.QUEUED,
+    JobStatus.SCHEDULED: JobState.QUEUED,
+    JobStatus.CREATED: JobState.QUEUED,
+    JobStatus.STARTED: JobState.RUNNING,
+    JobStatus.FINISHED: JobState.SUCCEEDED,
+    JobStatus.FAILED: JobState.FAILED,
+    JobStatus.STOPPED: JobState.CANCELLED,
+    JobStatus.CANCELED: JobState.CANCELLED,
+}
+
+
+def training_queue(connection: redis.Redis, settings: Settings) -> Queue:
+    return Queue(settings.queue, connection=connection, serializer=JSONSerializer)
+
+
+def enqueue_training(queue: Queue, model_id: str, job_id: str, settings: Settings) -> Job:
+    """Put the training of ``model_id`` on the queue under ``job_id``."""
+    return queue.enqueue(
+        TRAIN_JOB,
+        model_id,
+        job_id=job_id,
+        job_timeout=settings.job_timeout_s,
+        result_ttl=settings.job_ttl_s,
+        failure_ttl=settings.job_ttl_s,
+        retry=Retry(max=settings.job_retries) if settings.job_retries else None,
+        on_failure=Callback(ON_TRAIN_FAILURE),
+        meta={META_MODEL_ID: model_id},
+    )
+
+
+def fetch_job(connection: redis.Redis, job_id: str) -> Job | None:
+    try:
+        return Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+    except NoSuchJobError:
+        return None
+
+
+def job_state(job: Job) -> JobState:
+    status = job.get_status(refresh=False)
+    state = _STATES.get(status, JobState.QUEUED) if status is not None else JobState.QUEUED
+    if state is JobState.SUCCEEDED and job.meta.get(META_OUTCOME) == JobState.CANCELLED:
+        return JobState.CANCELLED
+    return state
+
+
+def job_out(job: Job) -> JobOut:
+    """What ``GET /jobs/{id}`` answers for ``job``."""
+    state = job_state(job)
+    progress = job.meta.get(META_PROGRESS) or {}
+    return JobOut(
+        job_id=job.id,
+        model_id=job.meta.get(META_MODEL_ID),
+        status=state,
+        progress=JobProgress(**{k: progress[k] for k in JobProgress.model_fields if k in progress}),
+        error=_error(job, state),
+        created_at=_iso(job.created_at),
+        started_at=_iso(job.started_at),
+        ended_at=_iso(job.ended_at) if state in _ENDED else None,
+    )
+
+
+_ENDED = {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}
+
+
+def request_cancel(connection: redis.Redis, job: Job, settings: Settings) -> None:
+    """Ask a job to stop: a queued one is cancelled now, a running one at its next epoch."""
+    connection.set(cancel_key(job.id), 1, ex=settings.job_ttl_s)
+    if job.get_status() in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+        job.cancel()
+
+
+def _error(job: Job, state: JobState) -> str | None:
+    if state is not JobState.FAILED:
+        return None
+    message = job.meta.get(META_ERROR)
+    if isinstance(message, str):
+        return message
+    info = _last_exception_line(job)
+    if "AbandonedJobError" in info:
+        return "the worker running this job died and no retries were left"
+    if "JobTimeoutException" in info:
+        return "training ran past the job timeout (ODECAST_JOB_TIMEOUT_S)"
+    return info or "the job failed"
+
+
+def _last_exception_line(job: Job) -> str:
+    result = job.latest_result()
+    text: Any = getattr(result, "exc_string", None) or ""
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()

@@ -1,0 +1,38 @@
+"""``/healthz`` (the process answers), ``/readyz`` (Redis and the store work), ``/metrics``."""
+
+from __future__ import annotations
+
+import redis
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..deps import RedisDep, StoreDep
+from ..schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+def readyz(connection: RedisDep, store: StoreDep) -> Response:
+    checks = {"redis": "ok", "store": "ok"}
+    try:
+        connection.ping()
+    except redis.RedisError as err:
+        checks["redis"] = f"unreachable: {err}"
+    if not store.is_writable():
+        checks["store"] = f"not writable: {store.root}"
+    ready = all(v == "ok" for v in checks.values())
+    body = Health(status="ok" if ready else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(request: Request) -> Response:
+    data = generate_latest(request.app.state.metrics.registry)
+    return Response(data, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,55 @@
+"""``/jobs/{job_id}``: follow a training job, or cancel it."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from models.store import UnknownModelError
+from worker.protocol import JobState, ModelStatus
+
+from ..deps import RedisDep, SettingsDep, StoreDep
+from ..errors import ApiError, not_found, responses
+from ..queueing import fetch_job, job_out, job_state, request_cancel
+from ..schemas import ID_REGEX, JobOut
+
+router = APIRouter(tags=["jobs"])
+
+JobId = Annotated[str, Path(pattern=ID_REGEX, description="As returned by POST /fit.")]
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=responses(404, 422, 503))
+def get_job(job_id: JobId, connection: RedisDep) -> JobOut:
+    job = fetch_job(connection, job_id)
+    if job is None:
+        raise not_found("job", job_id)
+    return job_out(job)
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    responses={202: {"model": JobOut}, **responses(404, 409, 422, 503)},
+    summary="Cancel a job: a queued one at once (200), a running one at its next epoch (202)",
+)
+def cancel_job(
+    job_id: JobId, response: Response, connection: RedisDep, store: StoreDep, settings: SettingsDep
+) -> JobOut:
+    job = fetch_job(connection, job_id)
+    if job is None:
+        raise not_found("job", job_id)
+    state = job_state(job)
+    if state not in (JobState.QUEUED, JobState.RUNNING):
+        raise ApiError(409, "job_finished", f"job {job_id!r} has already ended: {state}")
+    request_cancel(connection, job, settings)
+    job.refresh()
+    if job_state(job) is JobState.CANCELLED:
+        model_id = job.meta.get("model_id")
+        if isinstance(model_id, str):
+            with contextlib.suppress(UnknownModelError, ValueError):
+                store.update_record(model_id, status=str(ModelStatus.CANCELLED))
+    else:
+        response.status_code = 202
+    return job_out(job)

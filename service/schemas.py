@@ -1,0 +1,184 @@
+"""The HTTP API's request and response bodies (pydantic v2), with examples for OpenAPI.
+
+Series get their full validation (sorting, duplicates, finiteness, time kinds...) from
+``models.series.parse_dataset``, which names the series, the index and the rule; these models
+check types, bounds and unknown fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from worker.protocol import JobState, ModelStatus
+
+ID_REGEX = r"^[A-Za-z0-9_-]{1,64}$"
+Time = float | str
+SeriesValues = list[float | None] | list[list[float | None]]
+
+SERIES_EXAMPLE: dict[str, Any] = {
+    "id": "sensor-7",
+    "times": [0.0, 0.31, 1.7, 2.02],
+    "values": [[1.2, None], [0.9, 3.1], [None, 2.8], [0.4, 2.5]],
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SeriesIn(Strict):
+    """One series: times as numbers or ISO-8601 strings with an offset (one kind per request),
+    values [T][D] (or [T] for one dimension), null where not observed."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [SERIES_EXAMPLE]})
+
+    id: str = Field(pattern=ID_REGEX, description="Unique within the data set.")
+    times: list[Time] = Field(min_length=1)
+    values: SeriesValues = Field(min_length=1)
+
+
+class ModelSettings(Strict):
+    """The latent ODE's sizes and solver; omitted fields take the defaults."""
+
+    latent_dim: int | None = Field(None, ge=1, le=128, description="Size of z (default 8).")
+    hidden_dim: int | None = Field(None, ge=1, le=1024, description="Width of f (default 64).")
+    encoder: Literal["rnn", "odernn"] | None = Field(None, description="Default rnn.")
+    encoder_dim: int | None = Field(None, ge=1, le=1024, description="Default 32.")
+    solver: Literal["bosh3", "dopri5", "dopri8"] | None = Field(None, description="Default dopri5.")
+    rtol: float | None = Field(None, ge=1e-10, le=0.1, description="Default 1e-4.")
+    atol: float | None = Field(None, ge=1e-12, le=1.0, description="Default 1e-5.")
+    gradient: Literal["continuous_adjoint", "discrete_adjoint", "backprop"] | None = Field(
+        None, description="Default discrete_adjoint."
+    )
+
+
+class TrainingSettings(Strict):
+    """How to train; omitted fields take the defaults."""
+
+    epochs: int | None = Field(None, ge=1, le=100_000, description="Default 600.")
+    batch_size: int | None = Field(None, ge=1, le=4096, description="Default 32.")
+    lr: float | None = Field(None, gt=0, le=1, description="Default 5e-3.")
+    max_seconds: float | None = Field(
+        None, gt=0, le=7 * 86400, description="Wall-clock budget (default 240)."
+    )
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Default 0.")
+    val_fraction: float | None = Field(None, ge=0, lt=0.9, description="Default 0.2.")
+
+
+class FitRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"series": [SERIES_EXAMPLE], "training": {"max_seconds": 60}}]
+        },
+    )
+
+    series: list[SeriesIn] = Field(min_length=1)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    name: str | None = Field(None, max_length=200, description="A label for people.")
+
+
+class FitAccepted(BaseModel):
+    job_id: str
+    model_id: str
+    status_url: str = Field(examples=["/jobs/j-5d0c..."])
+
+
+class JobProgress(BaseModel):
+    epoch: int | None = None
+    epochs: int | None = None
+    loss: float | None = None
+    val_interp_mse: float | None = None
+    val_extrap_mse: float | None = None
+    elapsed_s: float | None = None
+    eta_s: float | None = None
+
+
+class JobOut(BaseModel):
+    job_id: str
+    model_id: str | None
+    status: JobState
+    progress: JobProgress
+    error: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+class ModelOut(BaseModel):
+    """A model in the registry."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_id: str
+    name: str | None = None
+    status: ModelStatus
+    job_id: str | None = None
+    config: dict[str, Any]
+    dims: int
+    time_kind: Literal["numeric", "datetime"]
+    time_range: list[float] = Field(description="First and last observed time (POSIX s if dates).")
+    time_scale: float | None = Field(None, description="Time units per model time unit.")
+    n_series: int
+    n_points: int
+    series_ids: list[str]
+    metrics: dict[str, float] = Field(default_factory=dict)
+    error: str | None = None
+    created_at: str
+    trained_at: str | None = None
+    checkpoint_version: int | None = None
+
+
+class ModelList(BaseModel):
+    models: list[ModelOut]
+
+
+class Interval(BaseModel):
+    lower: list[list[float]]
+    upper: list[list[float]]
+
+
+class PredictionOut(BaseModel):
+    """Answers in the order the times were asked."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_id: str
+    series_id: str
+    times: list[Time]
+    mean: list[list[float]] = Field(description="[T][D]")
+    intervals: dict[str, Interval] = Field(
+        default_factory=dict, description='Central intervals by level, e.g. "80".'
+    )
+    quantiles: dict[str, list[list[float]]] = Field(
+        default_factory=dict, description='Asked quantiles, e.g. "0.1": [T][D].'
+    )
+    kind: list[Literal["interpolation", "extrapolation"]]
+
+
+class PredictRequest(Strict):
+    """Predict for a series the model has not seen: it is the context the encoder reads."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [{"model_id": "m-...", "series": SERIES_EXAMPLE, "times": [2.5, 3.0]}]
+        },
+    )
+
+    model_id: str = Field(pattern=ID_REGEX)
+    series: SeriesIn
+    times: list[Time] = Field(min_length=1)
+    level: list[float] | None = Field(None, description="Central interval levels, 0-100.")
+    quantiles: list[float] | None = Field(None, description="Quantiles, 0-1.")
+    n_samples: int | None = Field(None, ge=1, description="Posterior samples (default 100).")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    checks: dict[str, str] = Field(default_factory=dict)

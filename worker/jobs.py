@@ -1,0 +1,235 @@
+"""RQ job functions. They take ids only and read everything else from the store.
+
+``train_model(model_id)`` trains the model registered under that id: it resumes from the model's
+last training checkpoint when there is one (the job is a retry after its worker died, or a
+restart after a graceful shutdown), writes progress to ``job.meta`` and a checkpoint every
+``checkpoint_every_s`` seconds, and ends by storing the trained model and marking it ready.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from rq import get_current_job
+from rq.job import Job
+
+from models.store import Store, UnknownModelError
+from service.settings import Settings, get_settings
+
+from .protocol import (
+    META_ERROR,
+    META_MODEL_ID,
+    META_OUTCOME,
+    META_PROGRESS,
+    JobState,
+    ModelStatus,
+    cancel_key,
+)
+
+log = logging.getLogger(__name__)
+
+# The worker sends this to a running job when it is asked to shut down (see worker.main).
+INTERRUPT_SIGNAL = signal.SIGUSR1
+
+
+class TrainingInterrupted(Exception):
+    """The worker is shutting down; the job checkpointed and goes back to the queue."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def train_model(model_id: str) -> dict[str, Any]:
+    """Train, checkpoint and store the model ``model_id``; return its outcome and metrics."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("train_model runs inside an RQ job")
+    run = _TrainingRun(job, Store(get_settings().store), model_id, get_settings())
+    return run.execute()
+
+
+def on_train_failure(job: Job, connection: Any, exc_type: Any, exc: Any, tb: Any) -> None:
+    """RQ failure callback, also called for a job whose worker died: keep the registry in step."""
+    model_id = job.meta.get(META_MODEL_ID) or (job.args[0] if job.args else None)
+    if not isinstance(model_id, str):
+        return
+    store = Store(get_settings().store)
+    retrying = job.retries_left is not None and job.retries_left > 0
+    status = ModelStatus.QUEUED if retrying else ModelStatus.FAILED
+    error = None if retrying else _describe(exc_type, exc)
+    with contextlib.suppress(UnknownModelError):  # deleted meanwhile
+        store.update_record(model_id, status=str(status), error=error, updated_at=utc_now())
+
+
+def _describe(exc_type: Any, exc: Any) -> str:
+    name = getattr(exc_type, "__name__", "error")
+    if name == "AbandonedJobError":
+        return "the worker running this job died and no retries were left"
+    if name == "JobTimeoutException":
+        return "training ran past the job timeout (ODECAST_JOB_TIMEOUT_S)"
+    return f"{name}: {exc}" if str(exc) else name
+
+
+class _TrainingRun:
+    """One execution of a training job: the callbacks of ``train`` and their state."""
+
+    def __init__(self, job: Job, store: Store, model_id: str, settings: Settings) -> None:
+        self.job, self.store, self.model_id, self.settings = job, store, model_id, settings
+        self.interrupted = False
+        self.cancelled = False
+        self.deleted = False
+        self.last_progress = 0.0
+        self.last_checkpoint = time.monotonic()
+
+    def execute(self) -> dict[str, Any]:
+        self.job.meta[META_MODEL_ID] = self.model_id
+        self.job.save_meta()
+        if self._stop_requested():
+            return self._finish_without_training()
+        previous = signal.signal(INTERRUPT_SIGNAL, self._on_interrupt)
+        try:
+            return self._train()
+        except TrainingInterrupted:
+            if not self.job.retries_left:
+                self.job.retries_left = 1  # so that RQ puts it back on the queue
+            raise
+        except UnknownModelError:
+            raise
+        except Exception as err:
+            self._fail(err)
+            raise
+        finally:
+            signal.signal(INTERRUPT_SIGNAL, previous)
+
+    def _train(self) -> dict[str, Any]:
+        # Torch and the training code load here, in the work horse, never in the worker parent:
+        # a forked horse cannot use CUDA if its parent initialised it.
+        from models.latent.normaliser import Normaliser
+        from models.latent.resume import save_trained_model
+        from models.latent.train import Config, train
+
+        config = Config.from_json(self.store.record(self.model_id)["config"])
+        dataset = self.store.dataset(self.model_id)
+        self.normaliser = Normaliser.fit(dataset, config.model.model_span)
+        self.config = config
+        resume_from = self._resume_state(config)
+        self._update(status=ModelStatus.TRAINING, error=None, started_at=utc_now())
+        trained = train(
+            config,
+            dataset,
+            on_progress=self._on_progress,
+            checkpoint=self._on_checkpoint,
+            resume_from=resume_from,
+            stop=self._stop_requested,
+        )
+        if self.deleted:
+            return self._outcome(JobState.CANCELLED, {})
+        if self.interrupted:
+            raise TrainingInterrupted(f"worker shut down; model {self.model_id} checkpointed")
+        save_trained_model(self.store.trained_dir(self.model_id), trained)
+        return self._complete(trained.metrics, trained.normaliser.time_scale)
+
+    def _resume_state(self, config: Any) -> Any:
+        from models.checkpoint import CheckpointError
+        from models.latent.resume import load_training_state
+
+        folder = self.store.training_dir(self.model_id)
+        if not folder.is_dir():
+            return None
+        try:
+            state, saved_config, _ = load_training_state(folder)
+        except CheckpointError as err:
+            log.warning("model %s: unreadable checkpoint (%s); starting over", self.model_id, err)
+            return None
+        if saved_config != config:
+            log.warning("model %s: checkpoint is of another config; starting over", self.model_id)
+            return None
+        log.info("model %s: resuming at epoch %d", self.model_id, state.epoch)
+        return state
+
+    # -- train()'s callbacks ---------------------------------------------------------------
+
+    def _on_progress(self, progress: Any) -> None:
+        now = time.monotonic()
+        last = progress.epoch + 1 >= progress.epochs
+        if not last and now - self.last_progress < self.settings.progress_every_s:
+            return
+        self.last_progress = now
+        self.job.meta[META_PROGRESS] = asdict(progress)
+        self.job.save_meta()
+
+    def _on_checkpoint(self, state: Any) -> None:
+        from models.latent.resume import save_training_state
+
+        due = time.monotonic() - self.last_checkpoint >= self.settings.checkpoint_every_s
+        if not (due or self._stop_requested()) or self.deleted:
+            return
+        save_training_state(
+            self.store.training_dir(self.model_id), state, self.config, self.normaliser
+        )
+        self.last_checkpoint = time.monotonic()
+
+    def _stop_requested(self) -> bool:
+        if not self.store.exists(self.model_id):
+            self.deleted = True
+        elif self.job.connection.exists(cancel_key(self.job.id)):
+            self.cancelled = True
+        return self.deleted or self.cancelled or self.interrupted
+
+    def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
+        self.interrupted = True
+
+    # -- endings ---------------------------------------------------------------------------
+
+    def _complete(self, metrics: dict[str, float], time_scale: float) -> dict[str, Any]:
+        from models.checkpoint import checkpoint_version
+
+        state = JobState.CANCELLED if self.cancelled else JobState.SUCCEEDED
+        status = ModelStatus.CANCELLED if self.cancelled else ModelStatus.READY
+        version = checkpoint_version(self.store.trained_dir(self.model_id))
+        self._update(
+            status=status,
+            metrics=metrics,
+            checkpoint_version=version,
+            time_scale=time_scale,
+            trained_at=utc_now(),
+        )
+        if not self.cancelled:
+            self._remove_training_checkpoint()
+        return self._outcome(state, metrics)
+
+    def _finish_without_training(self) -> dict[str, Any]:
+        if not self.deleted:
+            self._update(status=ModelStatus.CANCELLED)
+        return self._outcome(JobState.CANCELLED, {})
+
+    def _fail(self, err: Exception) -> None:
+        """Record a failure that retrying cannot fix (divergence, solver failure, timeout...)."""
+        message = _describe(type(err), err)
+        self.job.retries_left = 0  # retries are for dead workers, not for deterministic failures
+        self.job.meta[META_ERROR] = message
+        self.job.save_meta()
+        with contextlib.suppress(UnknownModelError):
+            self._update(status=ModelStatus.FAILED, error=message)
+
+    def _outcome(self, state: JobState, metrics: dict[str, float]) -> dict[str, Any]:
+        self.job.meta[META_OUTCOME] = str(state)
+        self.job.save_meta()
+        return {"model_id": self.model_id, "outcome": str(state), "metrics": metrics}
+
+    def _update(self, **changes: Any) -> None:
+        changes = {k: str(v) if isinstance(v, ModelStatus) else v for k, v in changes.items()}
+        self.store.update_record(self.model_id, **changes, updated_at=utc_now())
+
+    def _remove_training_checkpoint(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.store.training_dir(self.model_id), ignore_errors=True)
