@@ -6,10 +6,15 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
+from service.app import create_app
 from service.embedded_redis import EmbeddedRedis
+from service.settings import Settings, get_settings
+from worker.main import make_worker
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +41,72 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture
 def store_root(tmp_path: Path) -> Path:
     return tmp_path / "store"
+
+
+# -- the service's stack -----------------------------------------------------------------------
+
+
+FAST_TRAINING = {"epochs": 4, "batch_size": 8, "max_seconds": 30, "seed": 0}
+SMALL_MODEL = {"latent_dim": 4, "hidden_dim": 16, "encoder_dim": 8}
+
+
+def make_series(count: int = 6, points: int = 20, *, dims: int = 1, seed: int = 0) -> list[dict]:
+    """Noisy sines at random times, as clients send them (1-D values when dims == 1)."""
+    rng = np.random.default_rng(seed)
+    series = []
+    for i in range(count):
+        times = np.sort(rng.uniform(0.0, 10.0, points))
+        phase = rng.uniform(0, 2 * np.pi)
+        values = np.stack([np.sin(times + phase + d) for d in range(dims)], axis=1)
+        raw = values[:, 0].tolist() if dims == 1 else values.tolist()
+        series.append({"id": f"s{i}", "times": times.tolist(), "values": raw})
+    return series
+
+
+@pytest.fixture
+def settings(
+    redis_url: str, store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """Settings for a test: the session's Redis, a fresh store, frequent checkpoints. Set in the
+    environment too, because job functions (in forked work horses) read them from there."""
+    monkeypatch.setenv("ODECAST_STORE", str(store_root))
+    monkeypatch.setenv("ODECAST_REDIS_URL", redis_url)
+    monkeypatch.setenv("ODECAST_CHECKPOINT_EVERY_S", "0.2")
+    monkeypatch.setenv("ODECAST_PROGRESS_EVERY_S", "0")
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def client(settings: Settings, redis_client: redis.Redis) -> Iterator[TestClient]:
+    """The FastAPI app on an empty Redis database and an empty store."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def run_worker(settings: Settings, redis_client: redis.Redis):
+    """Run a real RQ worker (forking work horses) until the queue is empty."""
+
+    def run() -> None:
+        make_worker(settings, redis.Redis.from_url(settings.redis_url)).work(burst=True)
+
+    return run
+
+
+@pytest.fixture
+def fitted(client: TestClient, run_worker) -> dict:
+    """A small model trained through POST /fit and a worker: the /fit answer and its series."""
+    series = make_series()
+    body = {"series": series, "model": SMALL_MODEL, "training": FAST_TRAINING}
+    answer = client.post("/fit", json=body)
+    assert answer.status_code == 202, answer.text
+    run_worker()
+    return {**answer.json(), "series": series}
+
+
+@pytest.fixture
+def series_maker():
+    """``make_series(count, points, dims=, seed=)``: series as clients send them."""
+    return make_series
