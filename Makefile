@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 # install your CUDA torch into .venv first (or set TORCH_SPEC): pip keeps a torch that satisfies it.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# `make run`: where the API listens and how many training workers `odecast up` starts.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
 
 .PHONY: install test lint bench run clean
 
@@ -28,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/solvers.py
 
 run: $(STAMP)
-	@echo "odecast: the service is not built yet (it lands with the service issue); 'make test' runs the solver tests."
+	$(BIN)/odecast up --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

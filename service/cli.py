@@ -492,18 +492,20 @@ class Supervisor:
         parts = [c for c in (*self.workers, self.api) if c is not None]
         for part in parts:
             part.signal(signal.SIGTERM)
-        busy = [w for w in self.workers if w.alive()]
-        if busy:
-            self.say(
-                f"waiting up to {WORKER_GRACE_S:.0f} s for {len(busy)} worker(s) to stop "
-                "(a running job checkpoints and is requeued); Ctrl-C again to kill them now"
-            )
         start = time.monotonic()
         grace = {id(p): WORKER_GRACE_S for p in self.workers}
         if self.api is not None:
             grace[id(self.api)] = API_GRACE_S
+        announced = False
         while True:
             elapsed = time.monotonic() - start
+            busy = [w for w in self.workers if w.alive()]
+            if busy and not announced and elapsed > 1.0:
+                announced = True
+                self.say(
+                    f"waiting up to {WORKER_GRACE_S:.0f} s for {len(busy)} worker(s) to stop "
+                    "(a running job checkpoints and is requeued); Ctrl-C again to kill them now"
+                )
             for part in parts:
                 if part.alive() and (self._force.is_set() or elapsed > grace[id(part)]):
                     reason = (

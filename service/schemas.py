@@ -103,6 +103,9 @@ class JobOut(BaseModel):
     status: JobState
     progress: JobProgress
     error: str | None = None
+    resumed_from_epoch: int | None = Field(
+        None, description="Set when the job resumed from a checkpoint (its worker stopped)."
+    )
     created_at: str | None = None
     started_at: str | None = None
     ended_at: str | None = None

@@ -28,6 +28,7 @@ from .protocol import (
     META_MODEL_ID,
     META_OUTCOME,
     META_PROGRESS,
+    META_RESUMED_FROM,
     JobState,
     ModelStatus,
     cancel_key,
@@ -98,8 +99,9 @@ class _TrainingRun:
         try:
             return self._train()
         except TrainingInterrupted:
-            if not self.job.retries_left:
-                self.job.retries_left = 1  # so that RQ puts it back on the queue
+            # RQ puts a failed job with retries left back on the queue, spending one: give it
+            # back, since a shutdown is not the job's fault.
+            self.job.retries_left = (self.job.retries_left or 0) + 1
             raise
         except UnknownModelError:
             raise
@@ -153,6 +155,8 @@ class _TrainingRun:
             log.warning("model %s: checkpoint is of another config; starting over", self.model_id)
             return None
         log.info("model %s: resuming at epoch %d", self.model_id, state.epoch)
+        self.job.meta[META_RESUMED_FROM] = state.epoch
+        self.job.save_meta()
         return state
 
     # -- train()'s callbacks ---------------------------------------------------------------

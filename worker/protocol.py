@@ -17,6 +17,7 @@ META_MODEL_ID = "model_id"
 META_PROGRESS = "progress"
 META_OUTCOME = "outcome"
 META_ERROR = "error"
+META_RESUMED_FROM = "resumed_from_epoch"
 
 
 class JobState(StrEnum):

@@ -1,0 +1,104 @@
+"""Training jobs in real RQ workers: graceful shutdown, resume from a checkpoint, failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import SMALL_MODEL
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+WORKER = "from service.settings import get_settings; from worker.main import run_worker; " \
+    "run_worker(get_settings())"  # fmt: skip
+TRAINING = {"epochs": 40, "batch_size": 8, "max_seconds": 120, "seed": 1, "val_fraction": 0.3}
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _checkpoint_epoch(settings, model_id: str) -> int | None:
+    meta = settings.store / "models" / model_id / "training" / "meta.json"
+    try:
+        return int(json.loads(meta.read_text())["meta"]["position"]["epoch"])
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_and_the_job_resumes_exactly(
+    client, run_worker, series_maker, settings, redis_client
+) -> None:
+    body = {"series": series_maker(8, 20), "model": SMALL_MODEL, "training": TRAINING}
+    interrupted = client.post("/fit", json=body).json()
+    worker = subprocess.Popen([sys.executable, "-c", WORKER], env=os.environ.copy())
+    try:
+
+        def far_enough() -> bool:
+            progress = client.get(f"/jobs/{interrupted['job_id']}").json()["progress"]
+            epoch = _checkpoint_epoch(settings, interrupted["model_id"])
+            return (progress["epoch"] or 0) >= 5 and epoch is not None
+
+        _wait_for(far_enough, 120, "five epochs and a checkpoint")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
+    finally:
+        worker.kill()
+    stopped_at = _checkpoint_epoch(settings, interrupted["model_id"])
+    job = client.get(f"/jobs/{interrupted['job_id']}").json()
+    assert job["status"] == "queued", job  # back on the queue, not failed
+    assert 5 <= stopped_at < TRAINING["epochs"]
+    assert client.get(f"/models/{interrupted['model_id']}").json()["status"] == "queued"
+    stored = Job.fetch(interrupted["job_id"], connection=redis_client, serializer=JSONSerializer)
+    assert stored.retries_left == settings.job_retries  # a shutdown spends no retry
+
+    run_worker()
+    job = client.get(f"/jobs/{interrupted['job_id']}").json()
+    assert job["status"] == "succeeded", job
+    assert job["resumed_from_epoch"] == stopped_at
+    assert job["progress"]["epoch"] == TRAINING["epochs"]
+
+    # The same fit without interruption ends with exactly the same model.
+    straight = client.post("/fit", json=body).json()
+    run_worker()
+    resumed = client.get(f"/models/{interrupted['model_id']}").json()
+    uninterrupted = client.get(f"/models/{straight['model_id']}").json()
+    assert resumed["status"] == uninterrupted["status"] == "ready"
+    resumed["metrics"].pop("train_seconds"), uninterrupted["metrics"].pop("train_seconds")
+    assert resumed["metrics"] == uninterrupted["metrics"]  # to the last bit
+    assert not (settings.store / "models" / interrupted["model_id"] / "training").exists()
+
+
+def test_a_job_whose_data_is_unreadable_fails_with_a_reason_and_no_retry(
+    client, run_worker, series_maker, settings
+) -> None:
+    body = {"series": series_maker(), "model": SMALL_MODEL, "training": TRAINING}
+    accepted = client.post("/fit", json=body).json()
+    (settings.store / "models" / accepted["model_id"] / "dataset.json").write_text("{not json")
+    run_worker()
+    job = client.get(f"/jobs/{accepted['job_id']}").json()
+    assert job["status"] == "failed"
+    assert "dataset.json" in job["error"] and "not valid JSON" in job["error"]
+    model = client.get(f"/models/{accepted['model_id']}").json()
+    assert model["status"] == "failed" and "dataset.json" in model["error"]
+
+
+def test_a_model_deleted_while_queued_is_not_trained(client, run_worker, series_maker) -> None:
+    body = {"series": series_maker(), "model": SMALL_MODEL, "training": TRAINING}
+    accepted = client.post("/fit", json=body).json()
+    assert client.delete(f"/models/{accepted['model_id']}").status_code == 204
+    run_worker()
+    assert client.get(f"/jobs/{accepted['job_id']}").json()["status"] == "cancelled"
+    assert client.get("/models").json()["models"] == []
