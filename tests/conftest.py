@@ -6,10 +6,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from stack_data import FAST_TRAINING, SMALL_MODEL, make_series
 
 from service.app import create_app
 from service.embedded_redis import EmbeddedRedis
@@ -44,23 +44,6 @@ def store_root(tmp_path: Path) -> Path:
 
 
 # -- the service's stack -----------------------------------------------------------------------
-
-
-FAST_TRAINING = {"epochs": 4, "batch_size": 8, "max_seconds": 30, "seed": 0}
-SMALL_MODEL = {"latent_dim": 4, "hidden_dim": 16, "encoder_dim": 8}
-
-
-def make_series(count: int = 6, points: int = 20, *, dims: int = 1, seed: int = 0) -> list[dict]:
-    """Noisy sines at random times, as clients send them (1-D values when dims == 1)."""
-    rng = np.random.default_rng(seed)
-    series = []
-    for i in range(count):
-        times = np.sort(rng.uniform(0.0, 10.0, points))
-        phase = rng.uniform(0, 2 * np.pi)
-        values = np.stack([np.sin(times + phase + d) for d in range(dims)], axis=1)
-        raw = values[:, 0].tolist() if dims == 1 else values.tolist()
-        series.append({"id": f"s{i}", "times": times.tolist(), "values": raw})
-    return series
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import sys
 import time
 
 import pytest
-from conftest import SMALL_MODEL
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from stack_data import SMALL_MODEL
 
 WORKER = "from service.settings import get_settings; from worker.main import run_worker; " \
     "run_worker(get_settings())"  # fmt: skip
