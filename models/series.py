@@ -285,12 +285,12 @@ def _convert_values(raw_values: Sequence[Any], series: str, problems: _Problems)
     """Rows as float64 [T, D] with NaN for None; a 1-D list is one dimension."""
     one_dimensional = not any(isinstance(row, list | tuple) for row in raw_values)
     rows = [[row] for row in raw_values] if one_dimensional else raw_values
-    width = len(rows[0]) if isinstance(rows[0], list | tuple) else 1
+    width = next((len(row) for row in rows if isinstance(row, list | tuple)), 1)
     values = np.full((len(rows), max(width, 1)), np.nan)
     for i, row in enumerate(rows):
-        if not isinstance(row, list | tuple) or len(row) != width or width == 0:
-            got = len(row) if isinstance(row, list | tuple) else "a scalar"
-            problems.add(series, i, Rule.RAGGED_ROW, f"row has {got} entries but row 0 has {width}")
+        problem = _row_shape_problem(row, width, mixed=not one_dimensional)
+        if problem is not None:
+            problems.add(series, i, Rule.RAGGED_ROW, problem)
             continue
         for d, entry in enumerate(row):
             if entry is None:
@@ -309,6 +309,24 @@ def _convert_values(raw_values: Sequence[Any], series: str, problems: _Problems)
         if all(entry is None for entry in row):
             problems.add(series, i, Rule.EMPTY_ROW, "row has no observed value")
     return values
+
+
+def _row_shape_problem(row: Any, width: int, *, mixed: bool) -> str | None:
+    """Why ``row`` does not fit a table of ``width`` columns, or None if it does."""
+    if not isinstance(row, list | tuple):
+        if mixed:
+            return (
+                f"row is the single value {row!r} but other rows are lists; send every row as "
+                "a list of D values, or every row as one number for a 1-D series"
+            )
+        return f"row {row!r} is not a list of values"
+    if len(row) == 0:
+        return "row is empty; give each dimension a value (null where not observed)"
+    if width == 0:
+        return f"row has {len(row)} values but row 0 is empty"
+    if len(row) != width:
+        return f"row has {len(row)} values but row 0 has {width}"
+    return None
 
 
 class _Problems:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from models.store import Store
 
+from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers
 from .metrics import Metrics, install_metrics_middleware
 from .model_cache import ModelCache
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="odecast", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
     install_metrics_middleware(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     for router in (fit.router, jobs.router, models.router, predict.router, health.router):
         app.include_router(router)
     return app

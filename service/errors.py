@@ -105,6 +105,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:  # FastAPI's answer to a body it cannot decode
+            message = f"the body cannot be read as JSON: {error.detail}"
+            return error_response(invalid_input("body", message))
         code = _HTTP_CODES.get(error.status_code, "error")
         api_error = ApiError(error.status_code, code, str(error.detail), headers=error.headers)
         return error_response(api_error)

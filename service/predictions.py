@@ -38,20 +38,21 @@ class Ask:
 
 
 def intervals_wanted(
-    levels: list[float] | None, quantiles: list[float] | None
+    levels: list[float] | None, quantiles: list[float] | None, where: str
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The levels and quantiles asked; an 80% interval when neither is."""
+    """The levels and quantiles asked (in ``where``: "query" or "body"); an 80% interval when
+    neither is."""
     if levels and quantiles:
         message = "ask for level or quantiles, not both"
-        raise invalid_input("level", message)
+        raise invalid_input(f"{where}.level", message)
     for level in levels or ():
         if not 0 < level < 100:
             message = f"level {level} must lie strictly between 0 and 100"
-            raise invalid_input("level", message)
+            raise invalid_input(f"{where}.level", message)
     for q in quantiles or ():
         if not 0 <= q <= 1:
             message = f"quantile {q} must lie between 0 and 1"
-            raise invalid_input("quantiles", message)
+            raise invalid_input(f"{where}.quantiles", message)
     if quantiles:
         return (), tuple(dict.fromkeys(quantiles))
     return tuple(dict.fromkeys(levels or [DEFAULT_LEVEL])), ()

@@ -7,15 +7,32 @@ check types, bounds and unknown fields.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, WithJsonSchema
 
 from worker.protocol import JobState, ModelStatus
 
 ID_REGEX = r"^[A-Za-z0-9_-]{1,64}$"
 Time = float | str
-SeriesValues = list[float | None] | list[list[float | None]]
+_NUMBER_OR_NULL = {"anyOf": [{"type": "number"}, {"type": "null"}]}
+# Series' times and values pass through unconverted (no bool -> 1.0, no "4.5" -> 4.5):
+# parse_dataset checks them and names the series, the index and the rule.
+RawTime = Annotated[
+    Any,
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "format": "date-time"}]}),
+]
+RawValues = Annotated[
+    list[Any],
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": _NUMBER_OR_NULL},
+                {"type": "array", "items": {"type": "array", "items": _NUMBER_OR_NULL}},
+            ]
+        }
+    ),
+]
 
 SERIES_EXAMPLE: dict[str, Any] = {
     "id": "sensor-7",
@@ -35,20 +52,20 @@ class SeriesIn(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [SERIES_EXAMPLE]})
 
     id: str = Field(pattern=ID_REGEX, description="Unique within the data set.")
-    times: list[Time] = Field(min_length=1)
-    values: SeriesValues = Field(min_length=1)
+    times: list[RawTime] = Field(min_length=1)
+    values: RawValues = Field(min_length=1)
 
 
 class ModelSettings(Strict):
     """The latent ODE's sizes and solver; omitted fields take the defaults."""
 
-    latent_dim: int | None = Field(None, ge=1, le=128, description="Size of z (default 8).")
-    hidden_dim: int | None = Field(None, ge=1, le=1024, description="Width of f (default 64).")
+    latent_dim: StrictInt | None = Field(None, ge=1, le=128, description="Size of z (default 8).")
+    hidden_dim: StrictInt | None = Field(None, ge=1, le=1024, description="MLP width (default 64).")
     encoder: Literal["rnn", "odernn"] | None = Field(None, description="Default rnn.")
-    encoder_dim: int | None = Field(None, ge=1, le=1024, description="Default 32.")
+    encoder_dim: StrictInt | None = Field(None, ge=1, le=1024, description="Default 32.")
     solver: Literal["bosh3", "dopri5", "dopri8"] | None = Field(None, description="Default dopri5.")
-    rtol: float | None = Field(None, ge=1e-10, le=0.1, description="Default 1e-4.")
-    atol: float | None = Field(None, ge=1e-12, le=1.0, description="Default 1e-5.")
+    rtol: StrictFloat | None = Field(None, ge=1e-10, le=0.1, description="Default 1e-4.")
+    atol: StrictFloat | None = Field(None, ge=1e-12, le=1.0, description="Default 1e-5.")
     gradient: Literal["continuous_adjoint", "discrete_adjoint", "backprop"] | None = Field(
         None, description="Default discrete_adjoint."
     )
@@ -57,14 +74,14 @@ class ModelSettings(Strict):
 class TrainingSettings(Strict):
     """How to train; omitted fields take the defaults."""
 
-    epochs: int | None = Field(None, ge=1, le=100_000, description="Default 600.")
-    batch_size: int | None = Field(None, ge=1, le=4096, description="Default 32.")
-    lr: float | None = Field(None, gt=0, le=1, description="Default 5e-3.")
-    max_seconds: float | None = Field(
+    epochs: StrictInt | None = Field(None, ge=1, le=100_000, description="Default 600.")
+    batch_size: StrictInt | None = Field(None, ge=1, le=4096, description="Default 32.")
+    lr: StrictFloat | None = Field(None, gt=0, le=1, description="Default 5e-3.")
+    max_seconds: StrictFloat | None = Field(
         None, gt=0, le=7 * 86400, description="Wall-clock budget (default 240)."
     )
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Default 0.")
-    val_fraction: float | None = Field(None, ge=0, lt=0.9, description="Default 0.2.")
+    seed: StrictInt | None = Field(None, ge=0, le=2**31 - 1, description="Default 0.")
+    val_fraction: StrictFloat | None = Field(None, ge=0, lt=0.9, description="Default 0.2.")
 
 
 class FitRequest(Strict):
@@ -175,11 +192,11 @@ class PredictRequest(Strict):
 
     model_id: str = Field(pattern=ID_REGEX)
     series: SeriesIn
-    times: list[Time] = Field(min_length=1)
-    level: list[float] | None = Field(None, description="Central interval levels, 0-100.")
-    quantiles: list[float] | None = Field(None, description="Quantiles, 0-1.")
-    n_samples: int | None = Field(None, ge=1, description="Posterior samples (default 100).")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    times: list[RawTime] = Field(min_length=1)
+    level: list[StrictFloat] | None = Field(None, description="Central interval levels, 0-100.")
+    quantiles: list[StrictFloat] | None = Field(None, description="Quantiles, 0-1.")
+    n_samples: StrictInt | None = Field(None, ge=1, description="Posterior samples (default 100).")
+    seed: StrictInt = Field(0, ge=0, le=2**31 - 1)
 
 
 class Health(BaseModel):

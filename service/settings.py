@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     progress_every_s: float = Field(1.0, ge=0, description="Progress write interval (job.meta).")
     idempotency_ttl_s: int = Field(86400, ge=1, description="How long Idempotency-Key lasts.")
 
+    max_body_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
+    )
     model_cache_size: int = Field(8, ge=1, le=1024, description="Models kept loaded by the API.")
     default_samples: int = Field(100, ge=1, description="Posterior samples per prediction.")
     max_samples: int = Field(1000, ge=1, description="Largest n_samples a client may ask.")

@@ -76,16 +76,18 @@ def _ask(query: PredictQuery, kind: TimeKind, settings: Settings) -> Ask:
         raise invalid_input(
             "query", "give times: repeated t=, one times= list, or start, stop and num"
         )
-    levels, quantiles = intervals_wanted(query.level, query.quantiles)
-    return Ask(requested, levels, quantiles, _samples(query.n_samples, settings), query.seed)
+    levels, quantiles = intervals_wanted(query.level, query.quantiles, "query")
+    return Ask(
+        requested, levels, quantiles, _samples(query.n_samples, settings, "query"), query.seed
+    )
 
 
-def _samples(n_samples: int | None, settings: Settings) -> int:
+def _samples(n_samples: int | None, settings: Settings, where: str) -> int:
     if n_samples is None:
         return settings.default_samples
     if n_samples > settings.max_samples:
         message = f"n_samples {n_samples} is above the limit {settings.max_samples}"
-        raise invalid_input("query.n_samples", message)
+        raise invalid_input(f"{where}.n_samples", message)
     return n_samples
 
 
@@ -111,8 +113,8 @@ def post_predict(
     kind = TimeKind(record["time_kind"])
     context = context_series(body.series, record)
     requested = times_from_values(body.times, kind, "body.times", settings.max_predict_times)
-    levels, quantiles = intervals_wanted(body.level, body.quantiles)
-    ask = Ask(requested, levels, quantiles, _samples(body.n_samples, settings), body.seed)
+    levels, quantiles = intervals_wanted(body.level, body.quantiles, "body")
+    ask = Ask(requested, levels, quantiles, _samples(body.n_samples, settings, "body"), body.seed)
     return answer(loaded, body.model_id, context, ask, kind)
 
 
