@@ -39,4 +39,4 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     connection = redis.Redis.from_url(settings.redis_url)
     worker = make_worker(settings, connection)
-    worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=True)
+    worker.work(burst=burst, logging_level=settings.log_level.upper())

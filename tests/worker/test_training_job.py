@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -102,3 +103,40 @@ def test_a_model_deleted_while_queued_is_not_trained(client, run_worker, series_
     run_worker()
     assert client.get(f"/jobs/{accepted['job_id']}").json()["status"] == "cancelled"
     assert client.get("/models").json()["models"] == []
+
+
+def test_the_worker_parent_never_imports_torch() -> None:
+    # Jobs run in forked work horses, which may use CUDA only if the parent never initialised
+    # it; the parent does not even import torch.
+    code = "import sys, worker.main, worker.jobs; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.slow
+def test_a_job_whose_work_horse_is_killed_runs_again_from_its_checkpoint(
+    client, series_maker, settings
+) -> None:
+    body = {"series": series_maker(8, 20), "model": SMALL_MODEL, "training": TRAINING}
+    accepted = client.post("/fit", json=body).json()
+    worker = subprocess.Popen([sys.executable, "-c", WORKER], env=os.environ.copy())
+    try:
+        _wait_for(
+            lambda: (_checkpoint_epoch(settings, accepted["model_id"]) or 0) >= 3,
+            120,
+            "a checkpoint at epoch 3",
+        )
+        (horse,) = psutil.Process(worker.pid).children()  # the work horse running the job
+        horse.kill()  # SIGKILL: no chance to checkpoint or report
+
+        def finished() -> dict | None:
+            job = client.get(f"/jobs/{accepted['job_id']}").json()
+            return job if job["status"] in ("succeeded", "failed") else None
+
+        job = _wait_for(finished, 180, "the job to end")
+    finally:
+        worker.terminate()
+        worker.wait(60)
+    assert job["status"] == "succeeded", job
+    assert job["resumed_from_epoch"] >= 3
+    assert client.get(f"/models/{accepted['model_id']}").json()["status"] == "ready"

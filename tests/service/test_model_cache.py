@@ -1,0 +1,68 @@
+"""The API's model cache: bounded, least recently used first out, replaced by newer checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.latent.model import LatentODE, ModelConfig
+from models.latent.normaliser import Normaliser
+from models.latent.resume import save_trained_model
+from models.latent.train import Config, TrainedModel
+from models.series import parse_dataset
+from models.store import Store
+from service.model_cache import ModelCache
+
+SERIES = [{"id": "a", "times": [0.0, 1.0, 2.0], "values": [1.0, 2.0, 1.5]}]
+
+
+def add_model(store: Store, model_id: str, seed: int) -> None:
+    dataset = parse_dataset(SERIES)
+    if not store.exists(model_id):
+        store.create_model(model_id, {"model_id": model_id}, dataset)
+    torch.manual_seed(seed)
+    config = Config(ModelConfig(latent_dim=2, hidden_dim=4, encoder_dim=3))
+    trained = TrainedModel(
+        LatentODE(config.model, 1), Normaliser.fit(dataset), config, {"mse": 1.0}, ("a",)
+    )
+    save_trained_model(store.trained_dir(model_id), trained)
+
+
+def first_weight(cache: ModelCache, model_id: str) -> torch.Tensor:
+    parameters = cache.get(model_id).trained.model.parameters()
+    return torch.cat([p.detach().flatten() for p in parameters])
+
+
+def test_a_cached_model_is_served_until_a_newer_checkpoint_lands(tmp_path) -> None:
+    store = Store(tmp_path)
+    add_model(store, "m", seed=0)
+    cache = ModelCache(store, capacity=2)
+    before = first_weight(cache, "m")
+    assert cache.get("m") is cache.get("m")
+    assert (cache.hits, cache.misses) == (2, 1)
+    add_model(store, "m", seed=1)  # retrained: checkpoint version 2
+    after = first_weight(cache, "m")
+    assert not torch.equal(before, after)
+    assert cache.misses == 2
+    assert cache.get("m").series["a"].times.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_the_least_recently_used_model_leaves_first(tmp_path) -> None:
+    store = Store(tmp_path)
+    for name in ("a", "b", "c"):
+        add_model(store, name, seed=0)
+    cache = ModelCache(store, capacity=2)
+    cache.get("a"), cache.get("b"), cache.get("a"), cache.get("c")  # b is the oldest now
+    assert len(cache) == 2
+    misses = cache.misses
+    cache.get("a")
+    assert cache.misses == misses
+    cache.get("b")
+    assert cache.misses == misses + 1
+
+
+def test_a_model_without_weights_is_reported(tmp_path) -> None:
+    store = Store(tmp_path)
+    store.create_model("m", {"model_id": "m"}, parse_dataset(SERIES))
+    with pytest.raises(FileNotFoundError, match="no trained weights"):
+        ModelCache(store, capacity=1).get("m")
