@@ -140,3 +140,39 @@ def test_a_job_whose_work_horse_is_killed_runs_again_from_its_checkpoint(
     assert job["status"] == "succeeded", job
     assert job["resumed_from_epoch"] >= 3
     assert client.get(f"/models/{accepted['model_id']}").json()["status"] == "ready"
+
+
+@pytest.mark.slow
+def test_cancelling_a_running_job_stops_it_at_an_epoch_and_keeps_its_checkpoint(
+    client, series_maker, settings
+) -> None:
+    training = {**TRAINING, "epochs": 2000}
+    body = {"series": series_maker(8, 20), "model": SMALL_MODEL, "training": training}
+    accepted = client.post("/fit", json=body).json()
+    worker = subprocess.Popen([sys.executable, "-c", WORKER], env=os.environ.copy())
+    try:
+
+        def running_with_progress() -> bool:
+            job = client.get(f"/jobs/{accepted['job_id']}").json()
+            return job["status"] == "running" and (job["progress"]["epoch"] or 0) >= 2
+
+        _wait_for(running_with_progress, 120, "two epochs")
+        answer = client.delete(f"/jobs/{accepted['job_id']}")
+        assert answer.status_code == 202 and answer.json()["status"] == "running"
+
+        def ended() -> dict | None:
+            job = client.get(f"/jobs/{accepted['job_id']}").json()
+            return job if job["status"] not in ("queued", "running") else None
+
+        job = _wait_for(ended, 60, "the job to stop")
+    finally:
+        worker.terminate()
+        worker.wait(60)
+    assert job["status"] == "cancelled", job
+    assert job["progress"]["epoch"] < training["epochs"]
+    model = client.get(f"/models/{accepted['model_id']}").json()
+    assert model["status"] == "cancelled"
+    assert _checkpoint_epoch(settings, accepted["model_id"]) == job["progress"]["epoch"]
+    # The best weights so far still answer.
+    params = {"model_id": accepted["model_id"], "series_id": "s0", "t": "3"}
+    assert client.get("/predict", params=params).status_code == 200
