@@ -21,6 +21,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from typing import NotRequired, TypedDict, Unpack
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -66,43 +67,26 @@ class Band:
     upper: np.ndarray
 
 
-def render_png(
-    *,
-    title: str,
-    observed_times: np.ndarray,
-    observed_values: np.ndarray,
-    times: np.ndarray,
-    mean: np.ndarray,
-    bands: Sequence[Band],
-    first_observed: float,
-    last_observed: float,
-    datetime_axis: bool = False,
-    width_px: int = 900,
-    height_px_per_dim: int = 260,
-    dpi: int = 100,
-) -> bytes:
-    """Draw the prediction and return it as PNG bytes; see the module docstring for the layout.
+class PlotArguments(TypedDict):
+    """What :func:`build_figure` takes, for :func:`render_png`'s signature."""
 
-    ``observed_times`` is ``[N]`` (sorted), ``observed_values`` ``[N, D]`` with NaN where not
-    observed, ``times`` ``[T]`` in any order, ``mean`` and each band's bounds ``[T, D]``. With
-    ``datetime_axis`` the x values are POSIX seconds, shown as UTC dates. Raises ValueError when
-    the shapes disagree or a size is out of range.
-    """
-    figure = build_figure(
-        title=title,
-        observed_times=observed_times,
-        observed_values=observed_values,
-        times=times,
-        mean=mean,
-        bands=bands,
-        first_observed=first_observed,
-        last_observed=last_observed,
-        datetime_axis=datetime_axis,
-        width_px=width_px,
-        height_px_per_dim=height_px_per_dim,
-        dpi=dpi,
-    )
-    return figure_png(figure)
+    title: str
+    observed_times: np.ndarray
+    observed_values: np.ndarray
+    times: np.ndarray
+    mean: np.ndarray
+    bands: Sequence[Band]
+    first_observed: float
+    last_observed: float
+    datetime_axis: NotRequired[bool]
+    width_px: NotRequired[int]
+    height_px_per_dim: NotRequired[int]
+    dpi: NotRequired[int]
+
+
+def render_png(**arguments: Unpack[PlotArguments]) -> bytes:
+    """Draw the prediction and return it as PNG bytes; see :func:`build_figure`."""
+    return figure_png(build_figure(**arguments))
 
 
 def figure_png(figure: Figure) -> bytes:
@@ -130,7 +114,13 @@ def build_figure(
     height_px_per_dim: int = 260,
     dpi: int = 100,
 ) -> Figure:
-    """The figure that :func:`render_png` draws, with an Agg canvas attached; same arguments."""
+    """The prediction drawn on a figure with an Agg canvas attached (see the module docstring).
+
+    ``observed_times`` is ``[N]`` (sorted), ``observed_values`` ``[N, D]`` with NaN where not
+    observed, ``times`` ``[T]`` in any order, ``mean`` and each band's bounds ``[T, D]``. With
+    ``datetime_axis`` the x values are POSIX seconds, shown as UTC dates. Raises ValueError when
+    the shapes disagree or a size is out of range.
+    """
     obs_t, obs_v, pred_t, pred_mean, pred_bands = _validated_arrays(
         observed_times, observed_values, times, mean, bands
     )

@@ -10,11 +10,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from stack_data import wait_healthy
 
 from service.embedded_redis import free_port
 
@@ -33,19 +32,6 @@ def walkthrough(port: int) -> str:
     )
 
 
-def wait_until_healthy(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "odecast up exited early"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"odecast up did not answer /healthz within {timeout} s")
-
-
 @pytest.mark.slow
 def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
     port = free_port()
@@ -57,7 +43,7 @@ def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_until_healthy(port, service, timeout=90)
+        wait_healthy(port, service, timeout=90)
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", walkthrough(port)],
             cwd=tmp_path,

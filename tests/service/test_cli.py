@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
+from stack_data import wait_for, wait_healthy
 
 from service.cli import build_parser, main
 from service.embedded_redis import free_port
@@ -158,24 +158,16 @@ class Up:
             return []
 
     def wait_healthy(self, port: int) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"odecast up exited early:\n{self.output}"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        pytest.fail(f"/healthz did not answer 200 in {STARTUP_TIMEOUT_S:.0f} s:\n{self.output}")
+        try:
+            wait_healthy(port, self.proc, STARTUP_TIMEOUT_S)
+        except AssertionError as err:
+            pytest.fail(f"{err}:\n{self.output}")
 
     def wait_for(self, predicate, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.2)
-        pytest.fail(f"{what} did not happen in {timeout:.0f} s:\n{self.output}")
+        try:
+            wait_for(predicate, timeout, what)
+        except AssertionError as err:
+            pytest.fail(f"{err}:\n{self.output}")
 
     def finish(self, timeout: float) -> int:
         try:

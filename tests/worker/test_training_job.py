@@ -7,27 +7,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
-from stack_data import SMALL_MODEL
+from stack_data import SMALL_MODEL, wait_for
 
 WORKER = "from service.settings import get_settings; from worker.main import run_worker; " \
     "run_worker(get_settings())"  # fmt: skip
 TRAINING = {"epochs": 40, "batch_size": 8, "max_seconds": 120, "seed": 1, "val_fraction": 0.3}
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _checkpoint_epoch(settings, model_id: str) -> int | None:
@@ -52,7 +41,7 @@ def test_sigterm_checkpoints_and_the_job_resumes_exactly(
             epoch = _checkpoint_epoch(settings, interrupted["model_id"])
             return (progress["epoch"] or 0) >= 5 and epoch is not None
 
-        _wait_for(far_enough, 120, "five epochs and a checkpoint")
+        wait_for(far_enough, 120, "five epochs and a checkpoint")
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(60) == 0
     finally:
@@ -121,7 +110,7 @@ def test_a_job_whose_work_horse_is_killed_runs_again_from_its_checkpoint(
     accepted = client.post("/fit", json=body).json()
     worker = subprocess.Popen([sys.executable, "-c", WORKER], env=os.environ.copy())
     try:
-        _wait_for(
+        wait_for(
             lambda: (_checkpoint_epoch(settings, accepted["model_id"]) or 0) >= 3,
             120,
             "a checkpoint at epoch 3",
@@ -133,7 +122,7 @@ def test_a_job_whose_work_horse_is_killed_runs_again_from_its_checkpoint(
             job = client.get(f"/jobs/{accepted['job_id']}").json()
             return job if job["status"] in ("succeeded", "failed") else None
 
-        job = _wait_for(finished, 180, "the job to end")
+        job = wait_for(finished, 180, "the job to end")
     finally:
         worker.terminate()
         worker.wait(60)
@@ -156,7 +145,7 @@ def test_cancelling_a_running_job_stops_it_at_an_epoch_and_keeps_its_checkpoint(
             job = client.get(f"/jobs/{accepted['job_id']}").json()
             return job["status"] == "running" and (job["progress"]["epoch"] or 0) >= 2
 
-        _wait_for(running_with_progress, 120, "two epochs")
+        wait_for(running_with_progress, 120, "two epochs")
         answer = client.delete(f"/jobs/{accepted['job_id']}")
         assert answer.status_code == 202 and answer.json()["status"] == "running"
 
@@ -164,7 +153,7 @@ def test_cancelling_a_running_job_stops_it_at_an_epoch_and_keeps_its_checkpoint(
             job = client.get(f"/jobs/{accepted['job_id']}").json()
             return job if job["status"] not in ("queued", "running") else None
 
-        job = _wait_for(ended, 60, "the job to stop")
+        job = wait_for(ended, 60, "the job to stop")
     finally:
         worker.terminate()
         worker.wait(60)
