@@ -6,6 +6,7 @@ the API starts, and serves stored models, while Redis is down) and the model cac
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = connection
         app.state.model_cache = ModelCache(store, settings.model_cache_size)
         app.state.metrics = Metrics(connection, settings)
-        _load_model_code()
+        app.state.predict_gate = threading.BoundedSemaphore(settings.predict_concurrency)
+        _load_model_code(settings.api_torch_threads)
         try:
             yield
         finally:
@@ -64,7 +66,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _load_model_code() -> None:
-    """Import torch and the model code now, at startup, not in a client's first request."""
+def _load_model_code(torch_threads: int) -> None:
+    """Import torch and the model code now, at startup, not in a client's first request.
+
+    One torch thread by default: a prediction's ops are too small to gain from more, and idle
+    OpenMP threads spin on a loaded machine (``bench/service.py``)."""
+    import torch
+
     import models.latent.predict
     import models.latent.train  # noqa: F401
+
+    torch.set_num_threads(torch_threads)

@@ -3,6 +3,7 @@ built by ``create_app``'s lifespan, so each app (and each test) has its own."""
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 import redis
@@ -30,7 +31,12 @@ def get_model_cache(request: Request) -> ModelCache:
     return request.app.state.model_cache
 
 
+def get_predict_gate(request: Request) -> threading.BoundedSemaphore:
+    return request.app.state.predict_gate
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
 ModelCacheDep = Annotated[ModelCache, Depends(get_model_cache)]
+PredictGateDep = Annotated[threading.BoundedSemaphore, Depends(get_predict_gate)]

@@ -5,6 +5,7 @@ Used by ``GET/POST /predict`` and ``GET /predict.png``; torch loads on the first
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -114,10 +115,15 @@ def context_series(raw: SeriesIn, record: dict[str, Any]) -> Series:
 
 
 def answer(
-    loaded: LoadedModel, model_id: str, context: Series, ask: Ask, kind: TimeKind
+    loaded: LoadedModel,
+    model_id: str,
+    context: Series,
+    ask: Ask,
+    kind: TimeKind,
+    gate: threading.BoundedSemaphore,
 ) -> PredictionOut:
     """Run the model and shape ``PredictionOut``."""
-    prediction = run(loaded, context, ask)
+    prediction = run(loaded, context, ask, gate)
     intervals = {
         _label(level): Interval(
             lower=prediction.quantiles[lower].tolist(), upper=prediction.quantiles[upper].tolist()
@@ -135,18 +141,23 @@ def answer(
     )
 
 
-def run(loaded: LoadedModel, context: Series, ask: Ask) -> Prediction:
+def run(
+    loaded: LoadedModel, context: Series, ask: Ask, gate: threading.BoundedSemaphore
+) -> Prediction:
+    """Predict, holding ``gate``: torch ops this small run fastest one at a time per process
+    (threads interleaving them cost about 3x the CPU per request, in ``bench/service.py``)."""
     from models.latent.predict import predict
 
     wanted = [q for level in ask.levels for q in _level_quantiles(level)] + list(ask.quantiles)
-    return predict(
-        loaded.trained,
-        context,
-        ask.times,
-        n_samples=ask.n_samples,
-        quantiles=tuple(dict.fromkeys(wanted)),
-        seed=ask.seed,
-    )
+    with gate:
+        return predict(
+            loaded.trained,
+            context,
+            ask.times,
+            n_samples=ask.n_samples,
+            quantiles=tuple(dict.fromkeys(wanted)),
+            seed=ask.seed,
+        )
 
 
 def _level_quantiles(level: float) -> tuple[float, float]:

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
     )
+    predict_concurrency: int = Field(
+        1, ge=1, le=64, description="Predictions computed at once per API process."
+    )
+    api_torch_threads: int = Field(1, ge=1, le=256, description="Torch threads per API process.")
     model_cache_size: int = Field(8, ge=1, le=1024, description="Models kept loaded by the API.")
     default_samples: int = Field(100, ge=1, description="Posterior samples per prediction.")
     max_samples: int = Field(1000, ge=1, description="Largest n_samples a client may ask.")

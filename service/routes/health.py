@@ -14,7 +14,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> Health:
+async def healthz() -> Health:
+    # async: it answers on the event loop even when every thread of the pool is predicting.
     return Health(status="ok")
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Response
 
-from models.series import TimeKind
+from models.series import Series, TimeKind
 
-from ..deps import ModelCacheDep, SettingsDep, StoreDep
+from ..deps import ModelCacheDep, PredictGateDep, SettingsDep, StoreDep
 from ..errors import invalid_input, responses
 from ..model_cache import LoadedModel
 from ..predictions import Ask, answer, context_series, intervals_wanted, load_servable, run
@@ -93,7 +94,11 @@ def _samples(n_samples: int | None, settings: Settings, where: str) -> int:
 
 @router.get("/predict", response_model=PredictionOut, responses=responses(404, 409, 422))
 def get_predict(
-    query: QueryDep, store: StoreDep, cache: ModelCacheDep, settings: SettingsDep
+    query: QueryDep,
+    store: StoreDep,
+    cache: ModelCacheDep,
+    settings: SettingsDep,
+    gate: PredictGateDep,
 ) -> PredictionOut:
     """Predict a training series at any times (interpolation inside its observed range,
     extrapolation outside)."""
@@ -101,12 +106,16 @@ def get_predict(
     kind = TimeKind(record["time_kind"])
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
-    return answer(loaded, query.model_id, context, ask, kind)
+    return answer(loaded, query.model_id, context, ask, kind, gate)
 
 
 @router.post("/predict", response_model=PredictionOut, responses=responses(404, 409, 413, 422))
 def post_predict(
-    body: PredictRequest, store: StoreDep, cache: ModelCacheDep, settings: SettingsDep
+    body: PredictRequest,
+    store: StoreDep,
+    cache: ModelCacheDep,
+    settings: SettingsDep,
+    gate: PredictGateDep,
 ) -> PredictionOut:
     """Predict a new series from its own observations (the context the encoder reads)."""
     record, loaded = load_servable(store, cache, body.model_id)
@@ -115,7 +124,7 @@ def post_predict(
     requested = times_from_values(body.times, kind, "body.times", settings.max_predict_times)
     levels, quantiles = intervals_wanted(body.level, body.quantiles, "body")
     ask = Ask(requested, levels, quantiles, _samples(body.n_samples, settings, "body"), body.seed)
-    return answer(loaded, body.model_id, context, ask, kind)
+    return answer(loaded, body.model_id, context, ask, kind, gate)
 
 
 @router.get(
@@ -124,20 +133,31 @@ def post_predict(
     responses={200: {"content": {"image/png": {}}}, **responses(404, 409, 422)},
 )
 def get_predict_png(
-    query: QueryDep, store: StoreDep, cache: ModelCacheDep, settings: SettingsDep
+    query: QueryDep,
+    store: StoreDep,
+    cache: ModelCacheDep,
+    settings: SettingsDep,
+    gate: PredictGateDep,
 ) -> Response:
     """The same prediction drawn: observations, mean, bands, and the last observed time."""
     record, loaded = load_servable(store, cache, query.model_id)
     kind = TimeKind(record["time_kind"])
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
-    return Response(_png(loaded, query, context, ask, kind), media_type="image/png")
+    return Response(_png(loaded, query, context, ask, kind, gate), media_type="image/png")
 
 
-def _png(loaded: LoadedModel, query: PredictQuery, context, ask: Ask, kind: TimeKind) -> bytes:
+def _png(
+    loaded: LoadedModel,
+    query: PredictQuery,
+    context: Series,
+    ask: Ask,
+    kind: TimeKind,
+    gate: threading.BoundedSemaphore,
+) -> bytes:
     from ..plotting import Band, render_png
 
-    prediction = run(loaded, context, ask)
+    prediction = run(loaded, context, ask, gate)
     bands = []
     for level in sorted(ask.levels, reverse=True):
         tail = (1 - level / 100) / 2

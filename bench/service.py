@@ -1,0 +1,665 @@
+"""Benchmark of the HTTP service: GET /predict under concurrency, POST /fit latency, /healthz.
+
+Run from the repository root::
+
+    .venv/bin/python bench/service.py                  # starts its own stack, full run
+    .venv/bin/python bench/service.py --quick          # fewer requests
+    .venv/bin/python bench/service.py --torch-threads 1   # the API it starts with 1 torch thread
+    .venv/bin/python bench/service.py --url http://127.0.0.1:8000   # a server already running
+
+Without ``--url`` it starts a stack of its own in a temporary folder: an embedded Redis
+(``EmbeddedRedis``), the API (``python -m service.cli api``) with ``ODECAST_STORE`` and
+``ODECAST_REDIS_URL`` set, and a burst worker (``python -m service.cli worker --burst``) that
+trains one model of the default architecture through ``POST /fit`` for a fixed number of epochs
+(``--train-epochs``, a few seconds: this measures serving, not quality; a fixed count, so that
+every run serves the same model) and exits once the queue is empty. Everything it started is
+stopped at the end. With ``--url`` the server's own workers train the model (or give
+``--model-id`` and ``--series-id``); the models this script created are deleted afterwards.
+
+Cases (one table at the end; latencies in milliseconds, client-side, per request):
+
+1. ``GET /predict`` of a training series at 100 timestamps (default ``n_samples``, 80% interval),
+   model cached (warmed first): 1 client (sequential: the single-request latency), then
+   ``--clients`` concurrent clients (threads, one ``httpx.Client`` each). p50/p90/p99/max,
+   requests per second and errors (non-200 answers and exceptions; must be 0). The figure that
+   holds on a shared, noisy machine is the ratio of the two throughputs (and of the two p50s).
+   ``cpu ms/req`` is the API process' CPU time (all threads, from /proc) per request, when this
+   script started the API: it shows work wasted under contention (spinning, context switches).
+   While the concurrent clients run, one more client asks ``GET /healthz`` every 0.1 s: how a
+   liveness probe fares under that load. Then ``GET /healthz`` alone with as many clients: the
+   ceiling of the HTTP stack (and of this client) on this machine.
+2. ``POST /fit`` of 1,000 points (20 series x 50 points, 2-D, ~10% nulls), each after a
+   ``GET /healthz``, the baseline of the same run, one client. No worker listens by then, so the
+   jobs only wait in the queue; their models are deleted afterwards. The robust figure is fit p50
+   / healthz p50; the target is a 202 "well under 100 ms" (checked here as p50 < 100 ms).
+
+With 20 requests, p99 is close to the max. The exit code is 0 when no request failed and /fit met
+its target, else 1.
+
+The machine (CPUs, load, the API's torch threads) and the settings are printed first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import redis
+
+ROOT = Path(__file__).resolve().parents[1]
+# This script is named service.py and its folder comes first on sys.path: put the repository
+# root before it, so that ``service`` is the package.
+sys.path.insert(0, str(ROOT))
+
+from service.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+
+FIT_TARGET_MS = 100.0
+READY_TIMEOUT_S = 60.0
+TRAIN_TIMEOUT_S = 300.0
+STOP_TIMEOUT_S = 10.0
+REQUEST_TIMEOUT_S = 120.0
+PROBE_EVERY_S = 0.1
+FIT_WARMUP = 2
+SEED = 0
+
+# The served model: the default architecture, trained for a few seconds on a small data set.
+TRAIN_SERIES, TRAIN_POINTS, DIMS = 8, 40, 2
+# The /fit payload: 1,000 points.
+FIT_SERIES, FIT_POINTS, FIT_NULL_FRACTION = 20, 50, 0.1
+
+
+# ----------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Plan:
+    clients: int
+    per_client: int  # GET /predict requests per client (both the 1-client and the N-client run)
+    warmup: int
+    fit_requests: int
+    n_times: int
+    train_epochs: int
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests")
+    parser.add_argument("--url", help="an API already running (default: start a stack)")
+    parser.add_argument("--model-id", help="with --url: a trained model to predict from")
+    parser.add_argument("--series-id", help="with --model-id: one of its training series")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (32)")
+    parser.add_argument("--per-client", type=int, help="GET /predict requests per client")
+    parser.add_argument("--fit-requests", type=int, help="POST /fit requests")
+    parser.add_argument("--times", type=int, default=100, help="timestamps per prediction")
+    parser.add_argument(
+        "--train-epochs", type=int, default=30, help="epochs of the served model (30)"
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        help="OMP_NUM_THREADS / MKL_NUM_THREADS of the API this script starts (default: unset)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", help="ODECAST_LOG_LEVEL of the API it starts (info)"
+    )
+    return parser.parse_args()
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    per_client = args.per_client or (5 if args.quick else 20)
+    fit_requests = args.fit_requests or (8 if args.quick else 20)
+    warmup = 3 if args.quick else 5
+    return Plan(args.clients, per_client, warmup, fit_requests, args.times, args.train_epochs)
+
+
+# ----------------------------------------------------------------------------------- payloads
+
+
+def make_series(count: int, points: int, *, seed: int, null_fraction: float = 0.0) -> list[dict]:
+    """2-D noisy sines at random (unique) times in [0, 10]; some values null, never a whole row."""
+    rng = np.random.default_rng(seed)
+    series = []
+    for i in range(count):
+        times = np.sort(rng.choice(100_000, size=points, replace=False)) / 10_000.0
+        phase = rng.uniform(0, 2 * np.pi)
+        values: list[list[float | None]] = [
+            [float(np.sin(t + phase + d) + 0.05 * rng.normal()) for d in range(DIMS)] for t in times
+        ]
+        for row in values:
+            if rng.uniform() < null_fraction:
+                row[int(rng.integers(DIMS))] = None
+        series.append({"id": f"s{i}", "times": times.tolist(), "values": values})
+    return series
+
+
+def train_body(epochs: int) -> dict[str, Any]:
+    # A fixed number of epochs (not seconds): the same model, so the same cost, in every run.
+    training = {"epochs": epochs, "max_seconds": TRAIN_TIMEOUT_S, "seed": SEED}
+    series = make_series(TRAIN_SERIES, TRAIN_POINTS, seed=SEED)
+    return {"series": series, "training": training, "name": "bench-service-served"}
+
+
+def fit_body() -> dict[str, Any]:
+    series = make_series(FIT_SERIES, FIT_POINTS, seed=SEED + 1, null_fraction=FIT_NULL_FRACTION)
+    return {"series": series, "name": "bench-service-fit"}
+
+
+def predict_params(model_id: str, series_id: str, n_times: int) -> dict[str, str]:
+    times = np.linspace(0.0, 12.0, n_times)  # the series span [0, 10]: some extrapolation
+    return {
+        "model_id": model_id,
+        "series_id": series_id,
+        "times": ",".join(f"{t:.4f}" for t in times),
+    }
+
+
+# ----------------------------------------------------------------------------------- the stack
+
+
+@dataclass
+class Stack:
+    """What this script started (all stopped by ``stop``)."""
+
+    folder: Path
+    env: dict[str, str]
+    url: str = ""
+    redis: EmbeddedRedis | None = None
+    api: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = self.folder / f"{name}.log"
+        self.logs.append(log)
+        with log.open("wb") as out:
+            return subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: killed with what it forks
+            )
+
+    def stop(self) -> None:
+        for proc in (self.worker, self.api):
+            stop_process(proc)
+        if self.redis is not None:
+            self.redis.stop()
+
+    def log_tails(self, lines: int = 20) -> str:
+        parts = []
+        for log in self.logs:
+            with contextlib.suppress(OSError):
+                tail = log.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {log.name}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM the process group, then SIGKILL it if it has not stopped in time."""
+    if proc is None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(STOP_TIMEOUT_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def stack_env(store: Path, redis_url: str, args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ODECAST_STORE=str(store),
+        ODECAST_REDIS_URL=redis_url,
+        ODECAST_LOG_LEVEL=args.log_level,
+        ODECAST_PROGRESS_EVERY_S="0.5",
+        PYTHONUNBUFFERED="1",
+    )
+    if args.torch_threads is not None:
+        env.update(OMP_NUM_THREADS=str(args.torch_threads), MKL_NUM_THREADS=str(args.torch_threads))
+    return env
+
+
+@contextlib.contextmanager
+def own_stack(args: argparse.Namespace) -> Iterator[Stack]:
+    """Redis, then the API; yields once the API is ready; stops everything on the way out."""
+    with tempfile.TemporaryDirectory(prefix="odecast-bench-") as tmp:
+        folder = Path(tmp)
+        stack = Stack(folder, {})
+        try:
+            start_redis(stack, args)
+            port = free_port()
+            cli = [sys.executable, "-m", "service.cli"]
+            stack.api = stack.spawn("api", [*cli, "api", "--port", str(port)])
+            stack.url = f"http://127.0.0.1:{port}"
+            wait_ready(stack.url, stack.api)
+            yield stack
+        except Exception:
+            print(stack.log_tails(), file=sys.stderr)
+            raise
+        finally:
+            stack.stop()
+
+
+def start_redis(stack: Stack, args: argparse.Namespace) -> None:
+    """An embedded Redis with its output in the stack's folder; returns once it answers."""
+    server = EmbeddedRedis(stack.folder / "redis", port=free_port())
+    server.data_dir.mkdir(parents=True)
+    stack.redis = server
+    stack.env = stack_env(stack.folder / "store", server.url, args)
+    server.process = stack.spawn("redis", server.command())  # server.stop() stops it
+    client = redis.Redis.from_url(server.url, socket_timeout=1)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        with contextlib.suppress(redis.ConnectionError):
+            client.ping()
+            return
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"redis-server did not answer on port {server.port}")
+        time.sleep(0.05)
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes] | None) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    with httpx.Client(base_url=url, timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"the API exited with code {proc.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get("/readyz").status_code == 200:
+                    return
+            time.sleep(0.1)
+    raise RuntimeError(f"the API at {url} was not ready within {READY_TIMEOUT_S:g} s")
+
+
+def train_model(
+    client: httpx.Client, plan: Plan, start_worker: Callable[[], None] | None
+) -> tuple[str, str]:
+    """POST /fit a small data set, let a worker train it, wait for the job; (model, series)."""
+    answer = client.post("/fit", json=train_body(plan.train_epochs))
+    if answer.status_code != 202:
+        raise RuntimeError(f"POST /fit answered {answer.status_code}: {answer.text[:500]}")
+    accepted = answer.json()
+    if start_worker is not None:
+        start_worker()
+    wait_job(client, accepted["status_url"])
+    return accepted["model_id"], "s0"
+
+
+def wait_job(client: httpx.Client, status_url: str) -> None:
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        job = client.get(status_url).json()
+        if job["status"] == "succeeded":
+            return
+        if job["status"] in ("failed", "cancelled"):
+            raise RuntimeError(f"training job {job['status']}: {job.get('error')}")
+        time.sleep(0.2)
+    raise RuntimeError(f"training did not finish within {TRAIN_TIMEOUT_S:g} s")
+
+
+# ----------------------------------------------------------------------------------- load
+
+
+CpuClock = Callable[[], float]  # the API process' CPU seconds (user + system) so far
+
+
+def process_cpu_clock(pid: int) -> CpuClock:
+    """CPU seconds of process ``pid``, all its threads, from /proc/<pid>/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def clock() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+
+    return clock
+
+
+@dataclass
+class Result:
+    case: str
+    clients: int
+    latencies_ms: list[float]
+    errors: int
+    wall_s: float
+    first_error: str = ""
+    cpu_s: float | None = None  # the API's CPU time over the run, when it can be read
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+    @property
+    def p50(self) -> float:
+        return self.percentile(50)
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies_ms) / self.wall_s if self.wall_s > 0 else float("nan")
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        if self.cpu_s is None or not self.latencies_ms:
+            return None
+        return self.cpu_s / len(self.latencies_ms) * 1e3
+
+
+@dataclass
+class Tally:
+    """Latencies and errors of one run, filled from several threads."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, latency_ms: float, error: str | None) -> None:
+        with self.lock:
+            self.latencies_ms.append(latency_ms)
+            if error is not None:
+                self.errors += 1
+                self.first_error = self.first_error or error
+
+    def result(self, case: str, clients: int, wall_s: float, cpu_s: float | None = None) -> Result:
+        return Result(
+            case, clients, self.latencies_ms, self.errors, wall_s, self.first_error, cpu_s
+        )
+
+
+def timed(send: Callable[[], httpx.Response], expected: int) -> tuple[float, str | None]:
+    """One request: its latency in ms and an error (None when the status is ``expected``)."""
+    started = time.perf_counter()
+    try:
+        response = send()
+        error = None
+        if response.status_code != expected:
+            error = f"{response.status_code}: {response.text[:300]}"
+    except httpx.HTTPError as err:
+        error = f"{type(err).__name__}: {err}"
+    return (time.perf_counter() - started) * 1e3, error
+
+
+@dataclass(frozen=True)
+class Load:
+    """``clients`` clients each sending ``per_client`` GETs of ``path`` at once."""
+
+    case: str
+    path: str
+    params: dict[str, str]
+    clients: int
+    per_client: int
+
+
+def run_concurrent(
+    url: str, load: Load, cpu: CpuClock | None, probe: bool = False
+) -> tuple[Result, Result | None]:
+    """Threads with one httpx.Client each; they start together at a barrier, and the wall time
+    runs from the barrier to the last answer. With ``probe``, one more client asks GET /healthz
+    every PROBE_EVERY_S meanwhile: how a liveness check fares under this load."""
+    tally, probe_tally = Tally(), Tally()
+    # A timeout: a client that cannot connect breaks the barrier instead of hanging the run.
+    barrier = threading.Barrier(load.clients + 1 + probe, timeout=READY_TIMEOUT_S)
+    done = threading.Event()
+
+    def client_loop() -> None:
+        with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as client:
+            with contextlib.suppress(httpx.HTTPError):  # connect before the clock starts
+                client.get("/healthz")
+            barrier.wait()
+            for _ in range(load.per_client):
+                tally.add(*timed(lambda: client.get(load.path, params=load.params), 200))
+
+    def probe_loop() -> None:
+        with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as client:
+            with contextlib.suppress(httpx.HTTPError):
+                client.get("/healthz")
+            barrier.wait()
+            while not done.wait(PROBE_EVERY_S):
+                probe_tally.add(*timed(lambda: client.get("/healthz"), 200))
+
+    threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(load.clients)]
+    prober = threading.Thread(target=probe_loop, daemon=True)
+    for thread in threads + ([prober] if probe else []):
+        thread.start()
+    barrier.wait()
+    cpu_before = cpu() if cpu is not None else None
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    cpu_s = cpu() - cpu_before if cpu is not None and cpu_before is not None else None
+    done.set()
+    probed = None
+    if probe:
+        prober.join()
+        probed = probe_tally.result("  GET /healthz meanwhile", 1, wall)
+    return tally.result(load.case, load.clients, wall, cpu_s), probed
+
+
+def warm_predict(client: httpx.Client, params: dict[str, str], count: int) -> list[float]:
+    """A few sequential predictions (the first loads the model into the cache); their ms."""
+    latencies = []
+    for _ in range(count):
+        latency, error = timed(lambda: client.get("/predict", params=params), 200)
+        if error is not None:
+            raise RuntimeError(f"GET /predict failed while warming up: {error}")
+        latencies.append(latency)
+    return latencies
+
+
+def run_fit_and_health(client: httpx.Client, plan: Plan) -> tuple[Result, Result, list[str]]:
+    """POST /fit (1,000 points) interleaved with GET /healthz; the ids of the models made."""
+    body = json.dumps(fit_body()).encode()
+    headers = {"content-type": "application/json"}
+    fit, health = Tally(), Tally()
+    model_ids: list[str] = []
+
+    def post_fit() -> httpx.Response:
+        response = client.post("/fit", content=body, headers=headers)
+        if response.status_code == 202:
+            model_ids.append(response.json()["model_id"])
+        return response
+
+    started = time.perf_counter()
+    for i in range(FIT_WARMUP + plan.fit_requests):
+        health_ms, health_error = timed(lambda: client.get("/healthz"), 200)
+        fit_ms, fit_error = timed(post_fit, 202)
+        if i >= FIT_WARMUP:
+            health.add(health_ms, health_error)
+            fit.add(fit_ms, fit_error)
+    wall = time.perf_counter() - started
+    return (
+        fit.result(f"POST /fit ({FIT_SERIES * FIT_POINTS:,} points)", 1, wall),
+        health.result("GET /healthz", 1, wall),
+        model_ids,
+    )
+
+
+# ----------------------------------------------------------------------------------- report
+
+
+def api_torch_threads(env: dict[str, str] | None) -> str:
+    """torch.get_num_threads() in a process with the API's environment."""
+    if env is None:
+        return "unknown (a server not started here)"
+    code = "import torch; print(torch.get_num_threads(), torch.__version__)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    threads, version = done.stdout.split()
+    return f"{threads} (torch {version})"
+
+
+def print_machine(
+    plan: Plan, args: argparse.Namespace, url: str, env: dict[str, str] | None
+) -> None:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print("machine")
+    print(f"  CPUs: {os.cpu_count()} (usable here: {usable}); load average {load}")
+    print(f"  python {sys.version.split()[0]}; API torch threads: {api_torch_threads(env)}")
+    if env is None:
+        print(f"  API: {url} (--url; its CPU time is not measured)")
+    else:
+        threads = args.torch_threads if args.torch_threads is not None else "unset"
+        print(
+            f"  API: {url}, started here; OMP_NUM_THREADS/MKL_NUM_THREADS {threads}; "
+            f"ODECAST_LOG_LEVEL {args.log_level}"
+        )
+    print("settings")
+    fit_jobs = "no worker listens: the jobs wait" if env else "the server's workers may take them"
+    print(
+        f"  GET /predict: {plan.n_times} times (grid over [0, 12], series observed in [0, 10]), "
+        f"default n_samples and level; {plan.warmup} warm-up requests, then {plan.per_client} "
+        f"requests per client with 1 and {plan.clients} clients"
+    )
+    print(
+        f"  POST /fit: {FIT_SERIES} series x {FIT_POINTS} points x {DIMS}-D "
+        f"(~{FIT_NULL_FRACTION:.0%} nulls), {plan.fit_requests} requests after {FIT_WARMUP} "
+        f"warm-up, each after a GET /healthz; {fit_jobs}; their models deleted after"
+    )
+    print(
+        f"  served model: default architecture, {plan.train_epochs} epochs on "
+        f"{TRAIN_SERIES} x {TRAIN_POINTS} points",
+        flush=True,
+    )
+
+
+def print_table(results: list[Result]) -> None:
+    """One row per run; ``cpu ms/req`` is the API process' CPU time per request."""
+    header = (
+        f"{'case':<28} {'clients':>7} {'requests':>8} {'errors':>6} {'p50 ms':>8} "
+        f"{'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>7} {'cpu ms/req':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        worst = max(r.latencies_ms, default=float("nan"))
+        cpu = r.cpu_ms_per_request
+        print(
+            f"{r.case:<28} {r.clients:>7} {len(r.latencies_ms):>8} {r.errors:>6} "
+            f"{r.p50:>8.1f} {r.percentile(90):>8.1f} {r.percentile(99):>8.1f} {worst:>8.1f} "
+            f"{r.rps:>7.1f} {'-' if cpu is None else f'{cpu:.1f}':>10}"
+        )
+    for r in results:
+        if r.first_error:
+            print(f"first error of {r.case.strip()} ({r.clients} clients): {r.first_error}")
+
+
+def print_ratios(single: Result, many: Result, fit: Result, health: Result) -> None:
+    """The figures that hold on a noisy machine: ratios of runs made side by side."""
+    print("ratios")
+    print(
+        f"  GET /predict, {many.clients} clients / 1 client: throughput "
+        f"{many.rps / single.rps:.2f}x, p50 latency {many.p50 / single.p50:.1f}x"
+    )
+    if single.cpu_ms_per_request and many.cpu_ms_per_request:
+        print(
+            f"  GET /predict API CPU per request, {many.clients} clients / 1 client: "
+            f"{many.cpu_ms_per_request / single.cpu_ms_per_request:.2f}x"
+        )
+    print(f"  POST /fit p50 / GET /healthz p50: {fit.p50 / health.p50:.1f}x")
+
+
+def verdict(results: list[Result], fit: Result) -> bool:
+    """Every run without errors, and /fit's p50 under its target."""
+    errors = sum(r.errors for r in results)
+    fit_ok = fit.p50 < FIT_TARGET_MS
+    print(
+        f"checks: POST /fit p50 {fit.p50:.1f} ms < {FIT_TARGET_MS:g} ms: "
+        f"{'ok' if fit_ok else 'MISSED'}; errors in all runs: {errors} "
+        f"({'ok' if errors == 0 else 'NOT OK'})"
+    )
+    return fit_ok and errors == 0
+
+
+# ----------------------------------------------------------------------------------- main
+
+
+def measure(url: str, plan: Plan, model: tuple[str, str], cpu: CpuClock | None) -> bool:
+    params = predict_params(*model, plan.n_times)
+    case = f"GET /predict ({plan.n_times} times)"
+    predict = Load(case, "/predict", params, 1, plan.per_client)
+    health = Load("GET /healthz", "/healthz", {}, plan.clients, plan.per_client)
+    with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as client:
+        warm = warm_predict(client, params, plan.warmup)
+        print(f"warm-up GET /predict ms: {', '.join(f'{x:.1f}' for x in warm)}", flush=True)
+        single, _ = run_concurrent(url, predict, cpu)
+        many, probed = run_concurrent(url, replace(predict, clients=plan.clients), cpu, probe=True)
+        health_many, _ = run_concurrent(url, health, cpu)
+        model_ids: list[str] = []
+        try:
+            fit, health_single, model_ids = run_fit_and_health(client, plan)
+        finally:
+            delete_models(client, model_ids)
+    assert probed is not None
+    results = [single, many, probed, health_many, health_single, fit]
+    print()
+    print_table(results)
+    print_ratios(single, many, fit, health_single)
+    return verdict(results, fit)
+
+
+def delete_models(client: httpx.Client, model_ids: list[str]) -> None:
+    for model_id in model_ids:
+        with contextlib.suppress(httpx.HTTPError):
+            client.delete(f"/models/{model_id}")
+
+
+def run_against_url(args: argparse.Namespace, plan: Plan) -> bool:
+    print_machine(plan, args, args.url, None)
+    wait_ready(args.url, None)
+    if args.model_id is not None:
+        return measure(args.url, plan, (args.model_id, args.series_id or "s0"), None)
+    with httpx.Client(base_url=args.url, timeout=REQUEST_TIMEOUT_S) as client:
+        model = train_model(client, plan, None)
+        try:
+            return measure(args.url, plan, model, None)
+        finally:
+            delete_models(client, [model[0]])
+
+
+def run_own_stack(args: argparse.Namespace, plan: Plan) -> bool:
+    with own_stack(args) as stack:
+        print_machine(plan, args, stack.url, stack.env)
+
+        def start_worker() -> None:
+            argv = [sys.executable, "-m", "service.cli", "worker", "--burst"]
+            stack.worker = stack.spawn("worker", argv)
+
+        with httpx.Client(base_url=stack.url, timeout=REQUEST_TIMEOUT_S) as client:
+            model = train_model(client, plan, start_worker)
+        stop_process(stack.worker)  # no worker listens during the /fit case
+        assert stack.api is not None
+        return measure(stack.url, plan, model, process_cpu_clock(stack.api.pid))
+
+
+def main() -> int:
+    args = parse_args()
+    plan = make_plan(args)
+    started = time.perf_counter()
+    ok = run_against_url(args, plan) if args.url is not None else run_own_stack(args, plan)
+    print(f"elapsed {time.perf_counter() - started:.1f} s; {'ok' if ok else 'NOT OK'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
