@@ -4,7 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/service.py                  # starts its own stack, full run
     .venv/bin/python bench/service.py --quick          # fewer requests
-    .venv/bin/python bench/service.py --torch-threads 1   # the API it starts with 1 torch thread
+    .venv/bin/python bench/service.py --torch-threads 2   # the API it starts with 2 torch threads
     .venv/bin/python bench/service.py --url http://127.0.0.1:8000   # a server already running
 
 Without ``--url`` it starts a stack of its own in a temporary folder: an embedded Redis
@@ -111,7 +111,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--torch-threads",
         type=int,
-        help="OMP_NUM_THREADS / MKL_NUM_THREADS of the API this script starts (default: unset)",
+        help="ODECAST_API_TORCH_THREADS of the API this script starts (default: the setting's, 1)",
     )
     parser.add_argument(
         "--log-level", default="info", help="ODECAST_LOG_LEVEL of the API it starts (info)"
@@ -235,7 +235,7 @@ def stack_env(store: Path, redis_url: str, args: argparse.Namespace) -> dict[str
         PYTHONUNBUFFERED="1",
     )
     if args.torch_threads is not None:
-        env.update(OMP_NUM_THREADS=str(args.torch_threads), MKL_NUM_THREADS=str(args.torch_threads))
+        env.update(ODECAST_API_TORCH_THREADS=str(args.torch_threads))
     return env
 
 
@@ -497,15 +497,18 @@ def run_fit_and_health(client: httpx.Client, plan: Plan) -> tuple[Result, Result
 
 
 def api_torch_threads(env: dict[str, str] | None) -> str:
-    """torch.get_num_threads() in a process with the API's environment."""
+    """The API's torch threads and prediction concurrency, as its settings give them."""
     if env is None:
         return "unknown (a server not started here)"
-    code = "import torch; print(torch.get_num_threads(), torch.__version__)"
+    code = (
+        "import torch; from service.settings import Settings; s = Settings(); "
+        "print(s.api_torch_threads, s.predict_concurrency, torch.__version__)"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    threads, version = done.stdout.split()
-    return f"{threads} (torch {version})"
+    threads, concurrency, version = done.stdout.split()
+    return f"{threads} (torch {version}); predictions at once: {concurrency}"
 
 
 def print_machine(
@@ -519,11 +522,7 @@ def print_machine(
     if env is None:
         print(f"  API: {url} (--url; its CPU time is not measured)")
     else:
-        threads = args.torch_threads if args.torch_threads is not None else "unset"
-        print(
-            f"  API: {url}, started here; OMP_NUM_THREADS/MKL_NUM_THREADS {threads}; "
-            f"ODECAST_LOG_LEVEL {args.log_level}"
-        )
+        print(f"  API: {url}, started here; ODECAST_LOG_LEVEL {args.log_level}")
     print("settings")
     fit_jobs = "no worker listens: the jobs wait" if env else "the server's workers may take them"
     print(
