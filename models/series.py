@@ -21,6 +21,9 @@ import numpy as np
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # One error response lists at most this many problems; the rest are counted.
 MAX_PROBLEMS = 50
+# Beyond these, float32 training and float64 time arithmetic lose the data's meaning.
+MAX_ABS_TIME = 1e12  # numeric times; datetimes are bounded by ISO-8601's years 1-9999
+MAX_ABS_VALUE = 1e15
 
 
 class TimeKind(StrEnum):
@@ -44,6 +47,8 @@ class Rule(StrEnum):
     BAD_VALUE = "bad_value"
     NON_FINITE_VALUE = "non_finite_value"
     RAGGED_ROW = "ragged_row"
+    TIME_OUT_OF_RANGE = "time_out_of_range"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
     EMPTY_ROW = "empty_row"
     DIMENSION_MISMATCH = "dimension_mismatch"
 
@@ -128,15 +133,22 @@ def parse_dataset(raw_series: Sequence[Mapping[str, Any]]) -> Dataset:
     if not raw_series:
         problems.add("#0", None, Rule.EMPTY, "no series were given")
         problems.raise_if_any()
-    kinds = {_time_kind(raw.get("times")) for raw in raw_series if isinstance(raw, Mapping)}
-    kinds.discard(None)
-    time_kind = TimeKind.DATETIME if TimeKind.DATETIME in kinds else TimeKind.NUMERIC
-    if len(kinds) > 1:
+    kinds = {
+        position: _time_kind(raw.get("times"))
+        for position, raw in enumerate(raw_series)
+        if isinstance(raw, Mapping)
+    }
+    found = set(kinds.values()) - {None}
+    time_kind = TimeKind.DATETIME if TimeKind.DATETIME in found else TimeKind.NUMERIC
+    if len(found) > 1:
+        first = next(p for p, kind in kinds.items() if kind is not None)
+        other = next(p for p, kind in kinds.items() if kind not in (None, kinds[first]))
         problems.add(
-            "#0",
+            _name(raw_series[other], other),
             None,
             Rule.MIXED_TIME_KINDS,
-            "times mix numbers and ISO-8601 strings across series; use one kind per request",
+            f"its times are {kinds[other]} but those of series "
+            f"{_name(raw_series[first], first)} are {kinds[first]}; use one kind per request",
         )
     parsed: list[Series] = []
     seen: set[str] = set()
@@ -161,6 +173,16 @@ def parse_dataset(raw_series: Sequence[Mapping[str, Any]]) -> Dataset:
                 )
     problems.raise_if_any()
     return Dataset(tuple(parsed), time_kind)
+
+
+def _name(raw: Mapping[str, Any], position: int) -> str:
+    """A series' id if it has a valid one, else ``#position``."""
+    series_id = raw.get("id")
+    return (
+        series_id
+        if isinstance(series_id, str) and ID_PATTERN.fullmatch(series_id)
+        else f"#{position}"
+    )
 
 
 def parse_times(raw_times: Iterable[Any], time_kind: TimeKind, series: str) -> np.ndarray:
@@ -253,6 +275,10 @@ def _convert_time(
         if not math.isfinite(raw):
             problems.add(series, index, Rule.NON_FINITE_TIME, f"time {raw!r} is not finite")
             return None
+        if abs(raw) > MAX_ABS_TIME:
+            message = f"time {raw!r} is beyond +-{MAX_ABS_TIME:g}; shift or rescale the times"
+            problems.add(series, index, Rule.TIME_OUT_OF_RANGE, message)
+            return None
         return float(raw)
     if isinstance(raw, str):
         try:
@@ -304,6 +330,9 @@ def _convert_values(raw_values: Sequence[Any], series: str, problems: _Problems)
                     Rule.NON_FINITE_VALUE,
                     f"value {entry!r} is not finite; send null for a missing value",
                 )
+            elif abs(entry) > MAX_ABS_VALUE:
+                message = f"value {entry!r} is beyond +-{MAX_ABS_VALUE:g}; rescale the values"
+                problems.add(series, i, Rule.VALUE_OUT_OF_RANGE, message)
             else:
                 values[i, d] = float(entry)
         if all(entry is None for entry in row):

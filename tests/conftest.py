@@ -70,10 +70,12 @@ def client(settings: Settings, redis_client: redis.Redis) -> Iterator[TestClient
 
 @pytest.fixture
 def run_worker(settings: Settings, redis_client: redis.Redis):
-    """Run a real RQ worker (forking work horses) until the queue is empty."""
+    """Run a real RQ worker in this process until the queue is empty. It does not fork: this
+    process uses torch already (see ``worker.main.make_worker``); the tests that kill workers
+    run forking ones in subprocesses."""
 
     def run() -> None:
-        make_worker(settings, redis.Redis.from_url(settings.redis_url)).work(burst=True)
+        make_worker(settings, redis.Redis.from_url(settings.redis_url), fork=False).work(burst=True)
 
     return run
 

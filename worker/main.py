@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import redis
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from service.settings import Settings
@@ -26,9 +26,13 @@ class TrainingWorker(Worker):
             self.kill_horse(sig=INTERRUPT_SIGNAL)
 
 
-def make_worker(settings: Settings, connection: redis.Redis) -> TrainingWorker:
+def make_worker(settings: Settings, connection: redis.Redis, *, fork: bool = True) -> Worker:
+    """The worker ``odecast worker`` runs; ``fork=False`` gives one that runs jobs in its own
+    process, for a process that already uses torch (GNU OpenMP deadlocks in a child forked
+    after the parent ran a parallel region)."""
     queue = Queue(settings.queue, connection=connection, serializer=JSONSerializer)
-    return TrainingWorker([queue], connection=connection, serializer=JSONSerializer)
+    kind = TrainingWorker if fork else SimpleWorker
+    return kind([queue], connection=connection, serializer=JSONSerializer)
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:

@@ -130,7 +130,16 @@ def test_mixed_time_kinds_across_series_are_rejected():
             {"id": "b", "times": ["2026-01-01T00:00:00Z"], "values": [1.0]},
         ]
     )
-    assert Rule.MIXED_TIME_KINDS in {p.rule for p in problems}
+    mixed = [p for p in problems if p.rule is Rule.MIXED_TIME_KINDS and p.index is None]
+    assert [p.series for p in mixed] == ["b"]  # the series that differs, named
+    assert "datetime" in mixed[0].message and "'a'" in mixed[0].message
+
+
+def test_absurd_magnitudes_are_rejected_with_their_index():
+    problems = problems_of([{"id": "a", "times": [0.0, 2e12, 3.0], "values": [1.0, 2.0, 1e16]}])
+    found = {(p.rule, p.index) for p in problems}
+    assert found == {(Rule.TIME_OUT_OF_RANGE, 1), (Rule.VALUE_OUT_OF_RANGE, 2)}
+    parse_dataset([{"id": "a", "times": [-1e12, 1e12], "values": [-1e15, 1e15]}])  # the limits
 
 
 def test_the_number_of_listed_problems_is_bounded():

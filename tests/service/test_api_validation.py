@@ -106,7 +106,7 @@ def trained_store(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
                     answer = client.post("/fit", json=body)
                     assert answer.status_code == 202, answer.text
                     answers[kind] = answer.json()["model_id"]
-                make_worker(settings, connection).work(burst=True)
+                make_worker(settings, connection, fork=False).work(burst=True)
                 for model_id in answers.values():
                     assert client.get(f"/models/{model_id}").json()["status"] == "ready"
         finally:
@@ -246,6 +246,8 @@ SERIES_RULES: list[tuple[str, Rule, Callable[[list[dict]], list[dict]], str, int
     ),
     ("string_value", Rule.BAD_VALUE, _set(1, values=[1.0, 2.0, 3.0, "4.5", 5.0]), "s1", 3),
     ("bool_time", Rule.BAD_TIME, _set(1, times=[0.5, True, 2.5, 3.5, 4.5]), "s1", 1),
+    ("huge_time", Rule.TIME_OUT_OF_RANGE, _set(1, times=[0.5, 1.5, 2e12, 3.5, 4.5]), "s1", 2),
+    ("huge_value", Rule.VALUE_OUT_OF_RANGE, _set(1, values=[1.0, 2.0, 3.0, -1e300, 5.0]), "s1", 3),
 ]
 
 
