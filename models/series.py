@@ -148,7 +148,7 @@ def parse_dataset(raw_series: Sequence[Mapping[str, Any]]) -> Dataset:
             None,
             Rule.MIXED_TIME_KINDS,
             f"its times are {kinds[other]} but those of series "
-            f"{_name(raw_series[first], first)} are {kinds[first]}; use one kind per request",
+            f"{_name(raw_series[first], first)!r} are {kinds[first]}; use one kind per request",
         )
     parsed: list[Series] = []
     seen: set[str] = set()
