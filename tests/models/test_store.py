@@ -26,7 +26,7 @@ def dataset():
     return parse_dataset(
         [
             {"id": "a", "times": [0.5, 0.1, 2.0], "values": [[1.0, None], [2.0, 3.0], [None, 4.0]]},
-            {"id": "b", "times": [1.0, 3.0], "values": [[0.1, 0.2], [0.3, 1e300]]},
+            {"id": "b", "times": [1.0, 3.0], "values": [[0.1, 0.2], [0.3, 1e15]]},
         ]
     )
 
