@@ -11,15 +11,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from models.store import Store
 
+from .auth import key_digests, require_api_key
 from .body_limit import BodyLimitMiddleware
-from .errors import install_error_handlers
+from .errors import install_error_handlers, responses
 from .metrics import Metrics, install_metrics_middleware
 from .model_cache import ModelCache
-from .routes import fit, health, jobs, models, predict
+from .routes import fit, health, jobs, metrics, models, predict
 from .settings import Settings, get_settings
 
 REDIS_TIMEOUT_S = 5.0
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = connection
         app.state.model_cache = ModelCache(store, settings.model_cache_size)
         app.state.metrics = Metrics(connection, settings)
+        app.state.api_key_digests = key_digests(settings.api_key_list())
         app.state.predict_gate = threading.BoundedSemaphore(settings.predict_concurrency)
         _load_model_code(settings.api_torch_threads)
         try:
@@ -61,8 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_metrics_middleware(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for router in (fit.router, jobs.router, models.router, predict.router, health.router):
-        app.include_router(router)
+    keyed = [Depends(require_api_key)]
+    for router in (fit.router, jobs.router, models.router, predict.router, metrics.router):
+        app.include_router(router, dependencies=keyed, responses=responses(401))
+    app.include_router(health.router)
     return app
 
 

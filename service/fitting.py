@@ -19,6 +19,7 @@ from models.store import Store, new_id
 from worker.protocol import ModelStatus, idempotency_key
 
 from .errors import ApiError, invalid_input, queue_unavailable
+from .limits import check_series_sizes
 from .queueing import enqueue_training, training_queue
 from .schemas import FitAccepted, FitRequest
 from .series_errors import series_error
@@ -35,7 +36,7 @@ def fit(
     settings: Settings,
     idempotency: str | None,
 ) -> FitAccepted:
-    dataset = _parse(body)
+    dataset = _parse(body, settings)
     config = resolve_config(body, settings)
     model_id, job_id = new_id("m"), new_id("j")
     if idempotency is not None:
@@ -79,7 +80,8 @@ def resolve_config(body: FitRequest, settings: Settings) -> dict[str, Any]:
     return config.to_json()
 
 
-def _parse(body: FitRequest) -> Dataset:
+def _parse(body: FitRequest, settings: Settings) -> Dataset:
+    check_series_sizes(body.series, settings, "body.series")
     try:
         return parse_dataset([s.model_dump() for s in body.series])
     except SeriesValidationError as err:

@@ -5,6 +5,7 @@ Used by ``GET/POST /predict`` and ``GET /predict.png``; torch loads on the first
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -12,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.series import Series, SeriesValidationError, TimeKind, parse_dataset
-from models.store import Store, UnknownModelError
+from models.store import CorruptFileError, Store, UnknownModelError
 from worker.protocol import ModelStatus
 
 from .errors import ApiError, invalid_input, not_found
 from .model_cache import LoadedModel, ModelCache
-from .schemas import Interval, PredictionOut, SeriesIn
+from .schemas import MAX_INTERVALS, Interval, PredictionOut, SeriesIn
 from .series_errors import series_error
 from .timestamps import format_times
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from models.latent.predict import Prediction
 
 DEFAULT_LEVEL = 80.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ def intervals_wanted(
     if levels and quantiles:
         message = "ask for level or quantiles, not both"
         raise invalid_input(f"{where}.level", message)
+    if len(levels or quantiles or ()) > MAX_INTERVALS:
+        message = f"at most {MAX_INTERVALS} levels or quantiles per request"
+        raise invalid_input(f"{where}.level" if levels else f"{where}.quantiles", message)
     for level in levels or ():
         if not 0 < level < 100:
             message = f"level {level} must lie strictly between 0 and 100"
@@ -67,6 +73,8 @@ def load_servable(store: Store, cache: ModelCache, model_id: str) -> tuple[dict,
         record = store.record(model_id)
     except UnknownModelError:
         raise not_found("model", model_id) from None
+    except CorruptFileError as err:
+        raise _unreadable(model_id, err) from err
     try:
         return record, cache.get(model_id)
     except FileNotFoundError:
@@ -78,12 +86,20 @@ def load_servable(store: Store, cache: ModelCache, model_id: str) -> tuple[dict,
             f"follow its job at /jobs/{record.get('job_id')} and ask again once it is "
             f"{ModelStatus.READY}",
         ) from None
-    except CheckpointError as err:
-        raise ApiError(
-            409,
-            "model_unreadable",
-            f"model {model_id!r}: its stored checkpoint cannot be read ({err}); retrain it",
-        ) from err
+    except UnknownModelError:  # deleted meanwhile
+        raise not_found("model", model_id) from None
+    except (CheckpointError, CorruptFileError, KeyError, ValueError) as err:
+        raise _unreadable(model_id, err) from err
+
+
+def _unreadable(model_id: str, error: Exception) -> ApiError:
+    log.error("model %s cannot be served: %s", model_id, error)  # paths stay in the log
+    return ApiError(
+        409,
+        "model_unreadable",
+        f"model {model_id!r}: its stored files are damaged or incomplete and fail their "
+        "checks; delete it and fit again (the server's log names the file)",
+    )
 
 
 def training_series(loaded: LoadedModel, model_id: str, series_id: str) -> Series:

@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, WithJ
 from worker.protocol import JobState, ModelStatus
 
 ID_REGEX = r"^[A-Za-z0-9_-]{1,64}$"
+# Ceilings of every list, whatever the settings say (the settings' limits are at most these).
+HARD_MAX_SERIES = 100_000
+HARD_MAX_POINTS = 1_000_000
+HARD_MAX_TIMES = 100_000
+MAX_INTERVALS = 20
 Time = float | str
 _NUMBER_OR_NULL = {"anyOf": [{"type": "number"}, {"type": "null"}]}
 # Series' times and values pass through unconverted (no bool -> 1.0, no "4.5" -> 4.5):
@@ -52,8 +57,8 @@ class SeriesIn(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [SERIES_EXAMPLE]})
 
     id: str = Field(pattern=ID_REGEX, description="Unique within the data set.")
-    times: list[RawTime] = Field(min_length=1)
-    values: RawValues = Field(min_length=1)
+    times: list[RawTime] = Field(min_length=1, max_length=HARD_MAX_POINTS)
+    values: RawValues = Field(min_length=1, max_length=HARD_MAX_POINTS)
 
 
 class ModelSettings(Strict):
@@ -92,7 +97,7 @@ class FitRequest(Strict):
         },
     )
 
-    series: list[SeriesIn] = Field(min_length=1)
+    series: list[SeriesIn] = Field(min_length=1, max_length=HARD_MAX_SERIES)
     model: ModelSettings = Field(default_factory=ModelSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     name: str | None = Field(None, max_length=200, description="A label for people.")
@@ -192,9 +197,13 @@ class PredictRequest(Strict):
 
     model_id: str = Field(pattern=ID_REGEX)
     series: SeriesIn
-    times: list[RawTime] = Field(min_length=1)
-    level: list[StrictFloat] | None = Field(None, description="Central interval levels, 0-100.")
-    quantiles: list[StrictFloat] | None = Field(None, description="Quantiles, 0-1.")
+    times: list[RawTime] = Field(min_length=1, max_length=HARD_MAX_TIMES)
+    level: list[StrictFloat] | None = Field(
+        None, max_length=MAX_INTERVALS, description="Central interval levels, 0-100."
+    )
+    quantiles: list[StrictFloat] | None = Field(
+        None, max_length=MAX_INTERVALS, description="Quantiles, 0-1."
+    )
     n_samples: StrictInt | None = Field(None, ge=1, description="Posterior samples (default 100).")
     seed: StrictInt = Field(0, ge=0, le=2**31 - 1)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="Port the API listens on.")
     workers: int = Field(1, ge=0, le=64, description="Workers that `odecast up` starts.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    api_keys: SecretStr = Field(
+        SecretStr(""), description="Comma-separated API keys; empty: no authentication."
+    )
 
     job_timeout_s: int = Field(3600, ge=10, description="A training job is failed after this.")
     job_retries: int = Field(3, ge=0, le=20, description="Reruns of a job whose worker died.")
@@ -33,7 +36,21 @@ class Settings(BaseSettings):
     checkpoint_every_s: float = Field(30.0, gt=0, description="Training checkpoint interval.")
     progress_every_s: float = Field(1.0, ge=0, description="Progress write interval (job.meta).")
     idempotency_ttl_s: int = Field(86400, ge=1, description="How long Idempotency-Key lasts.")
+    worker_heartbeat_s: int = Field(
+        10, ge=1, le=300, description="How often a busy worker says it is alive."
+    )
+    worker_maintenance_s: int = Field(
+        30, ge=2, le=3600, description="How often idle workers look for jobs of dead workers."
+    )
 
+    max_series: int = Field(10_000, ge=1, le=100_000, description="Most series per request.")
+    max_points_per_series: int = Field(
+        100_000, ge=2, le=1_000_000, description="Most observations in one series."
+    )
+    max_points: int = Field(
+        1_000_000, ge=2, le=10_000_000, description="Most observations per request, in all."
+    )
+    max_dims: int = Field(64, ge=1, le=1024, description="Most dimensions per series.")
     max_body_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
     )
@@ -45,6 +62,14 @@ class Settings(BaseSettings):
     default_samples: int = Field(100, ge=1, description="Posterior samples per prediction.")
     max_samples: int = Field(1000, ge=1, description="Largest n_samples a client may ask.")
     max_predict_times: int = Field(10_000, ge=1, description="Most timestamps per prediction.")
+
+    def api_key_list(self) -> list[str]:
+        """The configured API keys (none: authentication is off)."""
+        return [key.strip() for key in self.api_keys.get_secret_value().split(",") if key.strip()]
+
+    def dead_job_after_s(self) -> int:
+        """How long after a busy worker's last heartbeat its job counts as abandoned."""
+        return 2 * self.worker_heartbeat_s + 5
 
 
 @lru_cache

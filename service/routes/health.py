@@ -1,11 +1,10 @@
-"""``/healthz`` (the process answers), ``/readyz`` (Redis and the store work), ``/metrics``."""
+"""``/healthz`` (the process answers) and ``/readyz`` (Redis and the store work): no key needed."""
 
 from __future__ import annotations
 
 import redis
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..deps import RedisDep, StoreDep
 from ..schemas import Health
@@ -31,9 +30,3 @@ def readyz(connection: RedisDep, store: StoreDep) -> Response:
     ready = all(v == "ok" for v in checks.values())
     body = Health(status="ok" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
-
-
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def metrics(request: Request) -> Response:
-    data = generate_latest(request.app.state.metrics.registry)
-    return Response(data, media_type=CONTENT_TYPE_LATEST)

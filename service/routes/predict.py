@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from models.series import Series, TimeKind
 
 from ..deps import ModelCacheDep, PredictGateDep, SettingsDep, StoreDep
 from ..errors import invalid_input, responses
+from ..limits import check_one_series
 from ..model_cache import LoadedModel
 from ..predictions import Ask, answer, context_series, intervals_wanted, load_servable, run
 from ..predictions import training_series as find_series
@@ -40,7 +41,11 @@ class PredictQuery:
     seed: int
 
 
+QUERY_PARAMETERS = frozenset(PredictQuery.__dataclass_fields__)
+
+
 def predict_query(
+    request: Request,
     model_id: Annotated[str, Query(pattern=ID_REGEX)],
     series_id: Annotated[str, Query(pattern=ID_REGEX, description="A training series.")],
     t: Annotated[list[str] | None, Query(description="A time; repeat for more.")] = None,
@@ -53,6 +58,10 @@ def predict_query(
     n_samples: Annotated[int | None, Query(ge=1, description="Default 100.")] = None,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> PredictQuery:
+    unknown = sorted(set(request.query_params) - QUERY_PARAMETERS)
+    if unknown:
+        message = f"unknown parameter(s) {', '.join(unknown)}; known: {sorted(QUERY_PARAMETERS)}"
+        raise invalid_input(f"query.{unknown[0]}", message)
     return PredictQuery(
         model_id, series_id, t, times, start, stop, num, level, quantiles, n_samples, seed
     )
@@ -120,6 +129,7 @@ def post_predict(
     """Predict a new series from its own observations (the context the encoder reads)."""
     record, loaded = load_servable(store, cache, body.model_id)
     kind = TimeKind(record["time_kind"])
+    check_one_series(body.series, settings, "body.series")
     context = context_series(body.series, record)
     requested = times_from_values(body.times, kind, "body.times", settings.max_predict_times)
     levels, quantiles = intervals_wanted(body.level, body.quantiles, "body")

@@ -1,0 +1,58 @@
+"""API keys: ``ODECAST_API_KEYS`` (comma-separated). When set, every route but ``/healthz`` and
+``/readyz`` needs ``X-API-Key``.
+
+Only SHA-256 digests of the keys are kept; a presented key is hashed and compared with every
+digest in constant time, so neither the comparison nor the number of keys leaks through timing.
+Keys are never logged or written anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader
+
+from .errors import ApiError
+
+HEADER = "X-API-Key"
+
+_scheme = APIKeyHeader(
+    name=HEADER, auto_error=False, description="Needed when ODECAST_API_KEYS is set."
+)
+
+
+def key_digests(keys: list[str]) -> tuple[bytes, ...]:
+    return tuple(_digest(key) for key in keys)
+
+
+def is_known(presented: str, digests: tuple[bytes, ...]) -> bool:
+    """Whether ``presented`` is one of the keys, comparing against all of them."""
+    digest = _digest(presented)
+    found = False
+    for known in digests:
+        found |= hmac.compare_digest(digest, known)
+    return found
+
+
+def require_api_key(
+    request: Request, presented: Annotated[str | None, Security(_scheme)] = None
+) -> None:
+    """A dependency: passes when no keys are configured or the request carries a known one."""
+    digests: tuple[bytes, ...] = request.app.state.api_key_digests
+    if not digests:
+        return
+    if presented is None or not is_known(presented, digests):
+        problem = "missing" if presented is None else "not a valid key"
+        raise ApiError(
+            401,
+            "unauthorized",
+            f"the {HEADER} header is {problem}; send one of the keys in ODECAST_API_KEYS",
+            headers={"WWW-Authenticate": f'ApiKey header="{HEADER}"'},
+        )
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
