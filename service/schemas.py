@@ -71,6 +71,9 @@ class ModelSettings(Strict):
     solver: Literal["bosh3", "dopri5", "dopri8"] | None = Field(None, description="Default dopri5.")
     rtol: StrictFloat | None = Field(None, ge=1e-10, le=0.1, description="Default 1e-4.")
     atol: StrictFloat | None = Field(None, ge=1e-12, le=1.0, description="Default 1e-5.")
+    max_steps: StrictInt | None = Field(
+        None, ge=10, le=1_000_000, description="Solver steps per solve before giving up (10,000)."
+    )
     gradient: Literal["continuous_adjoint", "discrete_adjoint", "backprop"] | None = Field(
         None, description="Default discrete_adjoint."
     )

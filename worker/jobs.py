@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
+import redis
 from rq import get_current_job
 from rq.job import Job
 
@@ -76,7 +77,16 @@ def _describe(exc_type: Any, exc: Any) -> str:
         return "the worker running this job died and no retries were left"
     if name == "JobTimeoutException":
         return "training ran past the job timeout (ODECAST_JOB_TIMEOUT_S)"
-    return f"{name}: {exc}" if str(exc) else name
+    text = f"{name}: {exc}" if str(exc) else name
+    return text + _HINTS.get(name, "")
+
+
+_HINTS = {
+    "TooManyStepsError": " (the model's dynamics got too hard to solve: raise model.max_steps, "
+    "loosen model.rtol/atol, or lower training.lr)",
+    "StepSizeUnderflowError": " (loosen model.rtol/atol or lower training.lr)",
+    "NonFiniteStateError": " (lower training.lr)",
+}
 
 
 class _TrainingRun:
@@ -92,9 +102,12 @@ class _TrainingRun:
 
     def execute(self) -> dict[str, Any]:
         self.job.meta[META_MODEL_ID] = self.model_id
-        self.job.save_meta()
+        self._save_meta()
         if self._stop_requested():
             return self._finish_without_training()
+        if self._already_trained():
+            # A rerun of a job that stored its model but could not report it (Redis was away).
+            return self._outcome(JobState.SUCCEEDED, self.store.record(self.model_id)["metrics"])
         previous = signal.signal(INTERRUPT_SIGNAL, self._on_interrupt)
         try:
             return self._train()
@@ -156,7 +169,7 @@ class _TrainingRun:
             return None
         log.info("model %s: resuming at epoch %d", self.model_id, state.epoch)
         self.job.meta[META_RESUMED_FROM] = state.epoch
-        self.job.save_meta()
+        self._save_meta()
         return state
 
     # -- train()'s callbacks ---------------------------------------------------------------
@@ -168,7 +181,7 @@ class _TrainingRun:
             return
         self.last_progress = now
         self.job.meta[META_PROGRESS] = asdict(progress)
-        self.job.save_meta()
+        self._save_meta()
 
     def _on_checkpoint(self, state: Any) -> None:
         from models.latent.resume import save_training_state
@@ -184,9 +197,29 @@ class _TrainingRun:
     def _stop_requested(self) -> bool:
         if not self.store.exists(self.model_id):
             self.deleted = True
-        elif self.job.connection.exists(cancel_key(self.job.id)):
+        elif self._redis_says_cancel():
             self.cancelled = True
         return self.deleted or self.cancelled or self.interrupted
+
+    def _redis_says_cancel(self) -> bool:
+        try:
+            return bool(self.job.connection.exists(cancel_key(self.job.id)))
+        except redis.RedisError as err:  # training goes on through a Redis outage
+            log.warning("model %s: cannot check for a cancel request: %s", self.model_id, err)
+            return False
+
+    def _save_meta(self) -> None:
+        try:
+            self.job.save_meta()
+        except redis.RedisError as err:
+            log.warning("model %s: progress not saved, Redis unavailable: %s", self.model_id, err)
+
+    def _already_trained(self) -> bool:
+        from models.checkpoint import checkpoint_version
+
+        record = self.store.record(self.model_id)
+        ready = record.get("status") == ModelStatus.READY and record.get("job_id") == self.job.id
+        return ready and checkpoint_version(self.store.trained_dir(self.model_id)) is not None
 
     def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
         self.interrupted = True
@@ -220,13 +253,13 @@ class _TrainingRun:
         message = _describe(type(err), err)
         self.job.retries_left = 0  # retries are for dead workers, not for deterministic failures
         self.job.meta[META_ERROR] = message
-        self.job.save_meta()
+        self._save_meta()
         with contextlib.suppress(UnknownModelError):
             self._update(status=ModelStatus.FAILED, error=message)
 
     def _outcome(self, state: JobState, metrics: dict[str, float]) -> dict[str, Any]:
         self.job.meta[META_OUTCOME] = str(state)
-        self.job.save_meta()
+        self._save_meta()
         return {"model_id": self.model_id, "outcome": str(state), "metrics": metrics}
 
     def _update(self, **changes: Any) -> None:

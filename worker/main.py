@@ -6,6 +6,7 @@ import logging
 
 import redis
 from rq import Queue, SimpleWorker, Worker
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from service.settings import Settings
@@ -17,7 +18,13 @@ log = logging.getLogger(__name__)
 
 class TrainingWorker(Worker):
     """An RQ worker whose warm shutdown asks the running job to checkpoint and requeue itself,
-    instead of waiting for the whole training to end."""
+    instead of waiting for the whole training to end, and whose jobs are declared abandoned
+    ``dead_after_s`` after their worker's last heartbeat (RQ's default: 90 s or more)."""
+
+    dead_after_s = 25
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return self.dead_after_s
 
     def handle_warm_shutdown_request(self) -> None:
         super().handle_warm_shutdown_request()
@@ -31,8 +38,19 @@ def make_worker(settings: Settings, connection: redis.Redis, *, fork: bool = Tru
     process, for a process that already uses torch (GNU OpenMP deadlocks in a child forked
     after the parent ran a parallel region)."""
     queue = Queue(settings.queue, connection=connection, serializer=JSONSerializer)
-    kind = TrainingWorker if fork else SimpleWorker
-    return kind([queue], connection=connection, serializer=JSONSerializer)
+    if not fork:
+        return SimpleWorker([queue], connection=connection, serializer=JSONSerializer)
+    worker = TrainingWorker(
+        [queue],
+        connection=connection,
+        serializer=JSONSerializer,
+        job_monitoring_interval=settings.worker_heartbeat_s,
+        maintenance_interval=settings.worker_maintenance_s,
+        # An idle worker wakes every worker_ttl - 15 s, and runs maintenance when it is due.
+        worker_ttl=settings.worker_maintenance_s + 15,
+    )
+    worker.dead_after_s = settings.dead_job_after_s()
+    return worker
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:

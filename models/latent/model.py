@@ -36,6 +36,8 @@ class ModelConfig:
         hidden_dim: width of the dynamics MLP (two hidden layers, tanh).
         encoder: the encoder kind; encoder_dim: its hidden size.
         solver, rtol, atol: the decoder's ODE solver (``models.ode.SOLVERS``).
+        max_steps: the solver's step budget per solve; past it training fails with a
+            ``SolverError`` instead of running on for hours (stiff or exploding dynamics).
         gradient: how gradients pass through the decoder's solve.
         learn_noise: learn the observation noise per dimension (else fixed at noise_std).
         noise_std: the (initial) observation noise, in standardised units.
@@ -53,9 +55,10 @@ class ModelConfig:
     learn_noise: bool = True
     noise_std: float = 0.1
     model_span: float = DEFAULT_MODEL_SPAN
+    max_steps: int = 10_000
 
     def __post_init__(self) -> None:
-        for name in ("latent_dim", "hidden_dim", "encoder_dim"):
+        for name in ("latent_dim", "hidden_dim", "encoder_dim", "max_steps"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         info = SOLVERS.get(self.solver)
@@ -208,7 +211,12 @@ class LatentODE(nn.Module):
         t = torch.as_tensor(times, dtype=torch.float64, device=z0.device)
         if len(t) == 1:
             return z0.unsqueeze(0)
-        settings = {"rtol": config.rtol, "atol": config.atol, "method": config.solver}
+        settings = {
+            "rtol": config.rtol,
+            "atol": config.atol,
+            "method": config.solver,
+            "options": {"max_num_steps": config.max_steps},
+        }
         if config.gradient is GradientMode.BACKPROP or not torch.is_grad_enabled():
             return odeint(self.dynamics, z0, t, **settings)
         mode = "continuous" if config.gradient is GradientMode.CONTINUOUS_ADJOINT else "discrete"
