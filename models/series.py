@@ -272,11 +272,11 @@ def _convert_time(
                 f"time {raw!r} is not a number like the series' other times",
             )
             return None
-        if not math.isfinite(raw):
+        if isinstance(raw, float) and not math.isfinite(raw):  # a JSON integer always is
             problems.add(series, index, Rule.NON_FINITE_TIME, f"time {raw!r} is not finite")
             return None
-        if abs(raw) > MAX_ABS_TIME:
-            message = f"time {raw!r} is beyond +-{MAX_ABS_TIME:g}; shift or rescale the times"
+        if abs(raw) > MAX_ABS_TIME:  # exact for integers of any size
+            message = f"time {_short(raw)} is beyond +-{MAX_ABS_TIME:g}; shift or rescale them"
             problems.add(series, index, Rule.TIME_OUT_OF_RANGE, message)
             return None
         return float(raw)
@@ -323,7 +323,7 @@ def _convert_values(raw_values: Sequence[Any], series: str, problems: _Problems)
                 continue
             if isinstance(entry, bool) or not isinstance(entry, int | float):
                 problems.add(series, i, Rule.BAD_VALUE, f"value {entry!r} is not a number")
-            elif not math.isfinite(entry):
+            elif isinstance(entry, float) and not math.isfinite(entry):
                 problems.add(
                     series,
                     i,
@@ -331,13 +331,19 @@ def _convert_values(raw_values: Sequence[Any], series: str, problems: _Problems)
                     f"value {entry!r} is not finite; send null for a missing value",
                 )
             elif abs(entry) > MAX_ABS_VALUE:
-                message = f"value {entry!r} is beyond +-{MAX_ABS_VALUE:g}; rescale the values"
+                message = f"value {_short(entry)} is beyond +-{MAX_ABS_VALUE:g}; rescale them"
                 problems.add(series, i, Rule.VALUE_OUT_OF_RANGE, message)
             else:
                 values[i, d] = float(entry)
         if all(entry is None for entry in row):
             problems.add(series, i, Rule.EMPTY_ROW, "row has no observed value")
     return values
+
+
+def _short(number: float) -> str:
+    """A number for a message: a 400-digit integer shortened."""
+    text = repr(number)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} characters)"
 
 
 def _row_shape_problem(row: Any, width: int, *, mixed: bool) -> str | None:

@@ -16,8 +16,8 @@ from fastapi import Depends, FastAPI
 from models.store import Store
 
 from .auth import key_digests, require_api_key
-from .body_limit import BodyLimitMiddleware
 from .errors import install_error_handlers, responses
+from .guards import ApiKeyMiddleware, BodyLimitMiddleware
 from .metrics import Metrics, install_metrics_middleware
 from .model_cache import ModelCache
 from .routes import fit, health, jobs, metrics, models, predict
@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_metrics_middleware(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: a request without a key is refused before its body is read.
+    app.add_middleware(ApiKeyMiddleware, digests=key_digests(settings.api_key_list()))
     keyed = [Depends(require_api_key)]
     for router in (fit.router, jobs.router, models.router, predict.router, metrics.router):
         app.include_router(router, dependencies=keyed, responses=responses(401))

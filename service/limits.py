@@ -28,6 +28,9 @@ def check_one_series(series: SeriesIn, settings: Settings, where: str) -> None:
     if points > settings.max_points_per_series:
         message = f"{points} observations; at most {settings.max_points_per_series}"
         _fail(f"{where}.times", message, "MAX_POINTS_PER_SERIES")
+    if points > settings.max_points:
+        message = f"{points} observations; at most {settings.max_points} in all"
+        _fail(f"{where}.times", message, "MAX_POINTS")
     dims = max((len(row) for row in series.values if isinstance(row, list)), default=1)
     if dims > settings.max_dims:
         _fail(f"{where}.values", f"{dims} dimensions; at most {settings.max_dims}", "MAX_DIMS")

@@ -76,6 +76,10 @@ def load_servable(store: Store, cache: ModelCache, model_id: str) -> tuple[dict,
     except CorruptFileError as err:
         raise _unreadable(model_id, err) from err
     try:
+        TimeKind(record["time_kind"]), int(record["dims"])  # what serving reads from it
+    except (KeyError, TypeError, ValueError) as err:
+        raise _unreadable(model_id, CorruptFileError(f"record.json lacks {err}")) from err
+    try:
         return record, cache.get(model_id)
     except FileNotFoundError:
         status = record.get("status")

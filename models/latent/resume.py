@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .model import LatentODE
 from .normaliser import Normaliser
 from .train import Config, TrainedModel, TrainingState
@@ -72,13 +72,19 @@ def load_trained_model(directory: Path, *, device: str | torch.device = "cpu") -
     """A model written by ``save_trained_model``, ready for ``predict``; never unpickles."""
     checkpoint = load_checkpoint(directory, device=device)
     meta: dict[str, Any] = checkpoint.meta
-    config = Config.from_json(meta["config"])
-    model = LatentODE(config.model, int(meta["dims"])).to(device)
-    model.load_state_dict(checkpoint.model)
-    return TrainedModel(
-        model=model.eval(),
-        normaliser=Normaliser.from_json(meta["normaliser"]),
-        config=config,
-        metrics={k: float(v) for k, v in meta["metrics"].items()},
-        series_ids=tuple(meta["series_ids"]),
-    )
+    try:
+        config = Config.from_json(meta["config"])
+        model = LatentODE(config.model, int(meta["dims"])).to(device)
+        model.load_state_dict(checkpoint.model)
+        return TrainedModel(
+            model=model.eval(),
+            normaliser=Normaliser.from_json(meta["normaliser"]),
+            config=config,
+            metrics={k: float(v) for k, v in meta["metrics"].items()},
+            series_ids=tuple(meta["series_ids"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as err:
+        # meta.json is checked as JSON, not as a model: a hand-edited one lands here.
+        raise CheckpointError(
+            f"{directory}: meta.json does not describe its weights: {err}"
+        ) from err

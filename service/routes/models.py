@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Annotated, Any
 
 import redis
 from fastapi import APIRouter, Path, Response
+from pydantic import ValidationError
 
 from models.store import CorruptFileError, UnknownModelError
 
@@ -15,19 +17,30 @@ from ..errors import ApiError, not_found, responses
 from ..queueing import fetch_job, request_cancel
 from ..schemas import ID_REGEX, ModelList, ModelOut
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(tags=["models"])
 
 ModelId = Annotated[str, Path(pattern=ID_REGEX, description="As returned by POST /fit.")]
 
 
 def model_out(record: dict[str, Any]) -> ModelOut:
-    return ModelOut(**{k: record[k] for k in ModelOut.model_fields if k in record})
+    """The record as the API shows it; CorruptFileError if it is not a model's record."""
+    try:
+        return ModelOut(**{k: record[k] for k in ModelOut.model_fields if k in record})
+    except ValidationError as err:
+        raise CorruptFileError(f"record.json of {record.get('model_id')!r}: {err}") from err
 
 
 @router.get("/models", response_model=ModelList)
 def list_models(store: StoreDep) -> ModelList:
-    """Every model in the store, oldest first (the store, not Redis, is the registry)."""
-    return ModelList(models=[model_out(r) for r in store.records()])
+    """Every model in the store, oldest first (the store, not Redis, is the registry); a model
+    whose record cannot be read is left out (GET /models/{id} says why)."""
+    shown = []
+    for record in store.records():
+        with contextlib.suppress(CorruptFileError):
+            shown.append(model_out(record))
+    return ModelList(models=shown)
 
 
 @router.get("/models/{model_id}", response_model=ModelOut, responses=responses(404, 422))
@@ -37,7 +50,9 @@ def get_model(model_id: ModelId, store: StoreDep) -> ModelOut:
     except UnknownModelError:
         raise not_found("model", model_id) from None
     except CorruptFileError as err:
-        raise ApiError(409, "model_unreadable", str(err)) from err
+        log.error("model %s: %s", model_id, err)
+        message = f"model {model_id!r}: its record is damaged; delete it and fit again"
+        raise ApiError(409, "model_unreadable", message) from err
 
 
 @router.delete("/models/{model_id}", status_code=204, responses=responses(404, 422))
