@@ -167,17 +167,22 @@ def run(
     """Predict, holding ``gate``: torch ops this small run fastest one at a time per process
     (threads interleaving them cost about 3x the CPU per request, in ``bench/service.py``)."""
     from models.latent.predict import predict
+    from models.ode import SolverError
 
     wanted = [q for level in ask.levels for q in _level_quantiles(level)] + list(ask.quantiles)
-    with gate:
-        return predict(
-            loaded.trained,
-            context,
-            ask.times,
-            n_samples=ask.n_samples,
-            quantiles=tuple(dict.fromkeys(wanted)),
-            seed=ask.seed,
-        )
+    try:
+        with gate:
+            return predict(
+                loaded.trained,
+                context,
+                ask.times,
+                n_samples=ask.n_samples,
+                quantiles=tuple(dict.fromkeys(wanted)),
+                seed=ask.seed,
+            )
+    except SolverError as err:
+        message = f"the model's solver gave up on these times: {err}; ask for nearer times"
+        raise ApiError(422, "prediction_failed", message) from err
 
 
 def _level_quantiles(level: float) -> tuple[float, float]:
@@ -185,5 +190,29 @@ def _level_quantiles(level: float) -> tuple[float, float]:
     return tail, 1 - tail
 
 
+def check_horizon(
+    loaded: LoadedModel, context: Series, ask: Ask, max_spans: float, where: str
+) -> None:
+    """422 for a time farther from the context than ``max_spans`` of its span (or, for a short
+    context, of the training series' median span): far beyond the data a latent ODE says
+    nothing useful, and its solve grows with the distance."""
+    trained = loaded.trained
+    typical = trained.normaliser.time_scale * trained.config.model.model_span
+    span = max(float(context.times[-1] - context.times[0]), typical)
+    lowest, highest = context.times[0] - max_spans * span, context.times[-1] + max_spans * span
+    outside = np.flatnonzero((ask.times < lowest) | (ask.times > highest))
+    if outside.size:
+        index = int(outside[0])
+        message = (
+            f"time {ask.times[index]:g} (index {index}) is more than {max_spans:g} spans "
+            f"({span:g} time units each) from the context's observations "
+            f"[{context.times[0]:g}, {context.times[-1]:g}]; ask for nearer times "
+            "(ODECAST_MAX_HORIZON_SPANS)"
+        )
+        raise ApiError(
+            422, "beyond_horizon", message, [{"loc": f"{where}[{index}]", "msg": message}]
+        )
+
+
 def _label(value: float) -> str:
-    return f"{value:g}"
+    return format(value, ".12g")

@@ -32,8 +32,12 @@ RawValues = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "array", "items": _NUMBER_OR_NULL},
-                {"type": "array", "items": {"type": "array", "items": _NUMBER_OR_NULL}},
+                {"type": "array", "items": _NUMBER_OR_NULL, "minItems": 1},
+                {
+                    "type": "array",
+                    "items": {"type": "array", "items": _NUMBER_OR_NULL, "minItems": 1},
+                    "minItems": 1,
+                },
             ]
         }
     ),
@@ -194,7 +198,13 @@ class PredictRequest(Strict):
         extra="forbid",
         protected_namespaces=(),
         json_schema_extra={
-            "examples": [{"model_id": "m-...", "series": SERIES_EXAMPLE, "times": [2.5, 3.0]}]
+            "examples": [
+                {
+                    "model_id": "m-5d0c3b9f0a8e4c1f9a7b6c5d4e3f2a1b",
+                    "series": SERIES_EXAMPLE,
+                    "times": [2.5, 3.0],
+                }
+            ]
         },
     )
 

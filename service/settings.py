@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         1_000_000, ge=2, le=10_000_000, description="Most observations per request, in all."
     )
     max_dims: int = Field(64, ge=1, le=1024, description="Most dimensions per series.")
+    max_horizon_spans: float = Field(
+        10.0,
+        gt=0,
+        le=1000,
+        description="Farthest prediction, in spans of the context (or of the training series).",
+    )
     max_body_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
     )

@@ -15,7 +15,15 @@ from ..deps import ModelCacheDep, PredictGateDep, SettingsDep, StoreDep
 from ..errors import invalid_input, responses
 from ..limits import check_one_series
 from ..model_cache import LoadedModel
-from ..predictions import Ask, answer, context_series, intervals_wanted, load_servable, run
+from ..predictions import (
+    Ask,
+    answer,
+    check_horizon,
+    context_series,
+    intervals_wanted,
+    load_servable,
+    run,
+)
 from ..predictions import training_series as find_series
 from ..schemas import ID_REGEX, PredictionOut, PredictRequest
 from ..settings import Settings
@@ -115,6 +123,7 @@ def get_predict(
     kind = TimeKind(record["time_kind"])
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
+    check_horizon(loaded, context, ask, settings.max_horizon_spans, "query.t")
     return answer(loaded, query.model_id, context, ask, kind, gate)
 
 
@@ -134,6 +143,7 @@ def post_predict(
     requested = times_from_values(body.times, kind, "body.times", settings.max_predict_times)
     levels, quantiles = intervals_wanted(body.level, body.quantiles, "body")
     ask = Ask(requested, levels, quantiles, _samples(body.n_samples, settings, "body"), body.seed)
+    check_horizon(loaded, context, ask, settings.max_horizon_spans, "body.times")
     return answer(loaded, body.model_id, context, ask, kind, gate)
 
 
@@ -154,6 +164,7 @@ def get_predict_png(
     kind = TimeKind(record["time_kind"])
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
+    check_horizon(loaded, context, ask, settings.max_horizon_spans, "query.t")
     return Response(_png(loaded, query, context, ask, kind, gate), media_type="image/png")
 
 

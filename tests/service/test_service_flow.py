@@ -184,3 +184,20 @@ def test_cancel_a_queued_job(client, run_worker, series_maker, settings) -> None
     model = client.get(f"/models/{accepted['model_id']}").json()
     assert model["status"] == "cancelled"
     assert client.delete(f"/jobs/{accepted['job_id']}").status_code == 409
+
+
+def test_times_far_beyond_the_data_are_refused_not_solved(client, fitted) -> None:
+    params = {"model_id": fitted["model_id"], "series_id": "s0", "t": ["5", "1e9"]}
+    answer = client.get("/predict", params=params)
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "beyond_horizon" and "index 1" in error["message"]
+    assert error["details"][0]["loc"] == "query.t[1]"
+    body = {
+        "model_id": fitted["model_id"],
+        "series": {"id": "far", "times": [-1e11], "values": [0.0]},
+        "times": [0.0],
+    }
+    assert client.post("/predict", json=body).json()["error"]["code"] == "beyond_horizon"
+    near = {**params, "t": ["5", "40"]}  # within 10 spans of the series' [0, 10]
+    assert client.get("/predict", params=near).status_code == 200
