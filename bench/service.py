@@ -7,9 +7,9 @@ Run from the repository root::
     .venv/bin/python bench/service.py --torch-threads 2   # the API it starts with 2 torch threads
     .venv/bin/python bench/service.py --url http://127.0.0.1:8000   # a server already running
 
-Without ``--url`` it starts a stack of its own in a temporary folder: an embedded Redis
-(``EmbeddedRedis``), the API (``python -m service.cli api``) with ``ODECAST_STORE`` and
-``ODECAST_REDIS_URL`` set, and a burst worker (``python -m service.cli worker --burst``) that
+Without ``--url`` it starts a stack of its own (``bench/stack.py``) in a temporary folder: an
+embedded Redis (``EmbeddedRedis``), the API (``python -m service.cli api``) with ``ODECAST_STORE``
+and ``ODECAST_REDIS_URL`` set, and a burst worker (``python -m service.cli worker --burst``) that
 trains one model of the default architecture through ``POST /fit`` for a fixed number of epochs
 (``--train-epochs``, a few seconds: this measures serving, not quality; a fixed count, so that
 every run serves the same model) and exits once the queue is empty. Everything it started is
@@ -45,39 +45,39 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
-import redis
 
-ROOT = Path(__file__).resolve().parents[1]
-# This script is named service.py and its folder comes first on sys.path: put the repository
-# root before it, so that ``service`` is the package.
-sys.path.insert(0, str(ROOT))
-
-from service.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
+# This script is named service.py and its folder comes first on sys.path: bench/stack.py puts
+# the repository root before it, so that ``service`` is the package.
+from stack import (
+    DIMS,
+    READY_TIMEOUT_S,
+    SEED,
+    TRAIN_POINTS,
+    TRAIN_SERIES,
+    make_series,
+    own_stack,
+    stop_process,
+    train_body,
+    wait_ready,
+)
+from stack import train_model as train_served_model
 
 FIT_TARGET_MS = 100.0
-READY_TIMEOUT_S = 60.0
-TRAIN_TIMEOUT_S = 300.0
-STOP_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 120.0
 PROBE_EVERY_S = 0.1
 FIT_WARMUP = 2
-SEED = 0
 
-# The served model: the default architecture, trained for a few seconds on a small data set.
-TRAIN_SERIES, TRAIN_POINTS, DIMS = 8, 40, 2
 # The /fit payload: 1,000 points.
 FIT_SERIES, FIT_POINTS, FIT_NULL_FRACTION = 20, 50, 0.1
 
@@ -129,30 +129,6 @@ def make_plan(args: argparse.Namespace) -> Plan:
 # ----------------------------------------------------------------------------------- payloads
 
 
-def make_series(count: int, points: int, *, seed: int, null_fraction: float = 0.0) -> list[dict]:
-    """2-D noisy sines at random (unique) times in [0, 10]; some values null, never a whole row."""
-    rng = np.random.default_rng(seed)
-    series = []
-    for i in range(count):
-        times = np.sort(rng.choice(100_000, size=points, replace=False)) / 10_000.0
-        phase = rng.uniform(0, 2 * np.pi)
-        values: list[list[float | None]] = [
-            [float(np.sin(t + phase + d) + 0.05 * rng.normal()) for d in range(DIMS)] for t in times
-        ]
-        for row in values:
-            if rng.uniform() < null_fraction:
-                row[int(rng.integers(DIMS))] = None
-        series.append({"id": f"s{i}", "times": times.tolist(), "values": values})
-    return series
-
-
-def train_body(epochs: int) -> dict[str, Any]:
-    # A fixed number of epochs (not seconds): the same model, so the same cost, in every run.
-    training = {"epochs": epochs, "max_seconds": TRAIN_TIMEOUT_S, "seed": SEED}
-    series = make_series(TRAIN_SERIES, TRAIN_POINTS, seed=SEED)
-    return {"series": series, "training": training, "name": "bench-service-served"}
-
-
 def fit_body() -> dict[str, Any]:
     series = make_series(FIT_SERIES, FIT_POINTS, seed=SEED + 1, null_fraction=FIT_NULL_FRACTION)
     return {"series": series, "name": "bench-service-fit"}
@@ -167,154 +143,12 @@ def predict_params(model_id: str, series_id: str, n_times: int) -> dict[str, str
     }
 
 
-# ----------------------------------------------------------------------------------- the stack
-
-
-@dataclass
-class Stack:
-    """What this script started (all stopped by ``stop``)."""
-
-    folder: Path
-    env: dict[str, str]
-    url: str = ""
-    redis: EmbeddedRedis | None = None
-    api: subprocess.Popen[bytes] | None = None
-    worker: subprocess.Popen[bytes] | None = None
-    logs: list[Path] = field(default_factory=list)
-
-    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        log = self.folder / f"{name}.log"
-        self.logs.append(log)
-        with log.open("wb") as out:
-            return subprocess.Popen(
-                argv,
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: killed with what it forks
-            )
-
-    def stop(self) -> None:
-        for proc in (self.worker, self.api):
-            stop_process(proc)
-        if self.redis is not None:
-            self.redis.stop()
-
-    def log_tails(self, lines: int = 20) -> str:
-        parts = []
-        for log in self.logs:
-            with contextlib.suppress(OSError):
-                tail = log.read_text(errors="replace").splitlines()[-lines:]
-                parts.append(f"--- {log.name}\n" + "\n".join(tail))
-        return "\n".join(parts)
-
-
-def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM the process group, then SIGKILL it if it has not stopped in time."""
-    if proc is None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def stack_env(store: Path, redis_url: str, args: argparse.Namespace) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        ODECAST_STORE=str(store),
-        ODECAST_REDIS_URL=redis_url,
-        ODECAST_LOG_LEVEL=args.log_level,
-        ODECAST_PROGRESS_EVERY_S="0.5",
-        PYTHONUNBUFFERED="1",
-    )
-    if args.torch_threads is not None:
-        env.update(ODECAST_API_TORCH_THREADS=str(args.torch_threads))
-    return env
-
-
-@contextlib.contextmanager
-def own_stack(args: argparse.Namespace) -> Iterator[Stack]:
-    """Redis, then the API; yields once the API is ready; stops everything on the way out."""
-    with tempfile.TemporaryDirectory(prefix="odecast-bench-") as tmp:
-        folder = Path(tmp)
-        stack = Stack(folder, {})
-        try:
-            start_redis(stack, args)
-            port = free_port()
-            cli = [sys.executable, "-m", "service.cli"]
-            stack.api = stack.spawn("api", [*cli, "api", "--port", str(port)])
-            stack.url = f"http://127.0.0.1:{port}"
-            wait_ready(stack.url, stack.api)
-            yield stack
-        except Exception:
-            print(stack.log_tails(), file=sys.stderr)
-            raise
-        finally:
-            stack.stop()
-
-
-def start_redis(stack: Stack, args: argparse.Namespace) -> None:
-    """An embedded Redis with its output in the stack's folder; returns once it answers."""
-    server = EmbeddedRedis(stack.folder / "redis", port=free_port())
-    server.data_dir.mkdir(parents=True)
-    stack.redis = server
-    stack.env = stack_env(stack.folder / "store", server.url, args)
-    server.process = stack.spawn("redis", server.command())  # server.stop() stops it
-    client = redis.Redis.from_url(server.url, socket_timeout=1)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        with contextlib.suppress(redis.ConnectionError):
-            client.ping()
-            return
-        if server.process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"redis-server did not answer on port {server.port}")
-        time.sleep(0.05)
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes] | None) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(base_url=url, timeout=5.0) as client:
-        while time.monotonic() < deadline:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"the API exited with code {proc.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if client.get("/readyz").status_code == 200:
-                    return
-            time.sleep(0.1)
-    raise RuntimeError(f"the API at {url} was not ready within {READY_TIMEOUT_S:g} s")
-
-
 def train_model(
     client: httpx.Client, plan: Plan, start_worker: Callable[[], None] | None
 ) -> tuple[str, str]:
     """POST /fit a small data set, let a worker train it, wait for the job; (model, series)."""
-    answer = client.post("/fit", json=train_body(plan.train_epochs))
-    if answer.status_code != 202:
-        raise RuntimeError(f"POST /fit answered {answer.status_code}: {answer.text[:500]}")
-    accepted = answer.json()
-    if start_worker is not None:
-        start_worker()
-    wait_job(client, accepted["status_url"])
-    return accepted["model_id"], "s0"
-
-
-def wait_job(client: httpx.Client, status_url: str) -> None:
-    deadline = time.monotonic() + TRAIN_TIMEOUT_S
-    while time.monotonic() < deadline:
-        job = client.get(status_url).json()
-        if job["status"] == "succeeded":
-            return
-        if job["status"] in ("failed", "cancelled"):
-            raise RuntimeError(f"training job {job['status']}: {job.get('error')}")
-        time.sleep(0.2)
-    raise RuntimeError(f"training did not finish within {TRAIN_TIMEOUT_S:g} s")
+    body = train_body(plan.train_epochs, "bench-service-served")
+    return train_served_model(client, body, start_worker), "s0"
 
 
 # ----------------------------------------------------------------------------------- load
@@ -637,12 +471,11 @@ def run_against_url(args: argparse.Namespace, plan: Plan) -> bool:
 
 
 def run_own_stack(args: argparse.Namespace, plan: Plan) -> bool:
-    with own_stack(args) as stack:
+    with own_stack(log_level=args.log_level, torch_threads=args.torch_threads) as stack:
         print_machine(plan, args, stack.url, stack.env)
 
         def start_worker() -> None:
-            argv = [sys.executable, "-m", "service.cli", "worker", "--burst"]
-            stack.worker = stack.spawn("worker", argv)
+            stack.start_worker(burst=True)
 
         with httpx.Client(base_url=stack.url, timeout=REQUEST_TIMEOUT_S) as client:
             model = train_model(client, plan, start_worker)

@@ -273,7 +273,8 @@ class Child:
                 self.proc.send_signal(sig)
 
     def kill_group(self) -> None:
-        """SIGKILL the part's whole process group (the part and anything it forked)."""
+        """SIGKILL the part's process group (RQ work horses have groups of their own; they stop
+        when their worker dies, see worker.main)."""
         if self.proc is None:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     checkpoint_every_s: float = Field(30.0, gt=0, description="Training checkpoint interval.")
     progress_every_s: float = Field(1.0, ge=0, description="Progress write interval (job.meta).")
     idempotency_ttl_s: int = Field(86400, ge=1, description="How long Idempotency-Key lasts.")
+    worker_torch_threads: int = Field(
+        1, ge=1, le=256, description="Torch threads per training job (CPU training)."
+    )
     worker_heartbeat_s: int = Field(
         10, ge=1, le=300, description="How often a busy worker says it is alive."
     )

@@ -127,9 +127,15 @@ class _TrainingRun:
     def _train(self) -> dict[str, Any]:
         # Torch and the training code load here, in the work horse, never in the worker parent:
         # a forked horse cannot use CUDA if its parent initialised it.
+        import torch
+
         from models.latent.normaliser import Normaliser
         from models.latent.resume import save_trained_model
         from models.latent.train import Config, train
+
+        # One thread by default: a latent ODE's ops are small, and idle OpenMP threads spin,
+        # which costs 3x per epoch when the API shares the cores (bench/load.py).
+        torch.set_num_threads(self.settings.worker_torch_threads)
 
         config = Config.from_json(self.store.record(self.model_id)["config"])
         dataset = self.store.dataset(self.model_id)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import sys
 
 import redis
 from rq import Queue, SimpleWorker, Worker
@@ -15,6 +18,8 @@ from .jobs import INTERRUPT_SIGNAL
 
 log = logging.getLogger(__name__)
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
 
 class TrainingWorker(Worker):
     """An RQ worker whose warm shutdown asks the running job to checkpoint and requeue itself,
@@ -26,11 +31,32 @@ class TrainingWorker(Worker):
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.dead_after_s
 
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        # RQ puts the horse in a process group of its own, so nothing that kills the worker
+        # reaches it: without this, a horse whose worker died would train on, beside the
+        # rerun of its own job.
+        _signal_when_parent_dies(INTERRUPT_SIGNAL)
+        super().main_work_horse(job, queue)
+
     def handle_warm_shutdown_request(self) -> None:
         super().handle_warm_shutdown_request()
         if self.horse_pid:
             log.info("asking job in work horse %s to checkpoint and stop", self.horse_pid)
             self.kill_horse(sig=INTERRUPT_SIGNAL)
+
+
+def _signal_when_parent_dies(sig: int) -> None:
+    """Have the kernel send ``sig`` to this process when its parent dies (Linux; elsewhere a
+    no-op). The job checkpoints on ``INTERRUPT_SIGNAL``; before the job's handler is installed
+    the signal's default action ends the process, which then has nothing to lose."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
+        log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent:  # the parent died before the call took effect
+        os.kill(os.getpid(), sig)
 
 
 def make_worker(settings: Settings, connection: redis.Redis, *, fork: bool = True) -> Worker:

@@ -184,14 +184,15 @@ def _png(
         tail = (1 - level / 100) / 2
         lower, upper = prediction.quantiles[tail], prediction.quantiles[1 - tail]
         bands.append(Band(f"{level:g}%", lower, upper))
-    return render_png(
-        title=f"model {query.model_id} / series {context.id}",
-        observed_times=context.times,
-        observed_values=context.values,
-        times=np.asarray(ask.times),
-        mean=prediction.mean,
-        bands=bands,
-        first_observed=float(context.times[0]),
-        last_observed=float(context.times[-1]),
-        datetime_axis=kind is TimeKind.DATETIME,
-    )
+    with gate:  # drawing holds the GIL for ~0.2 s: one heavy thing at a time
+        return render_png(
+            title=f"model {query.model_id} / series {context.id}",
+            observed_times=context.times,
+            observed_values=context.values,
+            times=np.asarray(ask.times),
+            mean=prediction.mean,
+            bands=bands,
+            first_observed=float(context.times[0]),
+            last_observed=float(context.times[-1]),
+            datetime_axis=kind is TimeKind.DATETIME,
+        )

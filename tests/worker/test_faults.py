@@ -156,3 +156,29 @@ def test_redis_stopped_and_restarted(tmp_path, settings, series_maker):
     finally:
         connection.close()
         server.stop()
+
+
+@pytest.mark.slow
+def test_a_work_horse_never_outlives_its_worker(client, series_maker, settings) -> None:
+    # RQ gives the horse its own process group; a worker killed alone must not leave it
+    # training beside the rerun of its job.
+    store = Store(settings.store)
+    accepted = fit(client, series_maker(8, 20), training={"epochs": 5000, "max_seconds": 300})
+    worker = subprocess.Popen(WORKER, env=os.environ.copy())
+    try:
+        wait_for(lambda: _checkpoint_epoch(store, accepted["model_id"]) >= 2, 120, "epoch 2")
+        (horse,) = psutil.Process(worker.pid).children()
+        worker.send_signal(signal.SIGKILL)  # the worker only
+        worker.wait(10)
+
+        def gone() -> bool:
+            try:
+                return horse.status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return True
+
+        wait_for(gone, 30, "the orphaned work horse to stop")
+    finally:
+        worker.kill()
+    # It was told to stop (not killed): it checkpointed at its last epoch on the way out.
+    assert _checkpoint_epoch(store, accepted["model_id"]) >= 2
