@@ -58,6 +58,27 @@ def enqueue_training(queue: Queue, model_id: str, job_id: str, settings: Setting
     )
 
 
+def recent_jobs(connection: redis.Redis, settings: Settings, limit: int) -> list[Job]:
+    """The queue's jobs that Redis still holds (waiting, running and ended within
+    ``ODECAST_JOB_TTL_S``), newest first."""
+    queue = training_queue(connection, settings)
+    registries = (
+        queue.started_job_registry,
+        queue.finished_job_registry,
+        queue.failed_job_registry,
+        queue.canceled_job_registry,
+        queue.scheduled_job_registry,
+    )
+    ids = list(
+        dict.fromkeys([*queue.get_job_ids(), *(i for r in registries for i in r.get_job_ids())])
+    )
+    jobs = [
+        job for job in Job.fetch_many(ids, connection=connection, serializer=JSONSerializer) if job
+    ]
+    jobs.sort(key=lambda job: job.created_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return jobs[:limit]
+
+
 def fetch_job(connection: redis.Redis, job_id: str) -> Job | None:
     try:
         return Job.fetch(job_id, connection=connection, serializer=JSONSerializer)

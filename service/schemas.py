@@ -140,6 +140,10 @@ class JobOut(BaseModel):
     ended_at: str | None = None
 
 
+class JobList(BaseModel):
+    jobs: list[JobOut]
+
+
 class ModelOut(BaseModel):
     """A model in the registry."""
 

@@ -5,19 +5,29 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from models.store import UnknownModelError
 from worker.protocol import JobState, ModelStatus
 
 from ..deps import RedisDep, SettingsDep, StoreDep
 from ..errors import ApiError, not_found, responses
-from ..queueing import fetch_job, job_out, job_state, request_cancel
-from ..schemas import ID_REGEX, JobOut
+from ..queueing import fetch_job, job_out, job_state, recent_jobs, request_cancel
+from ..schemas import ID_REGEX, JobList, JobOut
 
 router = APIRouter(tags=["jobs"])
 
 JobId = Annotated[str, Path(pattern=ID_REGEX, description="As returned by POST /fit.")]
+
+
+@router.get("/jobs", response_model=JobList, responses=responses(422, 503))
+def list_jobs(
+    connection: RedisDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
+) -> JobList:
+    """Recent training jobs, newest first (Redis keeps ended ones for ODECAST_JOB_TTL_S)."""
+    return JobList(jobs=[job_out(job) for job in recent_jobs(connection, settings, limit)])
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=responses(404, 422, 503))

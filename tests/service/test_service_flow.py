@@ -201,3 +201,12 @@ def test_times_far_beyond_the_data_are_refused_not_solved(client, fitted) -> Non
     assert client.post("/predict", json=body).json()["error"]["code"] == "beyond_horizon"
     near = {**params, "t": ["5", "40"]}  # within 10 spans of the series' [0, 10]
     assert client.get("/predict", params=near).status_code == 200
+
+
+def test_jobs_are_listed_newest_first(client, fitted, series_maker) -> None:
+    later = client.post("/fit", json={"series": series_maker(), "training": FAST_TRAINING}).json()
+    listed = client.get("/jobs").json()["jobs"]
+    assert [j["job_id"] for j in listed] == [later["job_id"], fitted["job_id"]]
+    assert [j["status"] for j in listed] == ["queued", "succeeded"]
+    assert client.get("/jobs", params={"limit": 1}).json()["jobs"][0]["job_id"] == later["job_id"]
+    assert client.get("/jobs", params={"limit": 0}).status_code == 422
