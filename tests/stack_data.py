@@ -9,10 +9,13 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
+import pytest
+import redis
 
 T = TypeVar("T")
 
@@ -55,3 +58,65 @@ def wait_healthy(port: int, process: subprocess.Popen, timeout: float) -> None:
             return False
 
     wait_for(healthy, timeout, f"/healthz on port {port}")
+
+
+def train_once(redis_url: str, root: Path, bodies: dict[str, dict]) -> dict[str, str]:
+    """Fit every body (name -> POST /fit body) on a store at ``root`` and train them with an
+    in-process worker, for a module fixture to copy from; return name -> model_id. The Redis
+    database is emptied before and after."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import get_settings
+    from worker.main import make_worker
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ODECAST_STORE", str(root))
+        patch.setenv("ODECAST_REDIS_URL", redis_url)
+        patch.setenv("ODECAST_PROGRESS_EVERY_S", "0")
+        get_settings.cache_clear()
+        settings = get_settings()
+        connection = redis.Redis.from_url(redis_url)
+        connection.flushdb()
+        try:
+            with TestClient(create_app(settings)) as client:
+                model_ids = {}
+                for name, body in bodies.items():
+                    answer = client.post("/fit", json=body)
+                    assert answer.status_code == 202, answer.text
+                    model_ids[name] = answer.json()["model_id"]
+                make_worker(settings, connection, fork=False).work(burst=True)
+                for model_id in model_ids.values():
+                    assert client.get(f"/models/{model_id}").json()["status"] == "ready"
+        finally:
+            connection.flushdb()
+            connection.close()
+            get_settings.cache_clear()
+    return model_ids
+
+
+def error_of(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """The ``error`` object of ``response``, after checking its status and the one shape."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert isinstance(error["code"], str) and error["code"], error
+    assert isinstance(error["message"], str) and error["message"], error
+    assert isinstance(error["details"], list), error
+    assert all(isinstance(d, dict) for d in error["details"]), error
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+
+
+def locs(error: dict[str, Any]) -> list[str]:
+    return [d.get("loc") for d in error["details"]]
+
+
+def model_folders(store: Path) -> list[str]:
+    """Everything under the store's models folder (a rejected request must leave nothing)."""
+    folder = Path(store) / "models"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []

@@ -19,43 +19,23 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 from rq import Queue
-from stack_data import FAST_TRAINING, SMALL_MODEL, make_series
+from stack_data import (
+    FAST_TRAINING,
+    SMALL_MODEL,
+    error_of,
+    locs,
+    make_series,
+    model_folders,
+    train_once,
+)
 
 from models.series import Rule
 from service.app import create_app
 from service.embedded_redis import free_port
 from service.fitting import TIMEOUT_MARGIN_S
-from service.settings import Settings, get_settings
-from worker.main import make_worker
+from service.settings import Settings
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def error_of(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
-    """The ``error`` object of ``response``, after checking its status and the one shape."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json"), response.headers
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert isinstance(error["code"], str) and error["code"], error
-    assert isinstance(error["message"], str) and error["message"], error
-    assert isinstance(error["details"], list), error
-    assert all(isinstance(d, dict) for d in error["details"]), error
-    if code is not None:
-        assert error["code"] == code, error
-    return error
-
-
-def locs(error: dict[str, Any]) -> list[str]:
-    return [d.get("loc") for d in error["details"]]
-
-
-def model_folders(settings: Settings) -> list[str]:
-    """Everything under the store's models folder (a rejected request must leave nothing)."""
-    folder = Path(settings.store) / "models"
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
 def post_json_text(client: TestClient, path: str, text: str) -> Any:
@@ -85,35 +65,16 @@ def _dated(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def trained_store(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def trained_store(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Trains a numeric 1-D model and a datetime 1-D model through POST /fit and a worker, once."""
     root = tmp_path_factory.mktemp("trained") / "store"
     series = make_series()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ODECAST_STORE", str(root))
-        patch.setenv("ODECAST_REDIS_URL", redis_url)
-        patch.setenv("ODECAST_CHECKPOINT_EVERY_S", "0.2")
-        patch.setenv("ODECAST_PROGRESS_EVERY_S", "0")
-        get_settings.cache_clear()
-        settings = get_settings()
-        connection = redis.Redis.from_url(redis_url)
-        connection.flushdb()
-        try:
-            with TestClient(create_app(settings)) as client:
-                answers = {}
-                for kind, data in (("numeric", series), ("datetime", _dated(series))):
-                    body = {"series": data, "model": SMALL_MODEL, "training": FAST_TRAINING}
-                    answer = client.post("/fit", json=body)
-                    assert answer.status_code == 202, answer.text
-                    answers[kind] = answer.json()["model_id"]
-                make_worker(settings, connection, fork=False).work(burst=True)
-                for model_id in answers.values():
-                    assert client.get(f"/models/{model_id}").json()["status"] == "ready"
-        finally:
-            connection.flushdb()
-            connection.close()
-            get_settings.cache_clear()
-    yield {"root": root, "series": series, **answers}
+    bodies = {
+        kind: {"series": data, "model": SMALL_MODEL, "training": FAST_TRAINING}
+        for kind, data in (("numeric", series), ("datetime", _dated(series)))
+    }
+    answers = train_once(redis_url, root, bodies)
+    return {"root": root, "series": series, **answers}
 
 
 @pytest.fixture
@@ -267,7 +228,7 @@ def _check_series_error(
         assert detail["rule"] in {str(r) for r in Rule}, detail
     where = series if index is None else f"{series}[{index}]"
     assert where in error["message"], error
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 @pytest.mark.parametrize(
@@ -310,7 +271,7 @@ def test_fit_rejects_a_bad_series_id(client: TestClient, settings: Settings, bad
     error = error_of(client.post("/fit", json={"series": series}), 422, "invalid_input")
     assert "body.series[1].id" in locs(error)
     assert error["message"].startswith("body.series[1].id")
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 def test_fit_rejects_an_empty_series(client: TestClient, settings: Settings) -> None:
@@ -319,7 +280,7 @@ def test_fit_rejects_an_empty_series(client: TestClient, settings: Settings) -> 
     error = error_of(client.post("/fit", json={"series": series}), 422, "invalid_input")
     assert "body.series[1].times" in locs(error)
     assert "body.series[1].values" in locs(error)
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 def test_every_series_rule_is_covered() -> None:
@@ -337,7 +298,7 @@ def test_fit_lists_every_problem(client: TestClient, settings: Settings) -> None
     found = {(d["series"], d["index"], d["rule"]) for d in error["details"]}
     assert ("s0", 1, "empty_row") in found
     assert ("s2", 4, "duplicate_time") in found
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 # -- POST /fit: model and training settings, unknown fields, wrong types -----------------------
@@ -383,7 +344,7 @@ def test_fit_rejects_out_of_range_settings(
     error = error_of(client.post("/fit", json=body), 422, "invalid_input")
     assert f"body.{section}.{field}" in locs(error), error
     assert field in error["message"]
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 def test_fit_rejects_max_seconds_beyond_the_job_timeout(
@@ -394,7 +355,7 @@ def test_fit_rejects_max_seconds_beyond_the_job_timeout(
     error = error_of(client.post("/fit", json=body), 422, "invalid_input")
     assert locs(error) == ["body.training.max_seconds"]
     assert "ODECAST_JOB_TIMEOUT_S" in error["message"]
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
     longest = settings.job_timeout_s - TIMEOUT_MARGIN_S
     assert str(longest) in error["message"]
     body = {"series": good_series(), "training": {"max_seconds": longest}}
@@ -417,7 +378,7 @@ def test_fit_rejects_unknown_fields(
     error = error_of(client.post("/fit", json={"series": good_series(), **extra}), 422)
     assert error["code"] == "invalid_input"
     assert loc in locs(error), error
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 def test_fit_rejects_unknown_fields_in_a_series(client: TestClient, settings: Settings) -> None:
@@ -425,7 +386,7 @@ def test_fit_rejects_unknown_fields_in_a_series(client: TestClient, settings: Se
     series[1]["unit"] = "kelvin"
     error = error_of(client.post("/fit", json={"series": series}), 422, "invalid_input")
     assert locs(error) == ["body.series[1].unit"]
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 WRONG_TYPES = [
@@ -450,7 +411,7 @@ def test_fit_rejects_wrong_json_types(
     body = {"series": good_series(), **change}
     error = error_of(client.post("/fit", json=body), 422, "invalid_input")
     assert loc in locs(error), error
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 SERIES_WRONG_TYPES = [
@@ -471,7 +432,7 @@ def test_fit_rejects_wrong_types_in_a_series(
     series[1][field] = value
     error = error_of(client.post("/fit", json={"series": series}), 422, "invalid_input")
     assert any(str(found).startswith(loc) for found in locs(error)), error
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 def test_fit_rejects_missing_fields_of_a_series(client: TestClient, settings: Settings) -> None:
@@ -486,7 +447,7 @@ def test_fit_rejects_an_empty_series_list(client: TestClient, settings: Settings
     assert locs(error) == ["body.series"]
     error = error_of(client.post("/fit", json={"model": {"latent_dim": 4}}), 422)
     assert locs(error) == ["body.series"]
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 @pytest.mark.parametrize(
@@ -509,7 +470,7 @@ def test_fit_rejects_a_body_that_is_not_a_json_object(
     error = error_of(response, 422, "invalid_input")
     assert error["details"], error
     assert all(str(loc).startswith("body") for loc in locs(error)), error
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 def test_fit_rejects_an_oversized_body_with_413(client: TestClient, settings: Settings) -> None:
@@ -519,7 +480,7 @@ def test_fit_rejects_an_oversized_body_with_413(client: TestClient, settings: Se
     padded = text[:-1] + " " * (100 * 2**20) + "}"
     error = error_of(post_json_text(client, "/fit", padded), 413, "payload_too_large")
     assert error["message"]
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 # -- POST /fit: accepted input -----------------------------------------------------------------
@@ -562,7 +523,7 @@ def test_fit_accepts_valid_series(client: TestClient, settings: Settings, name: 
     assert job.json()["model_id"] == answer["model_id"]
     assert job.json()["status"] == "queued"
     model = client.get(f"/models/{answer['model_id']}").json()
-    assert model_folders(settings) == [answer["model_id"]]
+    assert model_folders(settings.store) == [answer["model_id"]]
     assert sorted(model["series_ids"]) == sorted(s["id"] for s in ACCEPTED[name])
     kind = "datetime" if name == "iso_with_offsets" else "numeric"
     assert model["time_kind"] == kind
@@ -588,7 +549,7 @@ def test_idempotency_key_same_body_returns_the_same_job(
     assert Queue(settings.queue, connection=redis_client).count == 1
     models = client.get("/models").json()["models"]
     assert [m["model_id"] for m in models] == [first.json()["model_id"]]
-    assert model_folders(settings) == [first.json()["model_id"]]
+    assert model_folders(settings.store) == [first.json()["model_id"]]
     # another key is another fit
     third = client.post("/fit", json=body, headers={"Idempotency-Key": "other"})
     assert third.status_code == 202
@@ -607,7 +568,7 @@ def test_idempotency_key_with_another_body_is_rejected(
     )
     assert locs(error) == ["header.Idempotency-Key"]
     assert Queue(settings.queue, connection=redis_client).count == 1
-    assert model_folders(settings) == [first.json()["model_id"]]
+    assert model_folders(settings.store) == [first.json()["model_id"]]
 
 
 def test_a_rejected_body_does_not_use_up_its_idempotency_key(
@@ -628,7 +589,7 @@ def test_idempotency_key_too_long(client: TestClient, settings: Settings) -> Non
     )
     error = error_of(response, 422, "invalid_input")
     assert locs(error) == ["header.Idempotency-Key"]
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 # -- /jobs and /models ids ---------------------------------------------------------------------
@@ -996,7 +957,7 @@ def test_fit_without_redis_is_503_and_stores_nothing(
         error = error_of(response, 503, "queue_unavailable")
         assert int(response.headers["retry-after"]) > 0
         assert "redis" in error["message"].lower()
-        assert model_folders(settings) == []
+        assert model_folders(settings.store) == []
 
 
 def test_health_without_redis(redis_down: TestClient) -> None:

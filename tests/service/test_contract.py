@@ -31,11 +31,15 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from stack_data import FAST_TRAINING, SMALL_MODEL, make_series
+from stack_data import (
+    FAST_TRAINING,
+    SMALL_MODEL,
+    make_series,
+    train_once,
+)
 
 from service.app import create_app
-from service.settings import Settings, get_settings
-from worker.main import make_worker
+from service.settings import Settings
 
 MAX_EXAMPLES = 30
 # The seeded model's solver gives up after 200 steps (the API takes 10 to 1e6; the default,
@@ -68,32 +72,14 @@ CONFIG = schemathesis.Config.from_dict(
 
 
 @pytest.fixture(scope="module")
-def trained_model(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def trained_model(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A small numeric 1-D model trained through POST /fit and an in-process worker, once for the
     module."""
     root = tmp_path_factory.mktemp("contract") / "store"
     series = make_series()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ODECAST_STORE", str(root))
-        patch.setenv("ODECAST_REDIS_URL", redis_url)
-        patch.setenv("ODECAST_PROGRESS_EVERY_S", "0")
-        get_settings.cache_clear()
-        settings = get_settings()
-        connection = redis.Redis.from_url(redis_url)
-        connection.flushdb()
-        try:
-            with TestClient(create_app(settings)) as client:
-                body = {"series": series, "model": MODEL, "training": FAST_TRAINING}
-                answer = client.post("/fit", json=body)
-                assert answer.status_code == 202, answer.text
-                model_id = answer.json()["model_id"]
-                make_worker(settings, connection, fork=False).work(burst=True)
-                assert client.get(f"/models/{model_id}").json()["status"] == "ready"
-        finally:
-            connection.flushdb()
-            connection.close()
-            get_settings.cache_clear()
-    yield {
+    body = {"series": series, "model": MODEL, "training": FAST_TRAINING}
+    model_id = train_once(redis_url, root, {"model": body})["model"]
+    return {
         "folder": root / "models" / model_id,
         "model_id": model_id,
         "series_ids": [s["id"] for s in series],

@@ -32,12 +32,19 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from rq import Queue
-from stack_data import FAST_TRAINING, SMALL_MODEL, make_series
+from stack_data import (
+    FAST_TRAINING,
+    SMALL_MODEL,
+    error_of,
+    locs,
+    make_series,
+    model_folders,
+    train_once,
+)
 
 from models.series import Rule
 from service.app import create_app
 from service.settings import Settings, get_settings
-from worker.main import make_worker
 
 PROJECT = Path(__file__).resolve().parents[2]
 HEALTHY = "m-healthy"
@@ -45,30 +52,6 @@ DAMAGED = "m-damaged"
 NEW_SERIES = {"id": "new", "times": [0.0, 1.0, 2.5], "values": [0.1, 0.5, 0.9]}
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def error_of(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
-    """The ``error`` object of ``response``, after checking its status and the one shape."""
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["content-type"].startswith("application/json"), response.headers
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert isinstance(error["message"], str) and error["message"], error
-    assert isinstance(error["details"], list), error
-    if code is not None:
-        assert error["code"] == code, error
-    return error
-
-
-def locs(error: dict[str, Any]) -> list[str]:
-    return [d.get("loc") for d in error["details"]]
-
-
-def model_folders(settings: Settings) -> list[str]:
-    folder = Path(settings.store) / "models"
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
 def app_with(settings: Settings, **changes: Any) -> TestClient:
@@ -88,31 +71,12 @@ def series_of(count: int, points: int, dims: int = 1) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def trained_store(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def trained_store(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Trains one numeric 1-D model through POST /fit and a worker, once for the module."""
     root = tmp_path_factory.mktemp("hardening") / "store"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ODECAST_STORE", str(root))
-        patch.setenv("ODECAST_REDIS_URL", redis_url)
-        patch.setenv("ODECAST_CHECKPOINT_EVERY_S", "0.2")
-        patch.setenv("ODECAST_PROGRESS_EVERY_S", "0")
-        get_settings.cache_clear()
-        settings = get_settings()
-        connection = redis.Redis.from_url(redis_url)
-        connection.flushdb()
-        try:
-            with TestClient(create_app(settings)) as client:
-                body = {"series": make_series(), "model": SMALL_MODEL, "training": FAST_TRAINING}
-                answer = client.post("/fit", json=body)
-                assert answer.status_code == 202, answer.text
-                model_id = answer.json()["model_id"]
-                make_worker(settings, connection, fork=False).work(burst=True)
-                assert client.get(f"/models/{model_id}").json()["status"] == "ready"
-        finally:
-            connection.flushdb()
-            connection.close()
-            get_settings.cache_clear()
-    yield {"folder": root / "models" / model_id}
+    body = {"series": make_series(), "model": SMALL_MODEL, "training": FAST_TRAINING}
+    model_id = train_once(redis_url, root, {"model": body})["model"]
+    return {"folder": root / "models" / model_id}
 
 
 def install(settings: Settings, trained_store: dict, model_id: str) -> Path:
@@ -177,7 +141,7 @@ def test_fit_size_limits_are_settings(
         assert error["message"].startswith(loc), error
         # the setting is named, and not only as the prefix of a longer one
         assert re.search(rf"{setting}(?![A-Z_])", error["message"]), error
-        assert model_folders(settings) == []
+        assert model_folders(settings.store) == []
         assert Queue(settings.queue, connection=redis_client).count == 0
         accepted = client.post("/fit", json={"series": at_limit})
         assert accepted.status_code == 202, accepted.text
@@ -290,7 +254,7 @@ def _check_413(response: Any, settings: Settings, redis_client: redis.Redis) -> 
     error = error_of(response, 413, "payload_too_large")
     assert "ODECAST_MAX_BODY_BYTES" in error["message"], error
     assert str(BODY_LIMIT) in error["message"], error
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
     assert Queue(settings.queue, connection=redis_client).count == 0
 
 
@@ -332,7 +296,7 @@ def test_body_at_the_limit_passes(body_limited: tuple, settings: Settings) -> No
     streamed = client.post("/fit", content=_chunks(data), headers=headers)
     assert "content-length" not in recorder.headers[-1]
     assert streamed.status_code == 202, streamed.text
-    assert len(model_folders(settings)) == 2
+    assert len(model_folders(settings.store)) == 2
 
 
 # -- unknown query parameters, absurd magnitudes -----------------------------------------------
@@ -383,7 +347,7 @@ def test_fit_rejects_absurd_magnitudes(
     found = {(d.get("series"), d.get("index"), d.get("rule")) for d in error["details"]}
     assert ("s1", 3, str(rule)) in found, error
     assert "s1[3]" in error["message"], error
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 @pytest.mark.parametrize(
@@ -491,7 +455,7 @@ def test_every_operation_but_health_needs_a_key(
         if path in OPEN_PATHS:
             response = keyed.request(**_request_for(path, method, operation))
             assert response.status_code == 200, (path, response.text)
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
     assert Queue(settings.queue, connection=redis_client).count == 0
 
 
@@ -511,7 +475,7 @@ def test_keys_are_checked_before_the_body_is_read(keyed: TestClient, settings: S
     for content in (b'{"series": [', b"\xff\xfe", b"[1, 2]"):
         response = keyed.post("/fit", content=content, headers={"content-type": "application/json"})
         _check_401(response)
-    assert model_folders(settings) == []
+    assert model_folders(settings.store) == []
 
 
 def test_keys_with_spaces_in_the_setting_are_trimmed(settings: Settings) -> None:
@@ -896,7 +860,7 @@ def test_a_damaged_model_answers_409_and_the_others_keep_serving(
     assert client.get(f"/models/{HEALTHY}").status_code == 200
     # and the damaged one can still be deleted, to fit again
     assert client.delete(f"/models/{DAMAGED}").status_code == 204
-    assert model_folders(settings) == [HEALTHY]
+    assert model_folders(settings.store) == [HEALTHY]
 
 
 # -- no pickle ---------------------------------------------------------------------------------
