@@ -1,15 +1,22 @@
 """The ``odecast`` command: ``odecast up`` (everything on one machine), ``odecast api`` and
-``odecast worker`` (the parts alone, for containers).
+``odecast worker`` (the parts alone, for containers), and the client commands ``fit``, ``jobs``,
+``models``, ``predict``, ``cancel`` and ``delete``, which talk to a running API (``--url`` or
+``ODECAST_URL``, ``--api-key`` or ``ODECAST_API_KEY``) through ``service.client``.
 
-This module stays light to import: torch, FastAPI and uvicorn are imported inside the subcommand
-that needs them, so ``odecast --help`` answers at once. Exit codes: 0 on a clean shutdown, 2 for
-bad usage or bad ``ODECAST_*`` settings, 1 for a failure.
+This module stays light to import: torch, FastAPI, uvicorn and httpx are imported inside the
+subcommand that needs them, so ``odecast --help`` answers at once. Exit codes: 0 on success (a
+clean shutdown), 2 for bad usage, bad ``ODECAST_*`` settings or a CSV file that cannot be read,
+1 for a failure: the server said no, a job failed, or the server cannot be reached.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import dataclasses
+import json
+import math
 import os
 import signal
 import socket
@@ -17,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
@@ -29,6 +36,10 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+# The client commands (fit, jobs, models, predict, cancel, delete) talk to this API unless --url
+# or ODECAST_URL says otherwise.
+DEFAULT_URL = "http://127.0.0.1:8000"
 
 # `odecast up`: how long the parts get to stop after SIGTERM before they are killed. Workers get
 # long enough to checkpoint the job they are running (the job is requeued and resumes later).
@@ -110,7 +121,170 @@ def build_parser() -> argparse.ArgumentParser:
         "--burst", action="store_true", help="exit once the queue is empty instead of waiting"
     )
     worker.set_defaults(func=cmd_worker)
+    _add_client_commands(sub)
     return parser
+
+
+def _add_client_commands(sub: Any) -> None:
+    """``fit``, ``jobs``, ``models``, ``predict``, ``cancel``, ``delete``: talk to a running API."""
+    conn = argparse.ArgumentParser(add_help=False)
+    conn.add_argument(
+        "--url", help=f"the API's base URL (default: $ODECAST_URL, else {DEFAULT_URL})"
+    )
+    conn.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="sent as X-API-Key when the API has keys (default: $ODECAST_API_KEY)",
+    )
+
+    fit = sub.add_parser(
+        "fit",
+        parents=[conn],
+        help="train a model on a CSV file of series (long format)",
+        description="Send the series of a long-format CSV file to POST /fit: one row per "
+        "observation, with a series id, a time (a number, or ISO-8601 with an offset) and one "
+        "column per dimension; an empty cell is a missing value, and a row whose values are all "
+        "empty is skipped. Prints the job and model ids; --wait follows the job to its end.",
+    )
+    fit.add_argument("file", type=Path, metavar="FILE.csv")
+    fit.add_argument(
+        "--id-col", default="id", metavar="NAME", help="column of series ids (default: id)"
+    )
+    fit.add_argument(
+        "--time-col", default="time", metavar="NAME", help="column of times (default: time)"
+    )
+    fit.add_argument(
+        "--value-cols",
+        type=_column_list,
+        metavar="A,B,...",
+        help="value columns, comma-separated, one per dimension (default: every other column)",
+    )
+    fit.add_argument("--name", help="the model's name (default: the file's name)")
+    fit.add_argument(
+        "--epochs", type=_positive(int), metavar="N", help="training.epochs (server default 600)"
+    )
+    fit.add_argument(
+        "--max-seconds",
+        type=_positive(float),
+        metavar="S",
+        help="training.max_seconds, the time budget (server default 240)",
+    )
+    fit.add_argument(
+        "--idempotency-key", metavar="KEY", help="the same key and file give the same job"
+    )
+    fit.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the job (progress on stderr) until it ends; exit 1 unless it succeeded",
+    )
+    fit.add_argument("-q", "--quiet", action="store_true", help="print only the model id")
+    fit.set_defaults(func=cmd_fit)
+
+    jobs = sub.add_parser("jobs", parents=[conn], help="list recent training jobs, newest first")
+    jobs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    jobs.set_defaults(func=cmd_jobs)
+
+    models = sub.add_parser("models", parents=[conn], help="list the models, oldest first")
+    models.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    models.set_defaults(func=cmd_models)
+
+    predict = sub.add_parser(
+        "predict",
+        parents=[conn],
+        help="predict a training series at some times, with intervals",
+        description="Predict series ID of MODEL at the times of --at, or on the grid of --grid "
+        "(START and STOP included). Prints a table (time, dim, mean, lower_L and upper_L for "
+        "each level, kind), or writes it to --csv; --plot saves the PNG of GET /predict.png.",
+    )
+    predict.add_argument("model_id", metavar="MODEL")
+    predict.add_argument(
+        "--series", required=True, dest="series_id", metavar="ID", help="a training series"
+    )
+    when = predict.add_mutually_exclusive_group(required=True)
+    when.add_argument(
+        "--at",
+        nargs="+",
+        action="extend",
+        type=_time_value,
+        metavar="TIME",
+        help="times (numbers or ISO-8601); several after one --at, or --at repeated",
+    )
+    when.add_argument(
+        "--grid",
+        type=_grid,
+        metavar="START:STOP:NUM",
+        help="NUM times from START to STOP; write START,STOP,NUM for ISO-8601 datetimes "
+        "(they contain ':')",
+    )
+    predict.add_argument(
+        "--level",
+        type=float,
+        action="append",
+        metavar="L",
+        help="central interval level, 0-100 exclusive; repeat for more (default: 80)",
+    )
+    predict.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the table as CSV")
+    predict.add_argument("--plot", type=Path, metavar="OUT.png", help="save the plot as PNG")
+    predict.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    predict.set_defaults(func=cmd_predict)
+
+    cancel = sub.add_parser("cancel", parents=[conn], help="cancel a queued or running job")
+    cancel.add_argument("job_id", metavar="JOB")
+    cancel.set_defaults(func=cmd_cancel)
+
+    delete = sub.add_parser("delete", parents=[conn], help="delete models and their files")
+    delete.add_argument("model_ids", nargs="+", metavar="MODEL")
+    delete.set_defaults(func=cmd_delete)
+
+
+def _positive(kind: Callable[[str], int | float]) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0 or not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        return value
+
+    return parse
+
+
+def _column_list(text: str) -> list[str]:
+    columns = [c.strip() for c in text.split(",")]
+    if not all(columns):
+        raise argparse.ArgumentTypeError(f"empty column name in {text!r}")
+    return columns
+
+
+def _time_value(text: str) -> float | str:
+    """A time as the API takes it: a number if ``float()`` reads it, else the text (ISO-8601,
+    which the server checks)."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _grid(text: str) -> tuple[float | str, float | str, int]:
+    """``START:STOP:NUM``, or ``START,STOP,NUM`` (any text with a comma splits on commas, so
+    ISO-8601 datetimes, which contain ':', work)."""
+    parts = text.split("," if "," in text else ":")
+    if len(parts) != 3 or not all(p.strip() for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give START:STOP:NUM, or START,STOP,NUM (for ISO-8601 datetimes, "
+            "which contain ':')"
+        )
+    try:
+        num = int(parts[2])
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: NUM {parts[2]!r} is not a whole number"
+        ) from None
+    if num < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: NUM must be at least 1")
+    return _time_value(parts[0]), _time_value(parts[1]), num
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +341,408 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     run_worker(_settings(), burst=args.burst)
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------- client commands
+
+
+@dataclasses.dataclass
+class CsvSeries:
+    """A long-format CSV file read into the API's series: ``lines[(series_id, index)]`` is the
+    file line of each observation, to point at when the server rejects one."""
+
+    series: list[dict[str, Any]]
+    value_cols: list[str]
+    lines: dict[tuple[str, int], int]
+    rows: int
+    skipped: list[int]
+
+
+def read_series_csv(
+    path: Path, id_col: str = "id", time_col: str = "time", value_cols: list[str] | None = None
+) -> CsvSeries:
+    """Read a long-format CSV file (stdlib ``csv``): one row per observation. A time is a number
+    if ``float()`` reads it, else sent as text (ISO-8601; the server checks it); an empty value
+    cell is missing (null); rows whose values are all empty are skipped. Problems with the file
+    itself are usage errors (exit code 2); the server judges the series."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            return _read_series(csv.reader(file), str(path), id_col, time_col, value_cols)
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}", EXIT_USAGE) from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CliError(f"{path} is not a readable CSV file: {exc}", EXIT_USAGE) from None
+
+
+def _read_series(
+    reader: Any, name: str, id_col: str, time_col: str, value_cols: list[str] | None
+) -> CsvSeries:
+    header = [h.strip() for h in next(reader, [])]
+    if not any(header):
+        raise CliError(f"{name} is empty: it needs a header row", EXIT_USAGE)
+    found = ", ".join(repr(h) for h in header)
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise CliError(
+            f"{name}: column(s) {duplicated} appear twice (columns: {found})", EXIT_USAGE
+        )
+    missing = [c for c in (id_col, time_col) if c not in header]
+    if missing:
+        raise CliError(
+            f"{name} has no column {' or '.join(repr(c) for c in missing)} (columns: {found}); "
+            "name the id and time columns with --id-col and --time-col",
+            EXIT_USAGE,
+        )
+    if value_cols is None:
+        value_cols = [h for h in header if h and h not in (id_col, time_col)]
+    unknown = [c for c in value_cols if c not in header or c in (id_col, time_col)]
+    if unknown or not value_cols or len(set(value_cols)) < len(value_cols):
+        raise CliError(
+            f"{name}: bad value columns {value_cols} (columns: {found}); give --value-cols as "
+            "distinct columns other than the id and time columns",
+            EXIT_USAGE,
+        )
+    id_at, time_at = header.index(id_col), header.index(time_col)
+    value_at = [header.index(c) for c in value_cols]
+
+    series: dict[str, dict[str, Any]] = {}
+    lines: dict[tuple[str, int], int] = {}
+    rows, skipped = 0, []
+    for cells in reader:
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue  # a blank line
+        if any(c.strip() for c in cells[len(header) :]):
+            raise CliError(
+                f"{name} line {line}: {len(cells)} cells, but the header has {len(header)}",
+                EXIT_USAGE,
+            )
+        cells = [c.strip() for c in cells[: len(header)]] + [""] * (len(header) - len(cells))
+        values = [_value_cell(cells[i], name, line, header[i]) for i in value_at]
+        if all(v is None for v in values):
+            skipped.append(line)
+            continue
+        series_id, stamp = cells[id_at], cells[time_at]
+        if not series_id or not stamp:
+            empty = id_col if not series_id else time_col
+            raise CliError(f"{name} line {line}: empty {empty!r} cell", EXIT_USAGE)
+        entry = series.setdefault(series_id, {"id": series_id, "times": [], "values": []})
+        lines[(series_id, len(entry["times"]))] = line
+        entry["times"].append(_time_value(stamp))
+        entry["values"].append(values)
+        rows += 1
+    if not series:
+        raise CliError(f"{name} has no observations", EXIT_USAGE)
+    return CsvSeries(list(series.values()), value_cols, lines, rows, skipped)
+
+
+def _value_cell(text: str, name: str, line: int, column: str) -> float | None:
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise CliError(
+            f"{name} line {line}, column {column!r}: {text!r} is not a finite number "
+            "(leave the cell empty for a missing value)",
+            EXIT_USAGE,
+        )
+    return value
+
+
+def _connection(args: argparse.Namespace) -> tuple[str, str | None]:
+    url = (args.url or os.environ.get("ODECAST_URL") or DEFAULT_URL).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"--url {url!r}: give an http:// or https:// URL", EXIT_USAGE)
+    return url, args.api_key or os.environ.get("ODECAST_API_KEY") or None
+
+
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[Any]:
+    """A ``service.client.Client`` for ``--url`` and ``--api-key``; what the server refuses, or
+    a server that does not answer, becomes a CliError (exit code 1)."""
+    url, api_key = _connection(args)
+    from service.client import ApiError, Client, ClientError, ServerUnavailable
+
+    client = Client(url, api_key)
+    try:
+        yield client
+    except ServerUnavailable as exc:
+        if exc.status is not None:  # it answered 502, 503 or 504 to every retry
+            raise CliError(str(exc)) from None
+        raise CliError(
+            f"cannot reach the odecast API at {url} ({exc.message}, {exc.attempts} attempt(s)); "
+            "is it running (`make run`, `odecast up`)? Point --url or ODECAST_URL at it"
+        ) from None
+    except ApiError as exc:
+        hint = ""
+        if exc.status == 401:
+            hint = " (give the key with --api-key or ODECAST_API_KEY)"
+        raise CliError(f"{exc}{hint}") from None
+    except ClientError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    data = read_series_csv(args.file, args.id_col, args.time_col, args.value_cols)
+    if data.skipped:
+        shown = ", ".join(map(str, data.skipped[:10])) + (", ..." if len(data.skipped) > 10 else "")
+        _note(f"skipped {len(data.skipped)} row(s) of {args.file} with no values (line {shown})")
+    dims = ", ".join(f"{i} {c}" for i, c in enumerate(data.value_cols))
+    _note(
+        f"{len(data.series)} series, {data.rows} rows from {args.file}; dims: {dims}",
+        quiet=args.quiet,
+    )
+    training = {
+        key: value
+        for key, value in (("epochs", args.epochs), ("max_seconds", args.max_seconds))
+        if value is not None
+    }
+    from service.client import ApiError
+
+    with _client(args) as client:
+        try:
+            accepted = client.fit(
+                data.series,
+                training=training or None,
+                name=args.name if args.name is not None else args.file.name[:200],
+                idempotency_key=args.idempotency_key,
+            )
+        except ApiError as exc:
+            raise CliError(str(exc) + _csv_lines(exc.details, data, args.file)) from None
+        if args.quiet:
+            print(accepted.model_id, flush=True)
+        else:
+            _print_fields({"job_id": accepted.job_id, "model_id": accepted.model_id})
+        if not args.wait:
+            return EXIT_OK
+        try:
+            job = client.wait(accepted.job_id, progress=True, stream=sys.stderr)
+        except KeyboardInterrupt:
+            _note(
+                f"stopped waiting; job {accepted.job_id} goes on "
+                f"(`odecast jobs`, `odecast cancel {accepted.job_id}`)"
+            )
+            return 130
+        if job.status != "succeeded":
+            status = "was cancelled" if job.status == "cancelled" else job.status
+            raise CliError(f"job {job.job_id} {status}" + (f": {job.error}" if job.error else ""))
+        if not args.quiet:
+            metrics = client.model(accepted.model_id).metrics or {}
+            _print_fields({"status": job.status, **{k: _fmt(v) for k, v in metrics.items()}})
+    return EXIT_OK
+
+
+def _csv_lines(details: list[dict[str, Any]] | None, data: CsvSeries, path: Path) -> str:
+    """The server's problems with a series, each with its line in the CSV file."""
+    out = []
+    for problem in details or []:
+        series, index = problem.get("series"), problem.get("index")
+        line = data.lines.get((series, index))
+        if line is not None:
+            out.append(f"\n  {series}[{index}] is {path} line {line}")
+    return "".join(out)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        jobs = client.jobs()
+    if args.json:
+        return _print_json(jobs)
+    rows = []
+    for job in jobs:
+        p = job.progress
+        epoch = "" if p.epoch is None else f"{p.epoch}/{p.epochs or '?'}"
+        rows.append(
+            [
+                job.job_id,
+                job.model_id or "",
+                job.status,
+                epoch,
+                _fmt(p.loss),
+                _seconds(p.elapsed_s),
+                _seconds(p.eta_s) if job.status == "running" else "",
+                _when(job.created_at),
+                job.error or "",
+            ]
+        )
+    headers = ["JOB", "MODEL", "STATUS", "EPOCH", "LOSS", "ELAPSED", "ETA", "CREATED", "ERROR"]
+    _print_table(headers, rows, empty="no jobs")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        models = client.models()
+    if args.json:
+        return _print_json(models)
+    rows = [
+        [
+            m.model_id,
+            m.name or "",
+            m.status,
+            str(m.dims),
+            str(m.n_series),
+            str(m.n_points),
+            _fmt((m.metrics or {}).get("val_interp_mse")),
+            _fmt((m.metrics or {}).get("val_extrap_mse")),
+            _when(m.created_at),
+        ]
+        for m in models
+    ]
+    headers = ["MODEL", "NAME", "STATUS", "DIMS", "SERIES", "POINTS", "INTERP_MSE", "EXTRAP_MSE"]
+    _print_table([*headers, "CREATED"], rows, empty="no models")
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    ask: dict[str, Any] = {"times": args.at, "grid": args.grid, "level": args.level}
+    with _client(args) as client:
+        prediction = None
+        if args.csv is not None or args.json or args.plot is None:
+            prediction = client.predict(args.model_id, series_id=args.series_id, **ask)
+        png = client.plot(args.model_id, args.series_id, **ask) if args.plot else None
+    if prediction is not None:
+        headers, rows = prediction_table(prediction)
+        if args.json:
+            _print_json(prediction)
+        elif args.csv is not None:
+            _write(args.csv, _csv_text(headers, rows).encode())
+            shape = f"{len(prediction.times)} times x {len(rows) // max(1, len(prediction.times))}"
+            print(f"wrote {args.csv} ({len(rows)} rows: {shape} dims)")
+        else:
+            shown = [[_fmt(v, ".6g") if isinstance(v, float) else str(v) for v in r] for r in rows]
+            _print_table(headers, shown)
+    if png is not None:
+        _write(args.plot, png)
+        print(f"wrote {args.plot} ({len(png)} bytes)")
+    return EXIT_OK
+
+
+def prediction_table(prediction: Any) -> tuple[list[str], list[list[Any]]]:
+    """One row per time and dimension (``Prediction.to_rows``): time, dim, mean, lower_L and
+    upper_L per level, q_Q per quantile, kind (interpolation or extrapolation)."""
+    rows = prediction.to_rows()
+    headers = list(rows[0]) if rows else ["time", "dim", "mean", "kind"]
+    return headers, [list(r.values()) for r in rows]
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        job = client.cancel(args.job_id)
+    state = "cancelled" if job.status == "cancelled" else "stops at its next epoch"
+    print(f"job {job.job_id} {state}")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        for model_id in args.model_ids:
+            client.delete_model(model_id)
+            print(f"deleted model {model_id}")
+    return EXIT_OK
+
+
+# -- output helpers
+
+
+def _note(text: str, *, quiet: bool = False) -> None:
+    if not quiet:
+        print(f"odecast: {text}", file=sys.stderr, flush=True)
+
+
+def _fmt(value: Any, spec: str = ".4g") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(value, spec)
+    return str(value)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    value = round(value)
+    return f"{value}s" if value < 60 else f"{value // 60}m{value % 60:02d}s"
+
+
+def _when(stamp: str | None) -> str:
+    """An ISO-8601 time to the second (the API's are UTC)."""
+    return "" if not stamp else stamp[:19].replace("T", " ")
+
+
+def _print_fields(fields: dict[str, Any]) -> None:
+    width = max(16, *(len(k) + 2 for k in fields))  # one width for every block
+    for key, value in fields.items():
+        print(f"{key:<{width}}{value}", flush=True)
+
+
+def _print_table(headers: list[str], rows: list[list[str]], empty: str = "") -> None:
+    if not rows and empty:
+        print(f"({empty})")
+        return
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    numeric = [all(_is_number(r[i]) for r in rows) and rows != [] for i in range(len(headers))]
+    for row in [headers, *rows]:
+        cells = [
+            str(c).rjust(w) if num else str(c).ljust(w)
+            for c, w, num in zip(row, widths, numeric, strict=True)
+        ]
+        print("  ".join(cells).rstrip())
+
+
+def _is_number(text: str) -> bool:
+    if text == "":
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _plain(obj: Any) -> Any:
+    """JSON for the client's results: the API's answer as sent where the result keeps it."""
+    if getattr(obj, "raw", None):
+        return obj.raw
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = (f.name for f in dataclasses.fields(obj) if f.name != "raw")
+        return {name: _plain(getattr(obj, name)) for name in fields}
+    if hasattr(obj, "_asdict"):
+        return {k: _plain(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _print_json(obj: Any) -> int:
+    print(json.dumps(_plain(obj), indent=2))
+    return EXIT_OK
+
+
+def _csv_text(headers: list[str], rows: list[list[Any]]) -> str:
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE) from None
 
 
 # --------------------------------------------------------------------------- up

@@ -98,6 +98,7 @@ class _TrainingRun:
         self.cancelled = False
         self.deleted = False
         self.last_progress = 0.0
+        self.latest_progress: Any = None
         self.last_checkpoint = time.monotonic()
 
     def execute(self) -> dict[str, Any]:
@@ -154,6 +155,8 @@ class _TrainingRun:
         if self.deleted:
             return self._outcome(JobState.CANCELLED, {})
         if self.interrupted:
+            self._flush_progress(ended=False)
+            self._save_meta()
             raise TrainingInterrupted(f"worker shut down; model {self.model_id} checkpointed")
         save_trained_model(self.store.trained_dir(self.model_id), trained)
         return self._complete(trained.metrics, trained.normaliser.time_scale)
@@ -181,13 +184,22 @@ class _TrainingRun:
     # -- train()'s callbacks ---------------------------------------------------------------
 
     def _on_progress(self, progress: Any) -> None:
+        self.latest_progress = progress
         now = time.monotonic()
-        last = progress.epoch + 1 >= progress.epochs
-        if not last and now - self.last_progress < self.settings.progress_every_s:
+        if now - self.last_progress < self.settings.progress_every_s:
             return
         self.last_progress = now
         self.job.meta[META_PROGRESS] = asdict(progress)
         self._save_meta()
+
+    def _flush_progress(self, *, ended: bool) -> None:
+        """Write the last epoch's figures, which the throttle may have held back."""
+        if self.latest_progress is None:
+            return
+        progress = asdict(self.latest_progress)
+        if ended:
+            progress["eta_s"] = 0.0
+        self.job.meta[META_PROGRESS] = progress
 
     def _on_checkpoint(self, state: Any) -> None:
         from models.latent.resume import save_training_state
@@ -264,6 +276,7 @@ class _TrainingRun:
             self._update(status=ModelStatus.FAILED, error=message)
 
     def _outcome(self, state: JobState, metrics: dict[str, float]) -> dict[str, Any]:
+        self._flush_progress(ended=True)
         self.job.meta[META_OUTCOME] = str(state)
         self._save_meta()
         return {"model_id": self.model_id, "outcome": str(state), "metrics": metrics}
