@@ -6,6 +6,7 @@ would pick whichever was imported first.)
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -120,3 +121,18 @@ def model_folders(store: Path) -> list[str]:
     """Everything under the store's models folder (a rejected request must leave nothing)."""
     folder = Path(store) / "models"
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def checkpoint_epoch(store: Path, model_id: str) -> int | None:
+    """The epoch a model's training checkpoint will resume at, or None if it has none."""
+    meta = Path(store) / "models" / model_id / "training" / "meta.json"
+    try:
+        return int(json.loads(meta.read_text())["meta"]["position"]["epoch"])
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def ended_job(client: Any, job_id: str) -> dict | None:
+    """``GET /jobs/{job_id}`` if the job succeeded or failed, else None (for ``wait_for``)."""
+    job = client.get(f"/jobs/{job_id}").json()
+    return job if job["status"] in ("succeeded", "failed") else None

@@ -12,7 +12,7 @@ import psutil
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from stack_data import FAST_TRAINING, SMALL_MODEL, wait_for
+from stack_data import FAST_TRAINING, SMALL_MODEL, checkpoint_epoch, ended_job, wait_for
 
 from models.store import Store, new_id
 from service.app import create_app
@@ -73,43 +73,32 @@ def test_a_job_past_its_timeout_fails_clearly(client, series_maker, settings, re
     assert client.get(f"/models/{accepted['model_id']}").json()["status"] == "failed"
 
 
-def _checkpoint_epoch(store: Store, model_id: str) -> int:
-    import json
-
-    meta = store.training_dir(model_id) / "meta.json"
-    try:
-        return int(json.loads(meta.read_text())["meta"]["position"]["epoch"])
-    except (FileNotFoundError, ValueError):
-        return 0
-
-
 @pytest.mark.slow
 def test_a_job_whose_worker_is_killed_is_picked_up_and_resumes(
     client, series_maker, settings, monkeypatch
 ):
     monkeypatch.setenv("ODECAST_WORKER_HEARTBEAT_S", "1")
     monkeypatch.setenv("ODECAST_WORKER_MAINTENANCE_S", "2")
-    store = Store(settings.store)
     training = {"epochs": 60, "max_seconds": 300, "seed": 3}
     accepted = fit(client, series_maker(8, 20), training=training)
     first = subprocess.Popen(WORKER, env=os.environ.copy())
     try:
-        wait_for(lambda: _checkpoint_epoch(store, accepted["model_id"]) >= 3, 120, "epoch 3")
+        wait_for(
+            lambda: (checkpoint_epoch(settings.store, accepted["model_id"]) or 0) >= 3,
+            120,
+            "epoch 3",
+        )
         for process in [*psutil.Process(first.pid).children(recursive=True)]:
             process.send_signal(signal.SIGKILL)  # the work horse: no checkpoint, no report
         first.send_signal(signal.SIGKILL)  # and the worker: nobody is left to notice
         first.wait(10)
-        lost_at = _checkpoint_epoch(store, accepted["model_id"])
+        lost_at = checkpoint_epoch(settings.store, accepted["model_id"]) or 0
         assert client.get(f"/jobs/{accepted['job_id']}").json()["status"] == "running"
 
         second = subprocess.Popen(WORKER, env=os.environ.copy())
         try:
-
-            def ended() -> dict | None:
-                job = client.get(f"/jobs/{accepted['job_id']}").json()
-                return job if job["status"] in ("succeeded", "failed") else None
-
-            job = wait_for(ended, 240, "the job to run again and end")
+            job_id = accepted["job_id"]
+            job = wait_for(lambda: ended_job(client, job_id), 240, "the job to run again and end")
         finally:
             second.terminate()
             second.wait(60)
@@ -162,11 +151,14 @@ def test_redis_stopped_and_restarted(tmp_path, settings, series_maker):
 def test_a_work_horse_never_outlives_its_worker(client, series_maker, settings) -> None:
     # RQ gives the horse its own process group; a worker killed alone must not leave it
     # training beside the rerun of its job.
-    store = Store(settings.store)
     accepted = fit(client, series_maker(8, 20), training={"epochs": 5000, "max_seconds": 300})
     worker = subprocess.Popen(WORKER, env=os.environ.copy())
     try:
-        wait_for(lambda: _checkpoint_epoch(store, accepted["model_id"]) >= 2, 120, "epoch 2")
+        wait_for(
+            lambda: (checkpoint_epoch(settings.store, accepted["model_id"]) or 0) >= 2,
+            120,
+            "epoch 2",
+        )
         (horse,) = psutil.Process(worker.pid).children()
         worker.send_signal(signal.SIGKILL)  # the worker only
         worker.wait(10)
@@ -181,4 +173,4 @@ def test_a_work_horse_never_outlives_its_worker(client, series_maker, settings) 
     finally:
         worker.kill()
     # It was told to stop (not killed): it checkpointed at its last epoch on the way out.
-    assert _checkpoint_epoch(store, accepted["model_id"]) >= 2
+    assert (checkpoint_epoch(settings.store, accepted["model_id"]) or 0) >= 2

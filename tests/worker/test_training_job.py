@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,19 +11,11 @@ import psutil
 import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
-from stack_data import SMALL_MODEL, wait_for
+from stack_data import SMALL_MODEL, checkpoint_epoch, ended_job, wait_for
 
 WORKER = "from service.settings import get_settings; from worker.main import run_worker; " \
     "run_worker(get_settings())"  # fmt: skip
 TRAINING = {"epochs": 40, "batch_size": 8, "max_seconds": 120, "seed": 1, "val_fraction": 0.3}
-
-
-def _checkpoint_epoch(settings, model_id: str) -> int | None:
-    meta = settings.store / "models" / model_id / "training" / "meta.json"
-    try:
-        return int(json.loads(meta.read_text())["meta"]["position"]["epoch"])
-    except (FileNotFoundError, ValueError):
-        return None
 
 
 @pytest.mark.slow
@@ -38,7 +29,7 @@ def test_sigterm_checkpoints_and_the_job_resumes_exactly(
 
         def far_enough() -> bool:
             progress = client.get(f"/jobs/{interrupted['job_id']}").json()["progress"]
-            epoch = _checkpoint_epoch(settings, interrupted["model_id"])
+            epoch = checkpoint_epoch(settings.store, interrupted["model_id"])
             return (progress["epoch"] or 0) >= 5 and epoch is not None
 
         wait_for(far_enough, 120, "five epochs and a checkpoint")
@@ -46,7 +37,7 @@ def test_sigterm_checkpoints_and_the_job_resumes_exactly(
         assert worker.wait(60) == 0
     finally:
         worker.kill()
-    stopped_at = _checkpoint_epoch(settings, interrupted["model_id"])
+    stopped_at = checkpoint_epoch(settings.store, interrupted["model_id"])
     job = client.get(f"/jobs/{interrupted['job_id']}").json()
     assert job["status"] == "queued", job  # back on the queue, not failed
     assert 5 <= stopped_at < TRAINING["epochs"]
@@ -111,18 +102,13 @@ def test_a_job_whose_work_horse_is_killed_runs_again_from_its_checkpoint(
     worker = subprocess.Popen([sys.executable, "-c", WORKER], env=os.environ.copy())
     try:
         wait_for(
-            lambda: (_checkpoint_epoch(settings, accepted["model_id"]) or 0) >= 3,
+            lambda: (checkpoint_epoch(settings.store, accepted["model_id"]) or 0) >= 3,
             120,
             "a checkpoint at epoch 3",
         )
         (horse,) = psutil.Process(worker.pid).children()  # the work horse running the job
         horse.kill()  # SIGKILL: no chance to checkpoint or report
-
-        def finished() -> dict | None:
-            job = client.get(f"/jobs/{accepted['job_id']}").json()
-            return job if job["status"] in ("succeeded", "failed") else None
-
-        job = wait_for(finished, 180, "the job to end")
+        job = wait_for(lambda: ended_job(client, accepted["job_id"]), 180, "the job to end")
     finally:
         worker.terminate()
         worker.wait(60)
@@ -161,7 +147,7 @@ def test_cancelling_a_running_job_stops_it_at_an_epoch_and_keeps_its_checkpoint(
     assert job["progress"]["epoch"] < training["epochs"]
     model = client.get(f"/models/{accepted['model_id']}").json()
     assert model["status"] == "cancelled"
-    assert _checkpoint_epoch(settings, accepted["model_id"]) == job["progress"]["epoch"]
+    assert checkpoint_epoch(settings.store, accepted["model_id"]) == job["progress"]["epoch"]
     # The best weights so far still answer.
     params = {"model_id": accepted["model_id"], "series_id": "s0", "t": "3"}
     assert client.get("/predict", params=params).status_code == 200
