@@ -130,9 +130,8 @@ class _TrainingRun:
         # a forked horse cannot use CUDA if its parent initialised it.
         import torch
 
-        from models.latent.normaliser import Normaliser
         from models.latent.resume import save_trained_model
-        from models.latent.train import Config, train
+        from models.latent.train import Config, fit_normaliser, train
 
         # One thread by default: a latent ODE's ops are small, and idle OpenMP threads spin,
         # which costs 3x per epoch when the API shares the cores (bench/load.py).
@@ -140,7 +139,7 @@ class _TrainingRun:
 
         config = Config.from_json(self.store.record(self.model_id)["config"])
         dataset = self.store.dataset(self.model_id)
-        self.normaliser = Normaliser.fit(dataset, config.model.model_span)
+        self.normaliser = fit_normaliser(config, dataset)
         self.config = config
         resume_from = self._resume_state(config)
         self._update(status=ModelStatus.TRAINING, error=None, started_at=utc_now())
@@ -159,7 +158,7 @@ class _TrainingRun:
             self._save_meta()
             raise TrainingInterrupted(f"worker shut down; model {self.model_id} checkpointed")
         save_trained_model(self.store.trained_dir(self.model_id), trained)
-        return self._complete(trained.metrics, trained.normaliser.time_scale)
+        return self._complete(trained.metrics, trained.normaliser.time_scale, trained.skill)
 
     def _resume_state(self, config: Any) -> Any:
         from models.checkpoint import CheckpointError
@@ -244,7 +243,9 @@ class _TrainingRun:
 
     # -- endings ---------------------------------------------------------------------------
 
-    def _complete(self, metrics: dict[str, float], time_scale: float) -> dict[str, Any]:
+    def _complete(
+        self, metrics: dict[str, float], time_scale: float, skill: dict[str, Any]
+    ) -> dict[str, Any]:
         from models.checkpoint import checkpoint_version
 
         state = JobState.CANCELLED if self.cancelled else JobState.SUCCEEDED
@@ -253,6 +254,7 @@ class _TrainingRun:
         self._update(
             status=status,
             metrics=metrics,
+            skill=skill,
             checkpoint_version=version,
             time_scale=time_scale,
             trained_at=utc_now(),

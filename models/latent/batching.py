@@ -24,12 +24,37 @@ class Task:
         context_values: [Tc, D], NaN where not observed; every row has an observed entry.
         target_times: [Tt] model times the decoder must answer (any order, any sign).
         target_values: [Tt, D] true values (NaN where not observed), or None when predicting.
+        center, spread: [D] what ``scaled`` subtracted from and divided the values by (the
+            context's own mean and spread), or None when the values are not instance-scaled.
     """
 
     context_times: np.ndarray
     context_values: np.ndarray
     target_times: np.ndarray
     target_values: np.ndarray | None = None
+    center: np.ndarray | None = None
+    spread: np.ndarray | None = None
+
+    def scaled(self, min_spread: float) -> Task:
+        """The task with its values scaled by its context's own per-dimension mean and spread
+        (at least ``min_spread``; 0 and 1 for a dimension the context never observes)."""
+        observed = ~np.isnan(self.context_values)
+        seen = observed.any(axis=0)
+        filled = np.where(observed, self.context_values, 0.0)
+        count = np.maximum(observed.sum(axis=0), 1)
+        center = np.where(seen, filled.sum(axis=0) / count, 0.0)
+        deviation = np.where(observed, self.context_values - center, 0.0)
+        spread = np.sqrt((deviation**2).sum(axis=0) / count)
+        spread = np.where(seen, np.maximum(spread, min_spread), 1.0)
+        targets = None if self.target_values is None else (self.target_values - center) / spread
+        return Task(
+            self.context_times,
+            (self.context_values - center) / spread,
+            self.target_times,
+            targets,
+            center,
+            spread,
+        )
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,7 @@ class Batch:
         target_series, target_grid: [N] long: the series and grid index of each target row.
         target_values, target_mask: [N, D]: values (0 where missing) and the observed entries;
             empty tensors when predicting.
+        centers, spreads: [B, D] each task's instance scaling (0 and 1 when unscaled).
     """
 
     encoder_inputs: torch.Tensor
@@ -53,10 +79,22 @@ class Batch:
     target_grid: torch.Tensor
     target_values: torch.Tensor
     target_mask: torch.Tensor
+    centers: torch.Tensor
+    spreads: torch.Tensor
 
     @property
     def size(self) -> int:
         return self.encoder_inputs.shape[0]
+
+    @property
+    def context_stats(self) -> torch.Tensor:
+        """[B, 2D]: each context's center and log spread, what instance scaling took away."""
+        return torch.cat([self.centers, torch.log(self.spreads)], dim=-1)
+
+    def unscale(self, predicted: torch.Tensor) -> torch.Tensor:
+        """Target rows [..., N, D] from instance-scaled to standardised units."""
+        rows = self.target_series
+        return predicted * self.spreads[rows] + self.centers[rows]
 
 
 def make_batch(tasks: list[Task], device: torch.device, dtype: torch.dtype) -> Batch:
@@ -75,6 +113,8 @@ def make_batch(tasks: list[Task], device: torch.device, dtype: torch.dtype) -> B
     else:
         values = np.empty((0, dims))
     mask = ~np.isnan(values)
+    centers = np.stack([np.zeros(dims) if t.center is None else t.center for t in tasks])
+    spreads = np.stack([np.ones(dims) if t.spread is None else t.spread for t in tasks])
 
     def tensor(array: np.ndarray, kind: torch.dtype = dtype) -> torch.Tensor:
         return torch.as_tensor(array, dtype=kind, device=device)
@@ -87,6 +127,8 @@ def make_batch(tasks: list[Task], device: torch.device, dtype: torch.dtype) -> B
         target_grid=tensor(inverse.reshape(-1), torch.long),
         target_values=tensor(np.nan_to_num(values)),
         target_mask=tensor(mask),
+        centers=tensor(centers),
+        spreads=tensor(spreads),
     )
 
 

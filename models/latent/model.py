@@ -41,7 +41,10 @@ class ModelConfig:
         gradient: how gradients pass through the decoder's solve.
         learn_noise: learn the observation noise per dimension (else fixed at noise_std).
         noise_std: the (initial) observation noise, in standardised units.
-        model_span: the training series' median time span, in model time units.
+        model_span: the training series' median time span (or the window), in model time
+            units.
+        window: the window length for long series, in the data's time units (seconds for
+            datetime data); None chooses it from the data (``models.latent.windows``).
     """
 
     latent_dim: int = 8
@@ -56,6 +59,7 @@ class ModelConfig:
     noise_std: float = 0.1
     model_span: float = DEFAULT_MODEL_SPAN
     max_steps: int = 10_000
+    window: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("latent_dim", "hidden_dim", "encoder_dim", "max_steps"):
@@ -67,6 +71,8 @@ class ModelConfig:
             raise ValueError(f"solver must be an adaptive method, one of {adaptive}")
         if not (self.rtol >= 0 and self.atol > 0 and self.noise_std > 0):
             raise ValueError("rtol must be >= 0, atol and noise_std > 0")
+        if self.window is not None and not self.window > 0:
+            raise ValueError(f"window must be positive, got {self.window!r}")
         object.__setattr__(self, "encoder", EncoderKind(self.encoder))
         object.__setattr__(self, "gradient", GradientMode(self.gradient))
 
@@ -114,21 +120,38 @@ def masked_inputs(batch: Batch) -> torch.Tensor:
     return torch.cat([values * mask, mask, gaps], dim=-1)
 
 
+class Posterior(nn.Linear):
+    """An encoder's final state (and, for instance-scaled contexts, their center and log spread,
+    [B, 2D]) to the mean and log standard deviation of q(z0). A ``Linear`` so that checkpoints
+    from before instance scaling keep their parameter names."""
+
+    def __init__(self, config: ModelConfig, stats_dim: int) -> None:
+        super().__init__(config.encoder_dim + stats_dim, 2 * config.latent_dim)
+        self.uses_stats = stats_dim > 0
+
+    def forward(  # type: ignore[override]
+        self, hidden: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.uses_stats:
+            hidden = torch.cat([hidden, batch.context_stats], dim=-1)
+        mean, log_std = super().forward(hidden).chunk(2, dim=-1)
+        return mean, log_std
+
+
 class GRUEncoder(nn.Module):
     """A GRU over the context read backwards; its last state gives q(z0) at the first time."""
 
-    def __init__(self, dims: int, config: ModelConfig) -> None:
+    def __init__(self, dims: int, config: ModelConfig, stats_dim: int) -> None:
         super().__init__()
         self.gru = nn.GRU(2 * dims + 1, config.encoder_dim, batch_first=True)
-        self.to_posterior = nn.Linear(config.encoder_dim, 2 * config.latent_dim)
+        self.to_posterior = Posterior(config, stats_dim)
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         packed = nn.utils.rnn.pack_padded_sequence(
             masked_inputs(batch), batch.context_lengths, batch_first=True, enforce_sorted=False
         )
         _, hidden = self.gru(packed)  # [1, B, H]
-        mean, log_std = self.to_posterior(hidden[0]).chunk(2, dim=-1)
-        return mean, log_std
+        return self.to_posterior(hidden[0], batch)
 
 
 class ODERNNEncoder(nn.Module):
@@ -139,12 +162,12 @@ class ODERNNEncoder(nn.Module):
     field scaled by each row's gap, so one solve per observation index serves the batch.
     """
 
-    def __init__(self, dims: int, config: ModelConfig) -> None:
+    def __init__(self, dims: int, config: ModelConfig, stats_dim: int) -> None:
         super().__init__()
         self.hidden_dim = config.encoder_dim
         self.dynamics = Dynamics(config.encoder_dim, config.encoder_dim)
         self.cell = nn.GRUCell(2 * dims, config.encoder_dim)
-        self.to_posterior = nn.Linear(config.encoder_dim, 2 * config.latent_dim)
+        self.to_posterior = Posterior(config, stats_dim)
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         inputs = masked_inputs(batch)  # [B, T, 2D + 1]
@@ -163,19 +186,23 @@ class ODERNNEncoder(nn.Module):
             valid = (i < batch.context_lengths).to(inputs)[:, None]  # [B, 1]
             updated = self.cell(inputs[:, i, :-1], hidden)
             hidden = valid * updated + (1 - valid) * hidden
-        mean, log_std = self.to_posterior(hidden).chunk(2, dim=-1)
-        return mean, log_std
+        return self.to_posterior(hidden, batch)
 
 
 class LatentODE(nn.Module):
-    """The latent ODE of the lecture's seq2seq: q(z0 | context), z(t) by ODE, x(t) by readout."""
+    """The latent ODE of the lecture's seq2seq: q(z0 | context), z(t) by ODE, x(t) by readout.
 
-    def __init__(self, config: ModelConfig, dims: int) -> None:
+    ``instance_scaled``: contexts come scaled by their own mean and spread (windowed data), and
+    the encoder also reads those two, so that nothing about the level is lost.
+    """
+
+    def __init__(self, config: ModelConfig, dims: int, *, instance_scaled: bool = False) -> None:
         super().__init__()
         self.config = config
         self.dims = dims
+        self.instance_scaled = instance_scaled
         encoder = GRUEncoder if config.encoder is EncoderKind.RNN else ODERNNEncoder
-        self.encoder = encoder(dims, config)
+        self.encoder = encoder(dims, config, 2 * dims if instance_scaled else 0)
         self.dynamics = Dynamics(config.latent_dim, config.hidden_dim)
         self.readout = nn.Linear(config.latent_dim, dims)
         log_noise = torch.full((dims,), math.log(config.noise_std))

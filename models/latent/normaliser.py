@@ -1,4 +1,5 @@
-"""Per-dimension standardisation and the time scale, fitted on a training set, kept with a model."""
+"""Per-dimension standardisation, the time scale and the windowing, fitted on a training set,
+kept with a model."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from ..series import Dataset, TimeKind
+from ..series import Dataset, Series, TimeKind
+from .base import FittedBase, fit_base, residuals
+from .windows import plan_windows
 
 # The training series' median span maps to this many model time units.
 DEFAULT_MODEL_SPAN = 5.0
 # Below this a dimension is treated as constant: scaled by 1 instead of a tiny spread.
 _MIN_STD = 1e-8
+# A window's spread (in standardised units) is floored here, so a flat stretch of a series is not
+# blown up into noise by instance scaling.
+MIN_WINDOW_SPREAD = 0.05
 
 
 @dataclass(frozen=True)
@@ -21,29 +27,65 @@ class Normaliser:
 
     Attributes:
         mean, std: per-dimension mean and standard deviation of the observed training values.
-        time_scale: seconds (or time units) per model time unit.
+        time_scale: seconds (or time units) per model time unit: the median series span, or the
+            window, is ``model_span`` model time units.
         time_kind: how the training data gave times; predictions answer in the same kind.
+        window: the window length in the data's time units when long series are cut into
+            windows (``models.latent.windows``), else None. Windowed models also scale every
+            context by its own mean and spread (instance scaling).
+        season: the season found in the training data (data time units), or None.
+        base: True when a seasonal base (``models.latent.base``) at the season is fitted to every
+            series and the network sees what it leaves (windowed data with a season); mean and
+            std are then those of the residuals.
     """
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
     time_scale: float
     time_kind: TimeKind
+    window: float | None = None
+    season: float | None = None
+    base: bool = False
+
+    @property
+    def windowed(self) -> bool:
+        return self.window is not None
+
+    def fit_base(self, series: Series) -> FittedBase | None:
+        """The seasonal base of ``series`` if this model uses one."""
+        if not self.base or self.season is None:
+            return None
+        return fit_base(series, self.season)
 
     @classmethod
-    def fit(cls, dataset: Dataset, model_span: float = DEFAULT_MODEL_SPAN) -> Normaliser:
-        values = np.concatenate([s.values for s in dataset.series])
+    def fit(
+        cls,
+        dataset: Dataset,
+        model_span: float = DEFAULT_MODEL_SPAN,
+        window: float | None = None,
+    ) -> Normaliser:
+        """Fit on ``dataset``; ``window`` overrides the window length chosen from the data."""
+        plan = plan_windows(dataset, window)
+        base_period = plan.season if plan.length is not None else None
+        series = dataset.series
+        if base_period is not None:
+            series = tuple(residuals(s, fit_base(s, base_period)) for s in series)
+        values = np.concatenate([s.values for s in series])
         mean = np.nanmean(values, axis=0)
         std = np.nanstd(values, axis=0)
         std = np.where(std > _MIN_STD, std, 1.0)
         spans = [s.times[-1] - s.times[0] for s in dataset.series if len(s) > 1]
         median_span = float(np.median(spans)) if spans else 0.0
-        time_scale = median_span / model_span if median_span > 0 else 1.0
+        unit_span = plan.length if plan.length is not None else median_span
+        time_scale = unit_span / model_span if unit_span > 0 else 1.0
         return cls(
             tuple(float(x) for x in mean),
             tuple(float(x) for x in std),
             time_scale,
             dataset.time_kind,
+            plan.length,
+            plan.season,
+            base_period is not None,
         )
 
     def values(self, raw: np.ndarray) -> np.ndarray:
@@ -71,4 +113,11 @@ class Normaliser:
             std=tuple(float(x) for x in data["std"]),
             time_scale=float(data["time_scale"]),
             time_kind=TimeKind(data["time_kind"]),
+            window=_optional_float(data.get("window")),
+            season=_optional_float(data.get("season")),
+            base=bool(data.get("base", False)),
         )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)

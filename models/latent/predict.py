@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..series import Series
-from .batching import Task, make_batch
+from .decoding import Request, decode
 from .train import TrainedModel
 
 DEFAULT_SAMPLES = 100
@@ -55,9 +55,10 @@ def predict(
         raise ValueError(f"n_samples must be at least 1, got {n_samples}")
     times = np.asarray(times, dtype=np.float64)
     wanted, positions = np.unique(times, return_inverse=True)
-    samples = _samples(trained, context, wanted, n_samples, seed)  # [S, T', D] standardised
-    raw = trained.normaliser.raw_values(samples)[:, positions.reshape(-1)]
     first, last = context.times[0], context.times[-1]
+    samples = _samples(trained, context, wanted, n_samples, seed)  # [S, T', D]
+    outside = (wanted < first) | (wanted > last)
+    raw = trained.calibration.widen(samples, outside)[:, positions.reshape(-1)]
     kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
     return Prediction(
         times=times,
@@ -70,22 +71,15 @@ def predict(
 def _samples(
     trained: TrainedModel, context: Series, times: np.ndarray, n_samples: int, seed: int
 ) -> np.ndarray:
-    """Posterior predictive samples at sorted unique times, standardised: [S, T, D]."""
-    model, normaliser = trained.model, trained.normaliser
-    reference = context.times[0]
-    task = Task(
-        context_times=normaliser.times(context.times, reference),
-        context_values=normaliser.values(context.values),
-        target_times=normaliser.times(times, reference),
-    )
-    parameter = next(model.parameters())
+    """Posterior predictive samples at sorted unique times, in the data's units: [S, T, D]."""
+    parameter = next(trained.model.parameters())
     generator = torch.Generator(device=parameter.device).manual_seed(seed)
-    with torch.no_grad():
-        batch = make_batch([task], parameter.device, parameter.dtype)
-        mean, std = model.posterior(batch)
-        shape = (n_samples, *mean.shape)
-        z0 = mean + std * torch.randn(shape, generator=generator, device=mean.device)
-        predicted = model.predict_targets(batch, z0)  # [S, T, D]
-        noise = torch.randn(predicted.shape, generator=generator, device=mean.device)
-        observed = predicted + torch.exp(model.log_noise) * noise
-    return observed.double().cpu().numpy()
+    request = Request(context, times)
+    return decode(
+        trained.model,
+        trained.normaliser,
+        [request],
+        n_samples=n_samples,
+        generator=generator,
+        extrapolate_with_base=trained.calibration.extrapolate_with_base,
+    )[0]

@@ -9,9 +9,9 @@ from typing import Any
 import torch
 
 from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .model import LatentODE
+from .calibration import Calibration
 from .normaliser import Normaliser
-from .train import Config, TrainedModel, TrainingState
+from .train import Config, TrainedModel, TrainingState, new_model
 
 # The best weights so far share the tensor file with the current ones under this prefix.
 _BEST = "best."
@@ -64,6 +64,8 @@ def save_trained_model(directory: Path, trained: TrainedModel) -> None:
         "metrics": trained.metrics,
         "series_ids": list(trained.series_ids),
         "dims": trained.model.dims,
+        "skill": trained.skill,
+        "calibration": trained.calibration.to_json(),
     }
     save_checkpoint(directory, model=trained.model.state_dict(), optimizer=None, meta=meta)
 
@@ -74,14 +76,17 @@ def load_trained_model(directory: Path, *, device: str | torch.device = "cpu") -
     meta: dict[str, Any] = checkpoint.meta
     try:
         config = Config.from_json(meta["config"])
-        model = LatentODE(config.model, int(meta["dims"])).to(device)
+        normaliser = Normaliser.from_json(meta["normaliser"])
+        model = new_model(config, normaliser, int(meta["dims"])).to(device)
         model.load_state_dict(checkpoint.model)
         return TrainedModel(
             model=model.eval(),
-            normaliser=Normaliser.from_json(meta["normaliser"]),
+            normaliser=normaliser,
             config=config,
             metrics={k: float(v) for k, v in meta["metrics"].items()},
             series_ids=tuple(meta["series_ids"]),
+            skill=dict(meta.get("skill") or {}),
+            calibration=Calibration.from_json(meta.get("calibration")),
         )
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as err:
         # meta.json is checked as JSON, not as a model: a hand-edited one lands here.

@@ -1,4 +1,5 @@
-"""The two jobs a user asks for, as tasks: interpolation and extrapolation of a series."""
+"""Training tasks: a series (or a window of one) split into what the encoder reads and what the
+decoder must reconstruct."""
 
 from __future__ import annotations
 
@@ -6,29 +7,45 @@ import numpy as np
 
 from ..series import Series
 from .batching import Task
-from .normaliser import Normaliser
+from .normaliser import MIN_WINDOW_SPREAD, Normaliser
 
 # Fractions of a series' points the encoder reads when training on each job. Sparse contexts
 # for interpolation: (0.2, 0.8) left periodic at 0.99x linear interpolation, (0.1, 0.5) at 0.75x.
 INTERPOLATION_OBSERVED = (0.1, 0.5)
 EXTRAPOLATION_OBSERVED = (0.3, 0.7)
-# Validation, as the quality benchmark measures: 20% of points observed, or the first half.
-VALIDATION_INTERPOLATION_OBSERVED = 0.2
-VALIDATION_EXTRAPOLATION_OBSERVED = 0.5
+# Windows of long series: a prediction reads every observation of its window, so training
+# contexts reach that density too.
+WINDOW_INTERPOLATION_OBSERVED = (0.2, 0.95)
 
 
-def task_from_indices(
-    series: Series, normaliser: Normaliser, context: np.ndarray, targets: np.ndarray
-) -> Task:
+def task(series: Series, normaliser: Normaliser, context: np.ndarray, targets: np.ndarray) -> Task:
     """The encoder reads ``series[context]`` (sorted indices); the decoder answers at targets."""
     values = normaliser.values(series.values)
-    reference = series.times[context[0]]
-    return Task(
-        context_times=normaliser.times(series.times[context], reference),
-        context_values=values[context],
-        target_times=normaliser.times(series.times[targets], reference),
-        target_values=values[targets],
+    return prediction_task(
+        Series(series.id, series.times[context], series.values[context]),
+        normaliser,
+        series.times[targets],
+        values[targets],
     )
+
+
+def prediction_task(
+    context: Series,
+    normaliser: Normaliser,
+    target_times: np.ndarray,
+    target_values: np.ndarray | None = None,
+) -> Task:
+    """A task whose context is ``context`` (raw) and whose targets are ``target_times`` (raw, any
+    order) with their standardised values when known; instance-scaled for windowed models.
+    Model time 0 is the context's first observation."""
+    reference = context.times[0]
+    plain = Task(
+        context_times=normaliser.times(context.times, reference),
+        context_values=normaliser.values(context.values),
+        target_times=normaliser.times(target_times, reference),
+        target_values=target_values,
+    )
+    return plain.scaled(MIN_WINDOW_SPREAD) if normaliser.windowed else plain
 
 
 def training_task(series: Series, normaliser: Normaliser, rng: np.random.Generator) -> Task:
@@ -37,33 +54,14 @@ def training_task(series: Series, normaliser: Normaliser, rng: np.random.Generat
     n = len(series)
     everything = np.arange(n)
     if rng.random() < 0.5:
-        k = _count(n, rng.uniform(*INTERPOLATION_OBSERVED))
+        fractions = WINDOW_INTERPOLATION_OBSERVED if normaliser.windowed else INTERPOLATION_OBSERVED
+        k = count(n, rng.uniform(*fractions))
         context = np.sort(rng.choice(n, size=k, replace=False))
     else:
-        context = np.arange(_count(n, rng.uniform(*EXTRAPOLATION_OBSERVED)))
-    return task_from_indices(series, normaliser, context, everything)
+        context = np.arange(count(n, rng.uniform(*EXTRAPOLATION_OBSERVED)))
+    return task(series, normaliser, context, everything)
 
 
-def interpolation_task(series: Series, normaliser: Normaliser, rng: np.random.Generator) -> Task:
-    """20% of the points observed at random; the decoder answers at the others."""
-    n = len(series)
-    context = np.sort(
-        rng.choice(n, size=_count(n, VALIDATION_INTERPOLATION_OBSERVED), replace=False)
-    )
-    others = np.setdiff1d(np.arange(n), context)
-    return task_from_indices(series, normaliser, context, others if others.size else context)
-
-
-def extrapolation_task(series: Series, normaliser: Normaliser) -> Task:
-    """The first half observed; the decoder answers at the second half."""
-    n = len(series)
-    k = _count(n, VALIDATION_EXTRAPOLATION_OBSERVED)
-    later = np.arange(k, n)
-    return task_from_indices(
-        series, normaliser, np.arange(k), later if later.size else np.arange(k)
-    )
-
-
-def _count(n: int, fraction: float) -> int:
+def count(n: int, fraction: float) -> int:
     """How many of n points a fraction keeps: at least one, and one fewer than all when n > 1."""
     return int(min(max(1, round(n * fraction)), max(1, n - 1)))

@@ -18,10 +18,16 @@ import numpy as np
 import torch
 
 from ..series import Dataset, Series
-from .batching import Task, make_batch
+from .base import residuals
+from .batching import make_batch
+from .calibration import Calibration
+from .decoding import Request, decode
+from .holdout import HeldOut, Holdout, make_holdout
 from .model import LatentODE, ModelConfig
 from .normaliser import Normaliser
-from .tasks import extrapolation_task, interpolation_task, training_task
+from .skill import assess
+from .tasks import training_task
+from .windows import training_windows
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,9 @@ class TrainingConfig:
         lr: AdamW's learning rate, decayed by a cosine over the epochs to lr_floor * lr.
         max_seconds: wall-clock budget; training stops after the epoch that passes it.
         seed: everything random derives from it.
-        val_fraction: series held out for validation and early stopping.
+        val_fraction: series held out for validation, early stopping and the skill figures
+            (one or a few series, and long ones, hold out points instead:
+            ``models.latent.holdout``); 0 validates on the training data.
         n_samples: posterior samples of z0 per series and batch.
         iwae: use the importance-weighted bound over the samples instead of the ELBO.
         kl_warmup_epochs: the KL term's weight grows linearly from 0 to 1 over these epochs.
@@ -114,13 +122,17 @@ class TrainingState:
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A trained latent ODE with what it needs to answer in the data's units."""
+    """A trained latent ODE with what it needs to answer in the data's units: its calibration
+    and skill on held-out points (``models.latent.skill``; neutral and empty for models saved
+    before they existed)."""
 
     model: LatentODE
     normaliser: Normaliser
     config: Config
     metrics: dict[str, float]
     series_ids: tuple[str, ...]
+    skill: dict[str, Any] = field(default_factory=dict)
+    calibration: Calibration = field(default_factory=Calibration)
 
 
 class TrainingDivergedError(RuntimeError):
@@ -145,9 +157,10 @@ def train(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     training = config.training
     torch.manual_seed(training.seed)
-    normaliser = Normaliser.fit(dataset, config.model.model_span)
-    train_series, val_series = _split(dataset, training)
-    model = LatentODE(config.model, dataset.dims).to(device)
+    normaliser = fit_normaliser(config, dataset)
+    holdout = make_holdout(dataset, normaliser, training.val_fraction, training.seed)
+    model = new_model(config, normaliser, dataset.dims).to(device)
+    train_series = [_without_base(s, normaliser) for s in holdout.train]
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=training.lr, weight_decay=training.weight_decay
     )
@@ -160,8 +173,8 @@ def train(
         epoch = state.epoch
         _set_learning_rate(optimizer, training, epoch)
         loss = _train_epoch(model, optimizer, train_series, normaliser, config, epoch, device)
-        interp, extrap = validation_errors(model, val_series, normaliser, training.seed, device)
-        score = interp + extrap
+        interp, extrap = validation_errors(model, normaliser, holdout)
+        score = _score(interp, extrap, loss)
         if score < state.best_val:
             state.best_val, state.bad_epochs = score, 0
             state.best_model = copy.deepcopy(model.state_dict())
@@ -180,48 +193,67 @@ def train(
         if state.elapsed_s >= training.max_seconds or (stop is not None and stop()):
             break
     model.load_state_dict(state.best_model)
+    model.eval()
     metrics = _final_metrics(state)
     ids = tuple(s.id for s in dataset.series)
-    return TrainedModel(model.eval(), normaliser, config, metrics, ids)
+    calibration, figures = assess(model, normaliser, holdout, training.seed)
+    return TrainedModel(model, normaliser, config, metrics, ids, figures, calibration)
+
+
+def fit_normaliser(config: Config, dataset: Dataset) -> Normaliser:
+    """The normaliser (and window plan) training fits for ``config`` on ``dataset``."""
+    return Normaliser.fit(dataset, config.model.model_span, config.model.window)
+
+
+def new_model(config: Config, normaliser: Normaliser, dims: int) -> LatentODE:
+    """An untrained latent ODE for data normalised by ``normaliser``."""
+    return LatentODE(config.model, dims, instance_scaled=normaliser.windowed)
 
 
 def validation_errors(
-    model: LatentODE,
-    series: list[Series],
-    normaliser: Normaliser,
-    seed: int,
-    device: torch.device,
+    model: LatentODE, normaliser: Normaliser, holdout: Holdout
 ) -> tuple[float, float]:
-    """Interpolation MSE (20% observed) and extrapolation MSE (first half observed), using the
-    posterior mean of z0, in standardised units."""
-    rng = np.random.default_rng([seed, 2**31 - 1])  # the same held-out points every epoch
-    interp = [interpolation_task(s, normaliser, rng) for s in series]
-    extrap = [extrapolation_task(s, normaliser) for s in series]
-    return _mse(model, interp, device), _mse(model, extrap, device)
+    """Interpolation and extrapolation MSE on the held-out cases, from the posterior mean of z0,
+    in standardised units."""
+    return (
+        _mse(model, normaliser, holdout.interpolation),
+        _mse(model, normaliser, holdout.extrapolation),
+    )
 
 
-def _mse(model: LatentODE, tasks: list[Task], device: torch.device) -> float:
-    with torch.no_grad():
-        batch = make_batch(tasks, device, torch.float32)
-        mean, _ = model.posterior(batch)
-        predicted = model.predict_targets(batch, mean.unsqueeze(0))[0]
-        squared = (predicted - batch.target_values) ** 2 * batch.target_mask
-        return float(squared.sum() / batch.target_mask.sum().clamp(min=1))
+def _mse(model: LatentODE, normaliser: Normaliser, cases: list[HeldOut]) -> float:
+    cases = [c for c in cases if len(c.times) and len(c.context)]
+    if not cases:
+        return math.nan
+    requests = [Request(c.context, c.times) for c in cases]
+    predicted = np.concatenate(decode(model, normaliser, requests, n_samples=0), axis=1)[0]
+    truth = np.concatenate([c.values for c in cases])
+    errors = (predicted - truth) / np.asarray(normaliser.std)  # standardised
+    observed = ~np.isnan(truth)
+    return float(np.mean(errors[observed] ** 2))
+
+
+def _without_base(series: Series, normaliser: Normaliser) -> Series:
+    """What the network learns of ``series``: the series less its base, if the model has one."""
+    base = normaliser.fit_base(series)
+    return series if base is None else residuals(series, base)
 
 
 def _train_epoch(
     model: LatentODE,
     optimizer: torch.optim.Optimizer,
-    series: list[Series],
+    train_series: list[Series],
     normaliser: Normaliser,
     config: Config,
     epoch: int,
     device: torch.device,
 ) -> float:
+    """One pass over this epoch's examples: every short series, and windows of long ones."""
     training = config.training
     rng = np.random.default_rng([training.seed, epoch])
     torch.manual_seed(training.seed * 1_000_003 + epoch)
     kl_weight = min(1.0, (epoch + 1) / max(1, training.kl_warmup_epochs))
+    series = [w for s in train_series for w in training_windows(s, normaliser.window, rng)]
     order = rng.permutation(len(series))
     losses = []
     model.train()
@@ -246,17 +278,6 @@ def _train_epoch(
         losses.append(float(parts.loss.detach()))
     model.eval()
     return float(np.mean(losses))
-
-
-def _split(dataset: Dataset, training: TrainingConfig) -> tuple[list[Series], list[Series]]:
-    """Held-out series for validation; with fewer than 2 series, validate on the training one."""
-    series = list(dataset.series)
-    n_val = round(len(series) * training.val_fraction)
-    if len(series) < 2 or n_val == 0:
-        return series, series
-    order = np.random.default_rng([training.seed, 2**31 - 2]).permutation(len(series))
-    val = [series[i] for i in order[:n_val]]
-    return [series[i] for i in order[n_val:]], val
 
 
 def _initial_state(model: LatentODE, optimizer: torch.optim.Optimizer) -> TrainingState:
@@ -297,10 +318,18 @@ def _progress(
     return Progress(state.epoch, training.epochs, loss, interp, extrap, state.elapsed_s, eta)
 
 
+def _score(interp: float, extrap: float, loss: float) -> float:
+    """What early stopping minimises: the held-out errors, or the loss when nothing is held out."""
+    held_out = [e for e in (interp, extrap) if not math.isnan(e)]
+    return sum(held_out) if held_out else loss
+
+
 def _final_metrics(state: TrainingState) -> dict[str, float]:
     if not state.history:
         return {"epochs_run": float(state.epoch), "train_seconds": state.elapsed_s}
-    best = min(state.history, key=lambda h: h["val_interp_mse"] + h["val_extrap_mse"])
+    best = min(
+        state.history, key=lambda h: _score(h["val_interp_mse"], h["val_extrap_mse"], h["loss"])
+    )
     return {
         "epochs_run": float(state.epoch),
         "best_epoch": best["epoch"],

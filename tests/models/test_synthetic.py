@@ -1,20 +1,41 @@
-"""Synthetic families: shapes, irregular sampling, missing entries, determinism, true dynamics."""
+"""Synthetic families: shapes, irregular sampling, missing entries, determinism, true dynamics;
+long families: one long series with gaps, noise and (where it has one) a findable season."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from models.seasons import find_season
+from models.series import TimeKind
 from models.synthetic import (
     FAMILIES,
+    LONG_FAMILIES,
+    LONG_POINTS,
     damped_oscillator,
+    drifting_oscillator,
     drop_at_random,
     falling_object,
+    ornstein_uhlenbeck,
     periodic,
     spirals,
+    trend_season,
+    van_der_pol,
 )
 
-DIMS = {"falling_object": 1, "spirals": 2, "periodic": 1, "damped_oscillator": 2}
+DIMS = {
+    "falling_object": 1,
+    "spirals": 2,
+    "periodic": 1,
+    "damped_oscillator": 2,
+    "van_der_pol": 1,
+}
+DEFAULT_NOISE = {"trend_season": 0.2, "drifting_oscillator": 0.1, "mean_reverting": 0.1}
+
+
+def test_every_family_has_its_dimension_listed():
+    assert set(DIMS) == set(FAMILIES)
+    assert set(DEFAULT_NOISE) == set(LONG_FAMILIES)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -90,3 +111,92 @@ def test_spirals_are_noisy_versions_of_two_spirals():
     assert 0.25 < residual.std() < 0.35
     centres = {round(float(np.sign(s.values[:, 0].mean()))) for s in clean.series}
     assert centres == {-1, 1}, "both the clockwise and the counter-clockwise spiral appear"
+
+
+def test_van_der_pol_position_follows_its_ode():
+    (series,) = van_der_pol(1, n_points=4000, noise=0.0, seed=3).series
+    t, x = series.times, series.values[:, 0]
+    v = np.gradient(x, t)
+    a = np.gradient(v, t)
+    # x'' + x = μ (1 - x²) x': regress the left side on (1 - x²) x' to recover μ in [0.5, 2].
+    damping = (1.0 - x**2) * v
+    mu = float(damping @ (a + x) / (damping @ damping))
+    assert 0.45 <= mu <= 2.05
+    residual = np.abs(a + x - mu * damping)
+    assert np.percentile(residual, 90) < 0.05 * np.abs(a + x).std()
+    assert 1.8 < np.abs(x[len(x) // 2 :]).max() < 2.2, "the limit cycle's amplitude is about 2"
+
+
+# ----------------------------------------------------------------------------- long families
+
+
+@pytest.mark.parametrize("family", sorted(LONG_FAMILIES))
+def test_long_family_is_one_long_irregular_series_with_gaps(family):
+    dataset = LONG_FAMILIES[family].generate(0)
+    assert len(dataset) == 1 and dataset.dims == 1
+    assert dataset.time_kind is TimeKind.NUMERIC
+    (series,) = dataset.series
+    assert len(series) == LONG_POINTS and series.mask.all()
+    steps = np.diff(series.times)
+    assert (steps > 0).all()
+    assert steps.std() / steps.mean() > 0.5, "times must be irregular, not a grid"
+    gaps = steps > 15 * np.median(steps)
+    assert 3 <= gaps.sum() <= 5, "a few stretches with no observation"
+    assert series.times[-1] - series.times[np.flatnonzero(gaps).max() + 1] > 0.1 * (
+        series.times[-1] - series.times[0]
+    ), "the end of the series, where benchmarks hold points out, has no gap"
+
+
+@pytest.mark.parametrize("family", sorted(LONG_FAMILIES))
+def test_long_family_is_deterministic_under_its_seed(family):
+    generate = LONG_FAMILIES[family].generate
+    (a,), (b,), (c,) = generate(7).series, generate(7).series, generate(8).series
+    np.testing.assert_array_equal(a.times, b.times)
+    np.testing.assert_array_equal(a.values, b.values)
+    assert not np.array_equal(a.times, c.times)
+    assert not np.array_equal(a.values, c.values)
+
+
+@pytest.mark.parametrize("family", sorted(LONG_FAMILIES))
+def test_long_family_noise_is_added_to_the_same_clean_series(family):
+    generate = LONG_FAMILIES[family].generate
+    (noisy,), (clean,) = generate(3).series, generate(3, 0.0).series
+    np.testing.assert_array_equal(noisy.times, clean.times)
+    residual = noisy.values[:, 0] - clean.values[:, 0]
+    assert residual.std() == pytest.approx(DEFAULT_NOISE[family], rel=0.1)
+
+
+def test_trend_season_has_its_true_season_findable():
+    for seed in range(3):
+        (series,) = trend_season(seed).series
+        season = find_season(series, TimeKind.NUMERIC)
+        assert season == pytest.approx(LONG_FAMILIES["trend_season"].season, rel=0.03)
+
+
+def test_drifting_oscillator_speeds_up_or_slows_down_to_its_final_period():
+    for seed in range(4):
+        (series,) = drifting_oscillator(seed, 0.0).series
+        t, x = series.times, series.values[:, 0]
+        crossings = t[1:][np.diff(np.sign(x)) != 0]
+        periods = 2 * np.diff(crossings)
+        first, last = np.median(periods[:10]), np.median(periods[-10:])
+        assert last == pytest.approx(LONG_FAMILIES["drifting_oscillator"].season, rel=0.05)
+        assert abs(first / last - 1) > 0.1, "the frequency drifts over the span"
+
+
+def test_ornstein_uhlenbeck_is_exact_at_any_spacing():
+    # On a grid of step 1, an exact step keeps the stationary variance σ²/2θ and the lag-one
+    # correlation e^{-θ}; an Euler step would give 1.33 and 0.5 here.
+    rng = np.random.default_rng(0)
+    path = ornstein_uhlenbeck(rng, np.arange(40_000.0), theta=0.5, mean=0.3, sigma=1.0)
+    assert path.mean() == pytest.approx(0.3, abs=0.05)
+    assert path.var() == pytest.approx(1.0, rel=0.05)
+    assert np.corrcoef(path[:-1], path[1:])[0, 1] == pytest.approx(np.exp(-0.5), abs=0.02)
+
+
+def test_mean_reverting_has_no_season_and_reverts():
+    assert LONG_FAMILIES["mean_reverting"].season is None
+    (series,) = LONG_FAMILIES["mean_reverting"].generate(1, 0.0).series
+    values = series.values[:, 0]
+    crossings = np.count_nonzero(np.diff(np.sign(values - values.mean())) != 0)
+    assert crossings > 20, "a mean-reverting path keeps coming back to its mean"

@@ -79,18 +79,19 @@ def test_a_short_training_run_lowers_the_validation_error_well_below_an_untraine
     not a time budget, so that a loaded machine gets the same result, only later)."""
     import numpy as np
 
-    from models.latent.model import LatentODE
-    from models.latent.normaliser import Normaliser
-    from models.latent.train import validation_errors
+    from models.latent.holdout import make_holdout
+    from models.latent.train import fit_normaliser, new_model, validation_errors
     from models.synthetic import falling_object
 
     data = falling_object(60, seed=0)
-    held_out = list(falling_object(20, seed=1).series)
     config = Config(training=TrainingConfig(epochs=60, max_seconds=600.0, seed=0))
+    # Every one of another 20 series held out (val_fraction 1 - tiny keeps none for training).
+    held_out = make_holdout(falling_object(20, seed=1), fit_normaliser(config, data), 0.999, 0)
+    assert not held_out.train and len(held_out.interpolation) == 20
     torch.manual_seed(0)
-    untrained = LatentODE(config.model, data.dims).eval()
-    normaliser = Normaliser.fit(data, config.model.model_span)
-    before = validation_errors(untrained, held_out, normaliser, 0, torch.device("cpu"))
+    normaliser = fit_normaliser(config, data)
+    untrained = new_model(config, normaliser, data.dims).eval()
+    before = validation_errors(untrained, normaliser, held_out)
     trained = train(config, data, device="cpu")
-    after = validation_errors(trained.model, held_out, trained.normaliser, 0, torch.device("cpu"))
+    after = validation_errors(trained.model, trained.normaliser, held_out)
     assert np.all(np.asarray(after) < 0.25 * np.asarray(before)), (before, after)

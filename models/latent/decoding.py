@@ -1,0 +1,111 @@
+"""Answers for many (context, times) requests from one encoder pass and one solve.
+
+Every request is split into its prediction groups (``models.latent.windows``: the whole series,
+or the window around each time), every group becomes a task, and all tasks go through the model
+as one batch; the answers are put back in each request's order. Validation, the skill figures and
+``predict`` all go through here, so they see the model exactly as a user does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..series import Series
+from .base import FittedBase, residuals
+from .batching import Task, make_batch
+from .model import LatentODE
+from .normaliser import Normaliser
+from .tasks import prediction_task
+from .windows import prediction_groups
+
+
+@dataclass(frozen=True)
+class Request:
+    """Predict ``series`` at ``times`` [T] (raw, any order, no duplicates needed)."""
+
+    series: Series
+    times: np.ndarray
+
+
+def decode(
+    model: LatentODE,
+    normaliser: Normaliser,
+    requests: list[Request],
+    *,
+    n_samples: int,
+    generator: torch.Generator | None = None,
+    extrapolate_with_base: bool = False,
+) -> list[np.ndarray]:
+    """Answers in the data's units, one [S, T, D] array per request, T in the request's order.
+
+    ``n_samples`` 0 gives the decoder's output at the posterior mean of z0 ([1, T, D], no
+    observation noise); otherwise S posterior predictive samples (z0 sampled, noise added).
+    A model with a seasonal base fits it to each request's series and adds it back;
+    ``extrapolate_with_base`` answers times after the series with the base alone (and the
+    residuals' spread as its noise).
+    """
+    tasks: list[Task] = []
+    owners: list[tuple[int, np.ndarray]] = []  # per task: its request and the times it answers
+    bases = [normaliser.fit_base(request.series) for request in requests]
+    for index, (request, base) in enumerate(zip(requests, bases, strict=True)):
+        series = request.series if base is None else residuals(request.series, base)
+        for group in prediction_groups(series, request.times, normaliser.window):
+            tasks.append(prediction_task(group.context, normaliser, request.times[group.positions]))
+            owners.append((index, group.positions))
+    rows = _decode_tasks(model, tasks, n_samples, generator)  # [S, N, D]
+    answers = [np.empty((rows.shape[0], len(r.times), model.dims)) for r in requests]
+    start = 0
+    for (index, positions), task in zip(owners, tasks, strict=True):
+        stop = start + len(task.target_times)
+        answers[index][:, positions] = rows[:, start:stop]
+        start = stop
+    for request, base, answer in zip(requests, bases, answers, strict=True):
+        answer[:] = normaliser.raw_values(answer)
+        if base is None:
+            continue
+        answer += base(request.times)
+        if extrapolate_with_base:
+            after = request.times > request.series.times[-1]
+            answer[:, after] = _base_alone(
+                base, normaliser, request.times[after], n_samples, generator
+            )
+    return answers
+
+
+def _base_alone(
+    base: FittedBase,
+    normaliser: Normaliser,
+    times: np.ndarray,
+    n_samples: int,
+    generator: torch.Generator | None,
+) -> np.ndarray:
+    """The base at ``times`` [T], with the residuals' spread as noise when sampling: [S, T, D]."""
+    values = base(times)[None]
+    if n_samples == 0:
+        return values
+    noise = torch.randn((n_samples, *values.shape[1:]), generator=generator, dtype=torch.float64)
+    return values + noise.numpy() * np.asarray(normaliser.std)
+
+
+def _decode_tasks(
+    model: LatentODE, tasks: list[Task], n_samples: int, generator: torch.Generator | None
+) -> np.ndarray:
+    """All tasks' target rows, in task order, standardised: [S, N, D]."""
+    parameter = next(model.parameters())
+    device = parameter.device
+    with torch.no_grad():
+        batch = make_batch(tasks, device, parameter.dtype)
+        mean, std = model.posterior(batch)  # [B, L] each
+        if n_samples == 0:
+            z0 = mean.unsqueeze(0)
+        else:
+            noise = torch.randn((n_samples, *mean.shape), generator=generator, device=device)
+            z0 = mean + std * noise
+        predicted = model.predict_targets(batch, z0)  # [S, N, D], instance units
+        if n_samples > 0:
+            noise = torch.randn(predicted.shape, generator=generator, device=device)
+            predicted = predicted + torch.exp(model.log_noise) * noise
+        return batch.unscale(predicted).double().cpu().numpy()

@@ -1,0 +1,76 @@
+"""A series' season, found from its observations: the period whose sine and cosine explain most of
+what a straight line leaves, if they explain enough.
+
+Irregular times rule out an FFT; a least-squares periodogram on a grid of periods works on any
+times. Datetime data snap to the calendar (a year of 365.25 days, a week, a day) when the peak
+lies near one, since "52 points" is not a year when points are irregular.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .series import Series, TimeKind
+
+DAY_S = 86_400.0
+CALENDAR_PERIODS_S = (365.25 * DAY_S, 7 * DAY_S, DAY_S)
+# The best period's sine and cosine must explain this share of the detrended variance.
+MIN_EXPLAINED = 0.2
+# A season must repeat at least this many times in the series to be found.
+MIN_CYCLES = 2.5
+# Periods tried: this many, log-spaced between 4 typical spacings and span / MIN_CYCLES.
+GRID_SIZE = 400
+# A peak this close (relative) to a calendar period snaps to it.
+CALENDAR_SNAP = 0.1
+
+
+def find_season(series: Series, time_kind: TimeKind) -> float | None:
+    """The dominant period of ``series`` (first dimension with enough observations), in its time
+    units, or None when nothing periodic explains at least ``MIN_EXPLAINED`` of the detrended
+    variance."""
+    for d in range(series.dims):
+        observed = ~np.isnan(series.values[:, d])
+        if observed.sum() >= 16:
+            return _season_of(series.times[observed], series.values[observed, d], time_kind)
+    return None
+
+
+def _season_of(times: np.ndarray, values: np.ndarray, time_kind: TimeKind) -> float | None:
+    span = float(times[-1] - times[0])
+    spacing = float(np.median(np.diff(times)))
+    shortest, longest = 4 * spacing, span / MIN_CYCLES
+    if not 0 < shortest < longest:
+        return None
+    residual = _detrended(times, values)
+    total = float(residual @ residual)
+    if total <= 0:
+        return None
+    periods = np.geomspace(shortest, longest, GRID_SIZE)
+    if time_kind is TimeKind.DATETIME:
+        calendar = [p for p in CALENDAR_PERIODS_S if shortest <= p <= longest]
+        periods = np.concatenate([periods, calendar])
+    explained = np.array([_explained(times, residual, p) for p in periods]) / total
+    best = int(np.argmax(explained))
+    if explained[best] < MIN_EXPLAINED:
+        return None
+    period = float(periods[best])
+    if time_kind is TimeKind.DATETIME:
+        for calendar_period in CALENDAR_PERIODS_S:
+            if abs(period / calendar_period - 1) <= CALENDAR_SNAP:
+                return calendar_period
+    return period
+
+
+def _detrended(times: np.ndarray, values: np.ndarray) -> np.ndarray:
+    centred = times - times.mean()
+    slope, intercept = np.polyfit(centred, values, 1)
+    return values - (slope * centred + intercept)
+
+
+def _explained(times: np.ndarray, residual: np.ndarray, period: float) -> float:
+    """Sum of squares that a least-squares sine and cosine at ``period`` remove from residual."""
+    phase = 2 * np.pi * times / period
+    basis = np.stack([np.sin(phase), np.cos(phase)], axis=1)
+    coefficients, *_ = np.linalg.lstsq(basis, residual, rcond=None)
+    fitted = basis @ coefficients
+    return float(fitted @ fitted)
