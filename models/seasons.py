@@ -20,6 +20,8 @@ MIN_EXPLAINED = 0.2
 MIN_CYCLES = 2.5
 # Periods tried: this many, log-spaced between 4 typical spacings and span / MIN_CYCLES.
 GRID_SIZE = 400
+# Periods tried around the best grid period to place its peak precisely.
+REFINE_SIZE = 101
 # A peak this close (relative) to a calendar period snaps to it.
 CALENDAR_SNAP = 0.1
 
@@ -48,17 +50,27 @@ def _season_of(times: np.ndarray, values: np.ndarray, time_kind: TimeKind) -> fl
     periods = np.geomspace(shortest, longest, GRID_SIZE)
     if time_kind is TimeKind.DATETIME:
         calendar = [p for p in CALENDAR_PERIODS_S if shortest <= p <= longest]
-        periods = np.concatenate([periods, calendar])
+        periods = np.sort(np.concatenate([periods, calendar]))
     explained = np.array([_explained(times, residual, p) for p in periods]) / total
     best = int(np.argmax(explained))
     if explained[best] < MIN_EXPLAINED:
         return None
-    period = float(periods[best])
+    period = _refined(times, residual, periods, best)
     if time_kind is TimeKind.DATETIME:
         for calendar_period in CALENDAR_PERIODS_S:
             if abs(period / calendar_period - 1) <= CALENDAR_SNAP:
                 return calendar_period
     return period
+
+
+def _refined(times: np.ndarray, residual: np.ndarray, periods: np.ndarray, best: int) -> float:
+    """The peak located between the grid's neighbours of ``periods[best]``: over a long series a
+    period off by a grid step drifts by a good part of a season."""
+    low = periods[max(best - 1, 0)]
+    high = periods[min(best + 1, len(periods) - 1)]
+    fine = np.linspace(min(low, high), max(low, high), REFINE_SIZE)
+    explained = [_explained(times, residual, p) for p in fine]
+    return float(fine[int(np.argmax(explained))])
 
 
 def _detrended(times: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -534,8 +534,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             status = "was cancelled" if job.status == "cancelled" else job.status
             raise CliError(f"job {job.job_id} {status}" + (f": {job.error}" if job.error else ""))
         if not args.quiet:
-            metrics = client.model(accepted.model_id).metrics or {}
-            _print_fields({"status": job.status, **{k: _fmt(v) for k, v in metrics.items()}})
+            model = client.model(accepted.model_id)
+            metrics = {k: _fmt(v) for k, v in (model.metrics or {}).items()}
+            skill = {f"{job}_skill": skill_text(model.skill, job) for job in SKILL_JOBS}
+            _print_fields({"status": job.status, **metrics, **skill})
     return EXIT_OK
 
 
@@ -590,15 +592,29 @@ def cmd_models(args: argparse.Namespace) -> int:
             str(m.dims),
             str(m.n_series),
             str(m.n_points),
-            _fmt((m.metrics or {}).get("val_interp_mse")),
-            _fmt((m.metrics or {}).get("val_extrap_mse")),
+            skill_text(m.skill, "interpolation"),
+            skill_text(m.skill, "extrapolation"),
             _when(m.created_at),
         ]
         for m in models
     ]
-    headers = ["MODEL", "NAME", "STATUS", "DIMS", "SERIES", "POINTS", "INTERP_MSE", "EXTRAP_MSE"]
+    headers = ["MODEL", "NAME", "STATUS", "DIMS", "SERIES", "POINTS", "INTERP", "EXTRAP"]
     _print_table([*headers, "CREATED"], rows, empty="no models")
     return EXIT_OK
+
+
+SKILL_JOBS = ("interpolation", "extrapolation")
+
+
+def skill_text(skill: dict[str, Any] | None, job: str) -> str:
+    """A job's held-out skill in a few words: "0.62x linear_interpolation, 80% holds 79%"."""
+    figures = (skill or {}).get(job)
+    if not figures or figures.get("ratio") is None:
+        return ""
+    verdict = "" if figures["beats_naive"] else " (no better)"
+    held = figures.get("coverage", {}).get("80")
+    cover = "" if held is None else f", 80% holds {held:.0%}"
+    return f"{figures['ratio']:.2f}x {figures['best_baseline']}{verdict}{cover}"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -14,7 +14,8 @@ from typing import Any
 
 import redis
 
-from models.series import Dataset, SeriesValidationError, parse_dataset
+from models.latent.windows import window_in_data_units
+from models.series import Dataset, SeriesValidationError, TimeKind, parse_dataset
 from models.store import Store, new_id
 from worker.protocol import ModelStatus, idempotency_key
 
@@ -37,7 +38,7 @@ def fit(
     idempotency: str | None,
 ) -> FitAccepted:
     dataset = _parse(body, settings)
-    config = resolve_config(body, settings)
+    config = resolve_config(body, settings, dataset.time_kind)
     model_id, job_id = new_id("m"), new_id("j")
     if idempotency is not None:
         earlier = _claim(connection, idempotency, body, model_id, job_id, settings)
@@ -58,14 +59,20 @@ def accepted(model_id: str, job_id: str) -> FitAccepted:
     return FitAccepted(job_id=job_id, model_id=model_id, status_url=f"/jobs/{job_id}")
 
 
-def resolve_config(body: FitRequest, settings: Settings) -> dict[str, Any]:
+def resolve_config(body: FitRequest, settings: Settings, time_kind: TimeKind) -> dict[str, Any]:
     """The full config: the client's settings over the defaults, checked by the dataclasses."""
     from models.latent.model import ModelConfig
     from models.latent.train import Config, TrainingConfig
 
+    model = body.model.model_dump(exclude_none=True)
+    if "window" in model:
+        try:
+            model["window"] = window_in_data_units(model["window"], time_kind)
+        except ValueError as err:
+            raise invalid_input("body.model.window", str(err)) from err
     try:
         config = Config(
-            ModelConfig(**body.model.model_dump(exclude_none=True)),
+            ModelConfig(**model),
             TrainingConfig(**body.training.model_dump(exclude_none=True)),
         )
     except (TypeError, ValueError) as err:

@@ -195,10 +195,12 @@ def check_horizon(
 ) -> None:
     """422 for a time farther from the context than ``max_spans`` of its span (or, for a short
     context, of the training series' median span): far beyond the data a latent ODE says
-    nothing useful, and its solve grows with the distance."""
+    nothing useful, and its solve grows with the distance. For a windowed model (long series)
+    the unit is the window, not the whole series: it forecasts from the last window."""
     trained = loaded.trained
     typical = trained.normaliser.time_scale * trained.config.model.model_span
-    span = max(float(context.times[-1] - context.times[0]), typical)
+    whole = float(context.times[-1] - context.times[0])
+    span = typical if trained.normaliser.windowed else max(whole, typical)
     lowest, highest = context.times[0] - max_spans * span, context.times[-1] + max_spans * span
     outside = np.flatnonzero((ask.times < lowest) | (ask.times > highest))
     if outside.size:

@@ -81,6 +81,13 @@ class ModelSettings(Strict):
     gradient: Literal["continuous_adjoint", "discrete_adjoint", "backprop"] | None = Field(
         None, description="Default discrete_adjoint."
     )
+    window: StrictFloat | StrictInt | str | None = Field(
+        None,
+        description="Window length for long series: a number in the data's time units (seconds "
+        "for datetime data) or, for datetime data, an ISO-8601 duration such as P2Y or P10W. "
+        "Default: chosen from the data (about 2.5 seasons, or 100 typical spacings).",
+        examples=["P3Y", 250.0],
+    )
 
 
 class TrainingSettings(Strict):
@@ -144,6 +151,31 @@ class JobList(BaseModel):
     jobs: list[JobOut]
 
 
+class JobSkill(BaseModel):
+    """Held-out errors of one job, in the data's units, beside the naive methods'."""
+
+    points: int = Field(description="Held-out observed entries scored.")
+    mse: float = Field(description="MSE of the model's predictive mean.")
+    baselines: dict[str, float] = Field(description="MSE of each naive method, same points.")
+    best_baseline: str
+    ratio: float | None = Field(description="mse / the best naive method's MSE (< 1 is better).")
+    beats_naive: bool
+    coverage: dict[str, float] = Field(description='Share inside the "80" and "90"% intervals.')
+    crps: float = Field(description="Continuous ranked probability score, data units.")
+
+
+class Skill(BaseModel):
+    """How the model did on points it never trained on (see the README: skill)."""
+
+    held_out: Literal["points", "series", "in_sample"]
+    season: float | None = Field(None, description="Season found in the data, in time units.")
+    window: float | None = Field(None, description="Window length, or null: series kept whole.")
+    base: bool = Field(False, description="A seasonal base (trend + Fourier terms) is fitted.")
+    extrapolation_method: Literal["latent_ode", "seasonal_base"] = "latent_ode"
+    interpolation: JobSkill | None = None
+    extrapolation: JobSkill | None = None
+
+
 class ModelOut(BaseModel):
     """A model in the registry."""
 
@@ -162,6 +194,7 @@ class ModelOut(BaseModel):
     n_points: int
     series_ids: list[str]
     metrics: dict[str, float] = Field(default_factory=dict)
+    skill: Skill | None = Field(None, description="Held-out skill, once trained.")
     error: str | None = None
     created_at: str
     trained_at: str | None = None
