@@ -125,18 +125,29 @@ def prediction_groups(series: Series, times: np.ndarray, length: float | None) -
     groups = []
     after, before = times > last, times < first
     if after.any():
-        context = _between(series, last - EXTRAPOLATION_CONTEXT * length, last)
+        context = _at_least(series, last - EXTRAPOLATION_CONTEXT * length, last)
         groups.append(Group(context, everything[after]))
     if before.any():
-        context = _between(series, first, first + EXTRAPOLATION_CONTEXT * length)
+        context = _at_least(series, first, first + EXTRAPOLATION_CONTEXT * length)
         groups.append(Group(context, everything[before]))
     inside = everything[~(after | before)]
     quarter = length / 4
     starts = np.round((times[inside] - length / 2 - first) / quarter) * quarter + first
     starts = np.clip(starts, first, last - length)
     for start in np.unique(starts):
-        groups.append(Group(_between(series, start, start + length), inside[starts == start]))
+        groups.append(Group(_at_least(series, start, start + length), inside[starts == start]))
     return groups
+
+
+def _at_least(series: Series, start: float, stop: float) -> Series:
+    """The observations in [start, stop], widened on both sides to ``MIN_OBSERVATIONS`` when a
+    gap leaves fewer: a time in a gap is answered from the observations around the gap."""
+    low, high = np.searchsorted(series.times, [start, stop], side="left")
+    high = high + int(high < len(series) and series.times[high] == stop)
+    missing = MIN_OBSERVATIONS - (high - low)
+    if missing > 0:
+        low, high = max(0, low - missing), min(len(series), high + missing)
+    return Series(series.id, series.times[low:high], series.values[low:high])
 
 
 def duration_seconds(text: str) -> float:
