@@ -536,7 +536,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if not args.quiet:
             model = client.model(accepted.model_id)
             metrics = {k: _fmt(v) for k, v in (model.metrics or {}).items()}
-            skill = {f"{job}_skill": skill_text(model.skill, job) for job in SKILL_JOBS}
+            skill = {
+                f"{job}_skill": text for job in SKILL_JOBS if (text := skill_text(model.skill, job))
+            }
             _print_fields({"status": job.status, **metrics, **skill})
     return EXIT_OK
 

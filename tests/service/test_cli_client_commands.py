@@ -139,6 +139,8 @@ def test_fit_waits_for_the_job_to_succeed(trained: dict) -> None:
     done, fields = trained["done"], trained["fields"]
     assert set(fields) >= {"job_id", "model_id", "status", "val_interp_mse", "val_extrap_mse"}
     assert fields["status"] == "succeeded"
+    assert "x linear_interpolation" in fields["interpolation_skill"]
+    assert "80% holds" in fields["extrapolation_skill"]
     assert float(fields["epochs_run"]) == 4
     assert "20 series, 800 rows" in done.stderr and "0 position, 1 velocity" in done.stderr
     assert "4/4" in done.stderr and "loss" in done.stderr  # the progress bar
@@ -163,9 +165,10 @@ def test_jobs_and_models_tables_and_json(
     assert code == 0
     header, row = out.splitlines()
     assert header.split() == [
-        "MODEL", "NAME", "STATUS", "DIMS", "SERIES", "POINTS", "INTERP_MSE", "EXTRAP_MSE", "CREATED"
+        "MODEL", "NAME", "STATUS", "DIMS", "SERIES", "POINTS", "INTERP", "EXTRAP", "CREATED"
     ]  # fmt: skip
     assert row.split()[:6] == [model_id, "oscillators.csv", "ready", "2", "20", "800"]
+    assert "x linear_interpolation" in row and "80% holds" in row
 
     code, out, _ = run(["models", "--url", url, "--json"], capsys)
     (model,) = json.loads(out)

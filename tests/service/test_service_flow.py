@@ -35,6 +35,11 @@ def test_fit_then_job_then_registry(client, fitted) -> None:
     assert model["checkpoint_version"] >= 1
     assert model["time_scale"] > 0
     assert {"val_interp_mse", "val_extrap_mse"} <= set(model["metrics"])
+    skill = model["skill"]  # whole series held out: a family of short series
+    assert skill["held_out"] == "series" and skill["window"] is None
+    assert set(skill["interpolation"]["baselines"]) == {"linear_interpolation"}
+    assert {"last_value", "drift", "linear_trend"} <= set(skill["extrapolation"]["baselines"])
+    assert set(skill["extrapolation"]["coverage"]) == {"80", "90"}
 
 
 def test_get_predict_inside_and_outside_the_observed_range(client, fitted) -> None:

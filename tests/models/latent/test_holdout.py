@@ -1,0 +1,114 @@
+"""Held-out points and series: nothing scored is trained on; skill and calibration on them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.latent.batching import Task
+from models.latent.calibration import Calibration, coverage, cross_fitted, fit_scale
+from models.latent.holdout import make_holdout
+from models.latent.model import ModelConfig
+from models.latent.normaliser import Normaliser
+from models.latent.skill import _crps
+from models.latent.train import Config, TrainingConfig, train
+from models.series import Dataset, Series, TimeKind
+from models.synthetic import falling_object
+
+
+def seasonal_series(n: int = 1200, seed: int = 0) -> Series:
+    rng = np.random.default_rng(seed)
+    times = np.sort(rng.uniform(0.0, 30.0, n))
+    values = 0.05 * times + np.sin(2 * np.pi * times) + 0.1 * rng.standard_normal(n)
+    return Series("s", times, values[:, None])
+
+
+def _times(series: list[Series]) -> set[float]:
+    return {float(t) for s in series for t in s.times}
+
+
+def test_one_long_series_holds_out_its_tail_and_interior_points_never_trained_on():
+    data = Dataset((seasonal_series(),), TimeKind.NUMERIC)
+    normaliser = Normaliser.fit(data)
+    assert normaliser.windowed and normaliser.base
+    holdout = make_holdout(data, normaliser, 0.2, seed=0)
+    trained = _times(holdout.train)
+    (interp,), (extrap,) = holdout.interpolation, holdout.extrapolation
+    assert not holdout.by_series and not holdout.in_sample
+    assert trained.isdisjoint(interp.times) and trained.isdisjoint(extrap.times)
+    assert _times([interp.context]) == trained == _times([extrap.context])
+    assert extrap.times.min() > max(trained)  # the tail, after everything trained on
+    assert len(trained) + len(interp.times) + len(extrap.times) == len(data.series[0])
+    assert len(extrap.times) <= 0.2 * len(data.series[0]) + 1
+
+
+def test_a_family_holds_out_whole_series():
+    data = falling_object(10, seed=0)
+    holdout = make_holdout(data, Normaliser.fit(data), 0.2, seed=0)
+    assert holdout.by_series and len(holdout.train) == 8 and len(holdout.interpolation) == 2
+    trained_ids = {s.id for s in holdout.train}
+    assert all(case.context.id not in trained_ids for case in holdout.interpolation)
+
+
+def test_val_fraction_zero_scores_in_sample():
+    data = falling_object(4, seed=0)
+    holdout = make_holdout(data, Normaliser.fit(data), 0.0, seed=0)
+    assert holdout.in_sample and len(holdout.train) == 4
+
+
+def test_instance_scaling_round_trips():
+    rng = np.random.default_rng(0)
+    context = 5.0 + 3.0 * rng.standard_normal((40, 2))
+    context[3, 1] = np.nan
+    targets = 5.0 + 3.0 * rng.standard_normal((7, 2))
+    task = Task(np.arange(40.0), context, np.arange(7.0), targets)
+    scaled = task.scaled(0.05)
+    observed = scaled.context_values[~np.isnan(scaled.context_values[:, 1]), 1]
+    assert observed.mean() == pytest.approx(0.0, abs=1e-12)
+    assert observed.std() == pytest.approx(1.0)
+    np.testing.assert_allclose(scaled.target_values * scaled.spread + scaled.center, targets)
+    flat = Task(np.arange(3.0), np.ones((3, 1)), np.arange(1.0)).scaled(0.05)
+    assert flat.spread[0] == 0.05  # a flat window is not blown up
+
+
+def test_interval_scale_and_cross_fitted_coverage():
+    rng = np.random.default_rng(0)
+    truth = 3.0 * rng.standard_normal(4000)  # the model's samples are 3x too narrow
+    samples = rng.standard_normal((200, 4000))
+    assert coverage(samples, truth, 80) < 0.4
+    scale = fit_scale(samples, truth)
+    assert scale == pytest.approx(3.0, rel=0.1)
+    honest = cross_fitted(samples, truth)
+    assert coverage(honest, truth, 80) == pytest.approx(0.8, abs=0.03)
+    widened = Calibration(1.0, scale).widen(samples[:, :, None], np.arange(4000) % 2 == 0)
+    assert coverage(widened[:, ::2, 0], truth[::2], 90) == pytest.approx(0.9, abs=0.03)
+    np.testing.assert_allclose(widened[:, 1::2, 0], samples[:, 1::2], atol=1e-12)
+
+
+def test_crps_of_a_point_forecast_is_its_absolute_error_and_a_spread_costs_less():
+    truth = np.array([1.0, -2.0])
+    point = np.tile(np.array([1.5, -2.0]), (50, 1))
+    assert _crps(point, truth) == pytest.approx(0.25)
+    spread = np.random.default_rng(0).normal(0.0, 1.0, (4000, 1))
+    assert _crps(spread, np.zeros(1)) == pytest.approx(0.2337, abs=0.01)  # (sqrt(2) - 1)/sqrt(pi)
+
+
+@pytest.mark.slow
+def test_skill_of_a_trained_long_series_model_is_reported_on_held_out_points():
+    data = Dataset((seasonal_series(),), TimeKind.NUMERIC)
+    config = Config(
+        ModelConfig(latent_dim=4, hidden_dim=16, encoder_dim=16),
+        TrainingConfig(epochs=30, seed=0, max_seconds=120.0),
+    )
+    trained = train(config, data, device="cpu")
+    skill = trained.skill
+    assert skill["held_out"] == "points" and skill["base"] is True
+    assert skill["season"] == pytest.approx(1.0, rel=0.01)
+    interp, extrap = skill["interpolation"], skill["extrapolation"]
+    holdout = make_holdout(data, trained.normaliser, 0.2, 0)
+    assert interp["points"] == len(holdout.interpolation[0].times)
+    assert extrap["points"] == len(holdout.extrapolation[0].times)
+    assert set(extrap["baselines"]) == {"last_value", "drift", "linear_trend", "seasonal_naive"}
+    assert extrap["ratio"] == pytest.approx(extrap["mse"] / min(extrap["baselines"].values()))
+    assert extrap["beats_naive"], skill  # the base alone beats every naive method here
+    assert 0.6 <= interp["coverage"]["80"] <= 0.95
