@@ -28,7 +28,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The benchmarks also need the bench extra (statsmodels, Prophet), which `make test` does not.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python bench/solvers.py
 
 run: $(STAMP)

@@ -19,7 +19,10 @@ with its defaults on the same training points (``prophet_reference``; skipped, w
 when Prophet is not installed). Checked per seed, then on the mean of the seeds:
 interpolation MSE <= 0.8x linear on the synthetic cases and <= 1.0x on the real ones,
 extrapolation MSE <= 0.7x the best naive method and <= 1.2x Prophet's, and the coverage of the
-80% and 90% intervals on all held-out points within 5 points of nominal.
+80% and 90% intervals on all held-out points within 5 points of nominal. The synthetic cases'
+records also give the noise floor (the noiseless values' MSE on the held-out points): seasonal
+naive at the true season is close to it on ``trend_season`` and ``drifting_oscillator``, so
+0.7x of it asks for a forecast near the floor.
 """
 
 from __future__ import annotations
@@ -185,7 +188,8 @@ class ProphetAnswers:
 
 @functools.cache
 def prophet_answers(name: str) -> ProphetAnswers | None:
-    """Prophet fitted once per case on the training points; None when it is not installed."""
+    """Prophet fitted once per case on the training points; None (with a message on stderr) when
+    it is not installed or fails."""
     reason = prophet_reference.missing_reason()
     if reason is not None:
         log(f"[{name}] Prophet skipped, not importable ({reason})")
@@ -193,12 +197,14 @@ def prophet_answers(name: str) -> ProphetAnswers | None:
     case = LONG_CASES[name]
     split = split_long(case.load().series[0], case.season)
     started = time.monotonic()
-    model = prophet_reference.fit(split.training.times, split.training.values[:, 0], case.dates)
-    return ProphetAnswers(
-        prophet_reference.forecast(model, split.interp_times, case.dates),
-        prophet_reference.forecast(model, split.extrap_times, case.dates),
-        time.monotonic() - started,
-    )
+    try:
+        model = prophet_reference.fit(split.training.times, split.training.values[:, 0], case.dates)
+        interp = prophet_reference.forecast(model, split.interp_times, case.dates)
+        extrap = prophet_reference.forecast(model, split.extrap_times, case.dates)
+    except Exception as error:  # the reference failing must not end hours of benchmark
+        log(f"[{name}] Prophet skipped, it failed ({type(error).__name__}: {error})")
+        return None
+    return ProphetAnswers(interp, extrap, time.monotonic() - started)
 
 
 # ----------------------------------------------------------------------------- one run

@@ -17,9 +17,10 @@ Each loader returns a ``Dataset`` of one series, D = 1, the same on every call.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ class RealSeries:
 
 def co2() -> Dataset:
     """Mauna Loa weekly CO2 (ppm) without the missing weeks; times in POSIX seconds."""
-    from statsmodels.datasets import co2 as source
+    source = _statsmodels_dataset("co2")
 
     frame = source.load_pandas().data.dropna()
     times = np.asarray((frame.index - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1))
@@ -59,12 +60,22 @@ def co2() -> Dataset:
 
 def sunspots() -> Dataset:
     """Yearly mean sunspot numbers; times in years (1700.0, ..., 2008.0)."""
-    from statsmodels.datasets import sunspots as source
+    source = _statsmodels_dataset("sunspots")
 
     frame = source.load_pandas().data
     times = frame["YEAR"].to_numpy(dtype=np.float64)
     values = frame["SUNACTIVITY"].to_numpy(dtype=np.float64)[:, None]
     return Dataset((Series("sunspots", times, values),), TimeKind.NUMERIC)
+
+
+def _statsmodels_dataset(name: str) -> ModuleType:
+    """The module of one of statsmodels' bundled data sets; a clear error without statsmodels."""
+    try:
+        return importlib.import_module(f"statsmodels.datasets.{name}")
+    except ImportError as error:
+        raise ImportError(
+            f"the real series need statsmodels: .venv/bin/pip install -e '.[bench]' ({error})"
+        ) from error
 
 
 def posix_dates(times: np.ndarray) -> pd.DatetimeIndex:
