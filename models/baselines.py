@@ -83,3 +83,16 @@ def seasonal(period: float) -> Baseline:
         return seasonal_naive(times, values, query, period)
 
     return method
+
+
+def named(name: str, season: float | None) -> Baseline:
+    """The naive method called ``name``; ``seasonal_naive`` needs the data's ``season``."""
+    if name == "linear_interpolation":
+        return linear_interpolation
+    if name == "seasonal_naive":
+        if season is None:
+            raise ValueError("seasonal_naive needs a season, and none was found in the data")
+        return seasonal(season)
+    if name not in EXTRAPOLATION_BASELINES:
+        raise ValueError(f"unknown naive method {name!r}")
+    return EXTRAPOLATION_BASELINES[name]

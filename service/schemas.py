@@ -155,7 +155,11 @@ class JobSkill(BaseModel):
     """Held-out errors of one job, in the data's units, beside the naive methods'."""
 
     points: int = Field(description="Held-out observed entries scored.")
-    mse: float = Field(description="MSE of the model's predictive mean.")
+    mse: float = Field(description="MSE of the predictive mean served (model and naive blend).")
+    model_mse: float | None = Field(None, description="MSE of the model's mean before the blend.")
+    blend: dict[str, float | str] | None = Field(
+        None, description="Weights of the naive answers in the mean (see the README: skill)."
+    )
     baselines: dict[str, float] = Field(description="MSE of each naive method, same points.")
     best_baseline: str
     ratio: float | None = Field(description="mse / the best naive method's MSE (< 1 is better).")

@@ -1,5 +1,6 @@
-"""Calibration chosen on held-out points after training: how wide the intervals must be, and
-whether a seasonal base forecasts better alone than with the ODE's residuals on top.
+"""Calibration chosen on held-out points after training: how wide the intervals must be, how
+much of a naive method's answer to blend in (``models.latent.blend``), and whether a seasonal base
+forecasts better alone than with the ODE's residuals on top.
 
 A variational posterior is famously overconfident, and how much depends on the data, so the
 spread of the predictive samples around their mean is scaled, per job (interpolation,
@@ -9,10 +10,20 @@ held-out observations.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ..series import Series
+from .blend import (
+    ExtrapolationBlend,
+    InterpolationBlend,
+    extrapolation_features,
+    interpolation_features,
+    neighbour_times,
+    shifted,
+)
 
 # Interval levels the scale is fitted to, and the factors tried.
 LEVELS = (80, 90)
@@ -27,11 +38,52 @@ class Calibration:
         interpolation_scale, extrapolation_scale: factors on the samples' deviation from their
             mean, for times inside and outside the context's range.
         extrapolate_with_base: forecast with the seasonal base alone (models with a base only).
+        interpolation_blend: linear interpolation's share in the mean inside the context's range.
+        extrapolation_blend: a naive forecast's share in the mean after the context's last time
+            (times before its first are the model's alone: the naive methods look forward).
     """
 
     interpolation_scale: float = 1.0
     extrapolation_scale: float = 1.0
     extrapolate_with_base: bool = False
+    interpolation_blend: InterpolationBlend = field(default_factory=InterpolationBlend)
+    extrapolation_blend: ExtrapolationBlend = field(default_factory=ExtrapolationBlend)
+
+    def times_needed(self, context: Series, times: np.ndarray) -> np.ndarray:
+        """Sorted unique ``times`` [T], plus the observations around them when the
+        interpolation blend needs the model's mean there: what ``blend`` reads."""
+        if not self.interpolation_blend.active:
+            return times
+        return np.union1d(times, neighbour_times(context, times))
+
+    def blend(
+        self,
+        known: np.ndarray,
+        known_times: np.ndarray,
+        context: Series,
+        times: np.ndarray,
+        season: float | None,
+        fallback: np.ndarray,
+    ) -> np.ndarray:
+        """Samples [S, T, D] at ``times`` (sorted, unique) with the naive answers blended in,
+        from samples ``known`` [S, K, D] at ``times_needed(context, times)`` = ``known_times``."""
+        samples = known[:, np.searchsorted(known_times, times)]
+        inside = (times >= context.times[0]) & (times <= context.times[-1])
+        after = times > context.times[-1]
+        interpolation, extrapolation = self.interpolation_blend, self.extrapolation_blend
+        if interpolation.active and inside.any():
+            features = interpolation_features(
+                context, times[inside], known_times, known.mean(axis=0)
+            )
+            weights = (interpolation.restore, interpolation.straighten)
+            samples[:, inside] = shifted(samples[:, inside], features, weights)
+        if extrapolation.active and after.any():
+            mean = samples[:, after].mean(axis=0)
+            features = extrapolation_features(
+                extrapolation, context, times[after], mean, season, fallback
+            )
+            samples[:, after] = shifted(samples[:, after], features, (extrapolation.weight,))
+        return samples
 
     def widen(self, samples: np.ndarray, extrapolating: np.ndarray) -> np.ndarray:
         """``samples`` [S, T, D] with their spread scaled per time (``extrapolating`` [T])."""
@@ -39,7 +91,13 @@ class Calibration:
         return widen(samples, scale[None, :, None])
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "interpolation_scale": self.interpolation_scale,
+            "extrapolation_scale": self.extrapolation_scale,
+            "extrapolate_with_base": self.extrapolate_with_base,
+            "interpolation_blend": self.interpolation_blend.to_json(),
+            "extrapolation_blend": self.extrapolation_blend.to_json(),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Calibration:
@@ -49,6 +107,8 @@ class Calibration:
             float(data["interpolation_scale"]),
             float(data["extrapolation_scale"]),
             bool(data["extrapolate_with_base"]),
+            InterpolationBlend.from_json(data.get("interpolation_blend")),
+            ExtrapolationBlend.from_json(data.get("extrapolation_blend")),
         )
 
 

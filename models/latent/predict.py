@@ -48,7 +48,8 @@ def predict(
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES,
     seed: int = 0,
 ) -> Prediction:
-    """Encode ``context`` and decode at ``times`` (raw times, any order, duplicates allowed)."""
+    """Encode ``context`` and decode at ``times`` (raw times, any order, duplicates allowed);
+    blend in the naive answers and widen the spread as the model's calibration says."""
     if not all(0.0 <= q <= 1.0 for q in quantiles):
         raise ValueError(f"quantiles must lie in [0, 1], got {quantiles}")
     if n_samples < 1:
@@ -56,9 +57,13 @@ def predict(
     times = np.asarray(times, dtype=np.float64)
     wanted, positions = np.unique(times, return_inverse=True)
     first, last = context.times[0], context.times[-1]
-    samples = _samples(trained, context, wanted, n_samples, seed)  # [S, T', D]
+    calibration, normaliser = trained.calibration, trained.normaliser
+    known_times = calibration.times_needed(context, wanted)
+    known = _samples(trained, context, known_times, n_samples, seed)  # [S, K, D]
+    fallback = np.asarray(normaliser.mean)
+    samples = calibration.blend(known, known_times, context, wanted, normaliser.season, fallback)
     outside = (wanted < first) | (wanted > last)
-    raw = trained.calibration.widen(samples, outside)[:, positions.reshape(-1)]
+    raw = calibration.widen(samples, outside)[:, positions.reshape(-1)]
     kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
     return Prediction(
         times=times,

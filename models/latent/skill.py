@@ -9,6 +9,7 @@ predictive samples (a proper score of the whole distribution, in the data's unit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,15 @@ from ..baselines import (
     per_dimension,
     seasonal,
 )
+from .blend import (
+    ExtrapolationBlend,
+    InterpolationBlend,
+    cross_fitted_shift,
+    fit_weights,
+    interpolation_features,
+    neighbour_times,
+    shifted,
+)
 from .calibration import LEVELS, Calibration, coverage, cross_fitted, fit_scale
 from .decoding import Request, decode
 from .holdout import HeldOut, Holdout
@@ -28,6 +38,7 @@ from .model import LatentODE
 from .normaliser import Normaliser
 
 SKILL_SAMPLES = 100
+INTERPOLATION_PARTNER = "linear_interpolation"
 
 
 def assess(
@@ -38,15 +49,15 @@ def assess(
     if normaliser.season is not None:
         extrapolation["seasonal_naive"] = seasonal(normaliser.season)
     with_base = normaliser.base and _base_alone_is_better(model, normaliser, holdout)
-    interp, interp_scale = _job_skill(
+    interp, interp_choice = _job_skill(
         model,
         normaliser,
         holdout.interpolation,
-        {"linear_interpolation": linear_interpolation},
+        {INTERPOLATION_PARTNER: linear_interpolation},
         seed,
         with_base=False,
     )
-    extrap, extrap_scale = _job_skill(
+    extrap, extrap_choice = _job_skill(
         model, normaliser, holdout.extrapolation, extrapolation, seed, with_base=with_base
     )
     held_out = "in_sample" if holdout.in_sample else ("series" if holdout.by_series else "points")
@@ -59,7 +70,29 @@ def assess(
         "interpolation": interp,
         "extrapolation": extrap,
     }
-    return Calibration(interp_scale, extrap_scale, with_base), figures
+    extrapolation_blend = (
+        ExtrapolationBlend(extrap_choice.baseline, *extrap_choice.weights)
+        if extrap_choice.weights
+        else ExtrapolationBlend()
+    )
+    calibration = Calibration(
+        interpolation_scale=interp_choice.scale,
+        extrapolation_scale=extrap_choice.scale,
+        extrapolate_with_base=with_base,
+        interpolation_blend=InterpolationBlend(*interp_choice.weights),
+        extrapolation_blend=extrapolation_blend,
+    )
+    return calibration, figures
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """What one job's held-out points chose: the blend's weights (and naive partner), then the
+    interval scale. No weights: nothing was held out."""
+
+    weights: tuple[float, ...] = ()
+    baseline: str = ""
+    scale: float = 1.0
 
 
 def _base_alone_is_better(model: LatentODE, normaliser: Normaliser, holdout: Holdout) -> bool:
@@ -89,48 +122,87 @@ def _job_skill(
     seed: int,
     *,
     with_base: bool,
-) -> tuple[dict[str, Any] | None, float]:
-    """One job's figures, and the interval scale fitted on all its held-out entries."""
+) -> tuple[dict[str, Any] | None, _Choice]:
+    """One job's figures, and the blend and interval scale fitted on all its held-out entries.
+
+    Interpolation is the job whose only baseline is linear interpolation. The figures are out of
+    sample: each half of the entries is blended and widened by what the other half chose
+    (``cross_fitted_shift``, ``cross_fitted``).
+    """
     cases = _usable(cases)
     if not cases:
-        return None, 1.0
+        return None, _Choice()
+    interpolating = list(baselines) == [INTERPOLATION_PARTNER]
     truth = np.concatenate([c.values for c in cases])  # [N, D] raw
     mask = ~np.isnan(truth)
+    observed = truth[mask]  # [M]
+    fallback = np.asarray(normaliser.mean)
+    naive = {
+        name: np.concatenate([per_dimension(method, c.context, c.times, fallback) for c in cases])
+        for name, method in baselines.items()
+    }  # name -> [N, D]
+    errors = {name: _mse(values, truth, mask) for name, values in naive.items()}
+    best = min(errors, key=errors.__getitem__)
+    samples, features = _samples_and_features(
+        model, normaliser, cases, seed, with_base, None if interpolating else naive[best]
+    )  # [S, N, D], [K, N, D]
+    samples, features = samples[:, mask], features[:, mask]  # [S, M], [K, M]
+    mean = samples.mean(axis=0)
+    honest = cross_fitted(cross_fitted_shift(samples, features, observed), observed)
+    mse = float(np.mean((honest.mean(axis=0) - observed) ** 2))
+    weights = fit_weights(features, observed - mean)
+    blend = InterpolationBlend(*weights) if interpolating else ExtrapolationBlend(best, *weights)
+    figures = {
+        "points": int(mask.sum()),
+        "mse": mse,
+        "model_mse": float(np.mean((mean - observed) ** 2)),
+        "blend": blend.to_json(),
+        "baselines": errors,
+        "best_baseline": best,
+        "ratio": mse / errors[best] if errors[best] > 0 else None,
+        "beats_naive": bool(mse < errors[best]),
+        "coverage": {str(level): coverage(honest, observed, level) for level in LEVELS},
+        "crps": _crps(honest, observed),
+    }
+    scale = fit_scale(shifted(samples, features, weights), observed)
+    return figures, _Choice(weights, best, scale)
+
+
+def _samples_and_features(
+    model: LatentODE,
+    normaliser: Normaliser,
+    cases: list[HeldOut],
+    seed: int,
+    with_base: bool,
+    naive: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior predictive samples at every case's held-out times, raw units, [S, N, D], and
+    the blend's features there, [K, N, D]: the interpolation features when ``naive`` is None,
+    else the gap between the naive forecast ``naive`` [N, D] and the samples' mean."""
     generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    requests = [Request(c.context, c.times) for c in cases]
+    wanted = [c.times if naive is not None else _with_neighbours(c) for c in cases]
     answers = decode(
         model,
         normaliser,
-        requests,
+        [Request(c.context, times) for c, times in zip(cases, wanted, strict=True)],
         n_samples=SKILL_SAMPLES,
         generator=generator,
         extrapolate_with_base=with_base,
     )
-    samples = np.concatenate(answers, axis=1)[:, mask]  # [S, M] observed entries
-    observed = truth[mask]
-    fallback = np.asarray(normaliser.mean)
-    naive = {
-        name: _mse(
-            np.concatenate([per_dimension(method, c.context, c.times, fallback) for c in cases]),
-            truth,
-            mask,
+    if naive is not None:
+        samples = np.concatenate(answers, axis=1)
+        return samples, (naive - samples.mean(axis=0))[None]
+    rows, features = [], []
+    for case, known_times, known in zip(cases, wanted, answers, strict=True):
+        rows.append(known[:, np.searchsorted(known_times, case.times)])
+        features.append(
+            interpolation_features(case.context, case.times, known_times, known.mean(axis=0))
         )
-        for name, method in baselines.items()
-    }
-    mse = float(np.mean((samples.mean(axis=0) - observed) ** 2))
-    best = min(naive, key=naive.__getitem__)
-    honest = cross_fitted(samples, observed)
-    figures = {
-        "points": int(mask.sum()),
-        "mse": mse,
-        "baselines": naive,
-        "best_baseline": best,
-        "ratio": mse / naive[best] if naive[best] > 0 else None,
-        "beats_naive": bool(mse < naive[best]),
-        "coverage": {str(level): coverage(honest, observed, level) for level in LEVELS},
-        "crps": _crps(honest, observed),
-    }
-    return figures, fit_scale(samples, observed)
+    return np.concatenate(rows, axis=1), np.concatenate(features, axis=1)
+
+
+def _with_neighbours(case: HeldOut) -> np.ndarray:
+    return np.union1d(case.times, neighbour_times(case.context, case.times))
 
 
 def _mse(predicted: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:

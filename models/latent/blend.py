@@ -1,0 +1,173 @@
+"""The model's mean blended with naive answers, by weights chosen on held-out points.
+
+A forecast combination. Filling a gap, the mean becomes
+
+    m + restore * (Ly - Lm) + straighten * (Lm - m)
+
+where ``m`` is the model's mean, ``Ly`` the straight line between the observations around the
+time and ``Lm`` the straight line between the model's means at those observations: ``restore`` 1
+puts back the residuals of the neighbouring observations (the model then only adds its shape
+between them), ``straighten`` 1 drops that shape, and both at 1 is linear interpolation itself.
+Forecasting, the mean moves ``weight`` of the way to the best naive forecast on the held-out
+tail. Weights lie in [0, 1] and minimise the held-out squared error. Samples are moved, not
+reshaped: each is shifted by the change of the mean, so the spread (and the calibrated interval)
+stays the model's.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..baselines import named, per_dimension
+from ..series import Series
+
+
+@dataclass(frozen=True)
+class InterpolationBlend:
+    """Weights of the neighbouring observations' residuals and of the straight line (see above)."""
+
+    restore: float = 0.0
+    straighten: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_weights((self.restore, self.straighten))
+
+    @property
+    def active(self) -> bool:
+        return self.restore != 0.0 or self.straighten != 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"restore": self.restore, "straighten": self.straighten}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> InterpolationBlend:
+        if not data:
+            return cls()
+        return cls(float(data["restore"]), float(data["straighten"]))
+
+
+@dataclass(frozen=True)
+class ExtrapolationBlend:
+    """The naive forecast (``models.baselines.named``) and its share of the mean."""
+
+    baseline: str = "last_value"
+    weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_weights((self.weight,))
+
+    @property
+    def active(self) -> bool:
+        return self.weight != 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"baseline": self.baseline, "weight": self.weight}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ExtrapolationBlend:
+        if not data:
+            return cls()
+        return cls(str(data["baseline"]), float(data["weight"]))
+
+
+def _check_weights(weights: tuple[float, ...]) -> None:
+    if not all(0.0 <= w <= 1.0 for w in weights):
+        raise ValueError(f"blend weights lie in [0, 1], got {weights}")
+
+
+def neighbour_times(context: Series, query: np.ndarray) -> np.ndarray:
+    """The observed times of ``context`` just before and after each ``query`` time inside its
+    range, in any dimension: sorted, unique. The interpolation blend needs the mean there."""
+    found = []
+    for d in range(context.dims):
+        observed = context.times[~np.isnan(context.values[:, d])]
+        if len(observed) == 0:
+            continue
+        inside = query[(query >= observed[0]) & (query <= observed[-1])]
+        after = np.searchsorted(observed, inside, side="left")
+        found += [observed[after], observed[np.maximum(after - 1, 0)]]
+    return np.unique(np.concatenate(found)) if found else np.empty(0)
+
+
+def interpolation_features(
+    context: Series, query: np.ndarray, known_times: np.ndarray, known_mean: np.ndarray
+) -> np.ndarray:
+    """[Ly - Lm, Lm - m] at ``query`` [Q]: [2, Q, D].
+
+    ``known_times`` [K] (sorted, holding ``query`` and its ``neighbour_times``) and
+    ``known_mean`` [K, D] are the model's mean there. Both features are 0 in a dimension with no
+    observation, or at a time outside its observed range.
+    """
+    mean = known_mean[np.searchsorted(known_times, query)]  # [Q, D]
+    line_y = mean.copy()
+    line_m = mean.copy()
+    for d in range(context.dims):
+        observed = ~np.isnan(context.values[:, d])
+        times = context.times[observed]
+        if len(times) == 0:
+            continue
+        inside = (query >= times[0]) & (query <= times[-1])
+        at_observed = np.interp(times, known_times, known_mean[:, d])
+        line_y[inside, d] = np.interp(query[inside], times, context.values[observed, d])
+        line_m[inside, d] = np.interp(query[inside], times, at_observed)
+    return np.stack([line_y - line_m, line_m - mean])
+
+
+def extrapolation_features(
+    blend: ExtrapolationBlend,
+    context: Series,
+    query: np.ndarray,
+    mean: np.ndarray,
+    season: float | None,
+    fallback: np.ndarray,
+) -> np.ndarray:
+    """[N - m] at ``query`` [Q] for the blend's naive forecast N and the mean ``m`` [Q, D]."""
+    naive = per_dimension(named(blend.baseline, season), context, query, fallback)
+    return (naive - mean)[None]
+
+
+def shifted(samples: np.ndarray, features: np.ndarray, weights: tuple[float, ...]) -> np.ndarray:
+    """Samples [S, ...] moved by sum_k weights[k] * features[k] (features [K, ...])."""
+    if not any(weights):
+        return samples
+    return samples + np.tensordot(np.asarray(weights), features, axes=1)[None]
+
+
+def fit_weights(features: np.ndarray, residual: np.ndarray) -> tuple[float, ...]:
+    """Weights in [0, 1] minimising |residual - sum_k w_k features[k]|^2 (features [K, M]).
+
+    Box-constrained least squares by enumeration: each weight is free, 0 or 1 (3^K cases, K <= 2
+    here), free ones solved by least squares and kept only when they land inside the box.
+    """
+    k = features.shape[0]
+    best, best_error = (0.0,) * k, float(np.dot(residual, residual))
+    for statuses in itertools.product(("free", 0.0, 1.0), repeat=k):
+        weights = np.array([0.0 if s == "free" else s for s in statuses])
+        free = [i for i, s in enumerate(statuses) if s == "free"]
+        rest = residual - np.tensordot(weights, features, axes=1)
+        if free:
+            solved = np.linalg.lstsq(features[free].T, rest, rcond=None)[0]
+            if not np.all((solved >= 0.0) & (solved <= 1.0)):
+                continue
+            weights[free] = solved
+            rest = residual - np.tensordot(weights, features, axes=1)
+        error = float(np.dot(rest, rest))
+        if error < best_error:
+            best, best_error = tuple(float(w) for w in weights), error
+    return best
+
+
+def cross_fitted_shift(samples: np.ndarray, features: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Samples [S, M] shifted honestly: each half of the entries (alternating) by the weights
+    fitted on the other half, so that errors measured on them are out of sample."""
+    halves = np.arange(truth.size) % 2 == 0
+    residual = truth - samples.mean(axis=0)
+    out = samples.copy()
+    for half in (halves, ~halves):
+        weights = fit_weights(features[:, ~half], residual[~half])
+        out[:, half] = shifted(samples[:, half], features[:, half], weights)
+    return out

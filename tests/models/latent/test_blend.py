@@ -1,0 +1,137 @@
+"""The blend of the model's mean with naive answers: weights, features, and what predict does."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from models.latent.blend import (
+    ExtrapolationBlend,
+    InterpolationBlend,
+    cross_fitted_shift,
+    fit_weights,
+    interpolation_features,
+    neighbour_times,
+    shifted,
+)
+from models.latent.calibration import Calibration
+from models.latent.model import ModelConfig
+from models.latent.predict import predict
+from models.latent.train import Config, TrainingConfig, train
+from models.series import Series
+from models.synthetic import damped_oscillator
+
+
+def _series(times, values) -> Series:
+    values = np.asarray(values, dtype=np.float64)
+    return Series("s", np.asarray(times, dtype=np.float64), values.reshape(len(times), -1))
+
+
+def test_fit_weights_recovers_a_mixture_inside_the_box_and_clips_outside_it():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(2, 500))
+    np.testing.assert_allclose(
+        fit_weights(features, 0.3 * features[0] + 0.7 * features[1]), (0.3, 0.7)
+    )
+    clipped = fit_weights(features, 2.0 * features[0] - 0.5 * features[1])
+    assert clipped == (1.0, 0.0)
+    assert fit_weights(features[:1], -features[0]) == (0.0,)
+    assert fit_weights(np.zeros((1, 5)), np.ones(5)) == (0.0,)
+
+
+def test_neighbour_times_bracket_each_query_in_every_dimension():
+    context = _series([0.0, 1.0, 2.0, 3.0], [[0, np.nan], [1, 5], [2, np.nan], [3, 7]])
+    found = neighbour_times(context, np.array([1.5, 0.5, 9.0]))
+    np.testing.assert_array_equal(found, [0.0, 1.0, 2.0, 3.0])
+    assert neighbour_times(context, np.array([2.5])).tolist() == [1.0, 2.0, 3.0]
+
+
+def test_both_weights_at_one_give_linear_interpolation_and_restore_alone_hits_observations():
+    context = _series([0.0, 1.0, 3.0], [0.0, 2.0, 6.0])
+    query = np.array([0.5, 1.0, 2.0])
+    known_times = np.union1d(query, neighbour_times(context, query))
+    known_mean = np.sin(known_times)[:, None] + 10.0  # any model mean
+    mean = known_mean[np.searchsorted(known_times, query)]
+    features = interpolation_features(context, query, known_times, known_mean)  # [2, Q, 1]
+    straight = mean + features[0] + features[1]
+    np.testing.assert_allclose(
+        straight[:, 0], np.interp(query, context.times, context.values[:, 0])
+    )
+    restored = mean + features[0]
+    assert restored[1, 0] == pytest.approx(2.0)  # an observed time gives its observation back
+
+
+def test_features_are_zero_where_a_dimension_has_no_observation():
+    context = _series([0.0, 1.0], [[1.0, np.nan], [2.0, np.nan]])
+    query = np.array([0.5])
+    known_times = np.array([0.0, 0.5, 1.0])
+    features = interpolation_features(context, query, known_times, np.ones((3, 2)))
+    assert features[:, 0, 1].tolist() == [0.0, 0.0]
+
+
+def test_cross_fitted_shift_uses_only_the_other_half():
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=400)
+    samples = rng.normal(size=(50, 400)) + 3.0
+    features = (truth - samples.mean(axis=0))[None]  # the truth itself: weight 1 on both halves
+    honest = cross_fitted_shift(samples, features, truth)
+    np.testing.assert_allclose(honest.mean(axis=0), truth, atol=1e-9)
+    np.testing.assert_allclose(honest.std(axis=0), samples.std(axis=0))  # spread kept
+    assert shifted(samples, features, (0.0,)) is samples
+
+
+def test_weights_outside_the_box_are_refused_and_json_round_trips():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        InterpolationBlend(1.5, 0.0)
+    calibration = Calibration(
+        1.2, 3.0, False, InterpolationBlend(0.4, 0.1), ExtrapolationBlend("drift", 0.6)
+    )
+    assert Calibration.from_json(calibration.to_json()) == calibration
+    old = {"interpolation_scale": 1.0, "extrapolation_scale": 2.0, "extrapolate_with_base": False}
+    assert Calibration.from_json(old) == Calibration(1.0, 2.0, False)  # checkpoints before blends
+
+
+@pytest.fixture(scope="module")
+def trained():
+    config = Config(
+        ModelConfig(latent_dim=3, hidden_dim=16, encoder_dim=8),
+        TrainingConfig(epochs=2, batch_size=4, seed=1),
+    )
+    return train(config, damped_oscillator(8, n_points=12, seed=3), device="cpu")
+
+
+def test_predict_applies_the_blend_per_kind_of_time(trained):
+    context = damped_oscillator(1, n_points=12, seed=9).series[0]
+    first, last = context.times[0], context.times[-1]
+    inside = np.linspace(first, last, 7)
+    after = np.array([last + 1.0, last + 2.0])
+    before = np.array([first - 1.0])
+    times = np.concatenate([after, inside, before])
+
+    def blending(interpolation: InterpolationBlend, extrapolation: ExtrapolationBlend):
+        calibration = dataclasses.replace(
+            trained.calibration,
+            interpolation_blend=interpolation,
+            extrapolation_blend=extrapolation,
+        )
+        return dataclasses.replace(trained, calibration=calibration)
+
+    naive = blending(InterpolationBlend(1.0, 1.0), ExtrapolationBlend("last_value", 1.0))
+    blended = predict(naive, context, times, seed=4)
+    # same interpolation blend: the same times decoded, so the same draws
+    alone = predict(
+        blending(InterpolationBlend(1.0, 1.0), ExtrapolationBlend()), context, times, seed=4
+    )
+    for d in range(context.dims):
+        observed = ~np.isnan(context.values[:, d])
+        times_d, values_d = context.times[observed], context.values[observed, d]
+        within = (inside >= times_d[0]) & (inside <= times_d[-1])
+        line = np.interp(inside[within], times_d, values_d)
+        np.testing.assert_allclose(blended.mean[2:9, d][within], line, atol=1e-9)
+        np.testing.assert_allclose(blended.mean[:2, d], values_d[-1], atol=1e-9)
+    np.testing.assert_allclose(blended.mean[9], alone.mean[9])  # before the series: model alone
+    assert not np.allclose(blended.mean[:2], alone.mean[:2])
+    spread = blended.quantiles[0.9] - blended.quantiles[0.1]
+    np.testing.assert_allclose(spread[9], (alone.quantiles[0.9] - alone.quantiles[0.1])[9])
