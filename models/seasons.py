@@ -18,10 +18,16 @@ CALENDAR_PERIODS_S = (365.25 * DAY_S, 7 * DAY_S, DAY_S)
 MIN_EXPLAINED = 0.2
 # A season must repeat at least this many times in the series to be found.
 MIN_CYCLES = 2.5
+# A season of the latest part only (its latest half, then quarter) must repeat this many times
+# there: a random walk's last stretch often looks like a few slow cycles.
+RECENT_SHARES = (0.5, 0.25)
+RECENT_MIN_CYCLES = 10.0
 # Periods tried: this many, log-spaced between 4 typical spacings and span / MIN_CYCLES.
 GRID_SIZE = 400
 # Periods tried around the best grid period to place its peak precisely.
 REFINE_SIZE = 101
+# Fewer observations than this say nothing about a season.
+MIN_OBSERVED = 16
 # A peak this close (relative) to a calendar period snaps to it.
 CALENDAR_SNAP = 0.1
 
@@ -30,17 +36,46 @@ def find_season(series: Series, time_kind: TimeKind) -> float | None:
     """The dominant period of ``series`` (first dimension with enough observations), in its time
     units, or None when nothing periodic explains at least ``MIN_EXPLAINED`` of the detrended
     variance."""
-    for d in range(series.dims):
-        observed = ~np.isnan(series.values[:, d])
-        if observed.sum() >= 16:
-            return _season_of(series.times[observed], series.values[observed, d], time_kind)
+    observed = _first_observed(series)
+    return None if observed is None else _season_of(*observed, time_kind, MIN_CYCLES)
+
+
+def find_recent_season(series: Series, time_kind: TimeKind) -> float | None:
+    """A season that holds in the latest part of ``series`` only, or None.
+
+    A period that drifts smears the whole series' periodogram below ``MIN_EXPLAINED``, while
+    forecasting needs only the latest period: the latest ``RECENT_SHARES`` of the span are tried
+    in turn, and the season must repeat ``RECENT_MIN_CYCLES`` times in the part it is found in.
+    """
+    observed = _first_observed(series)
+    if observed is None:
+        return None
+    times, values = observed
+    for share in RECENT_SHARES:
+        latest = times >= times[-1] - share * (times[-1] - times[0])
+        if latest.sum() < MIN_OBSERVED:
+            return None
+        found = _season_of(times[latest], values[latest], time_kind, RECENT_MIN_CYCLES)
+        if found is not None:
+            return found
     return None
 
 
-def _season_of(times: np.ndarray, values: np.ndarray, time_kind: TimeKind) -> float | None:
+def _first_observed(series: Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Times and values of the first dimension with ``MIN_OBSERVED`` observations, if any."""
+    for d in range(series.dims):
+        observed = ~np.isnan(series.values[:, d])
+        if observed.sum() >= MIN_OBSERVED:
+            return series.times[observed], series.values[observed, d]
+    return None
+
+
+def _season_of(
+    times: np.ndarray, values: np.ndarray, time_kind: TimeKind, min_cycles: float
+) -> float | None:
     span = float(times[-1] - times[0])
     spacing = float(np.median(np.diff(times)))
-    shortest, longest = 4 * spacing, span / MIN_CYCLES
+    shortest, longest = 4 * spacing, span / min_cycles
     if not 0 < shortest < longest:
         return None
     residual = _detrended(times, values)

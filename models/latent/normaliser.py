@@ -35,7 +35,7 @@ class Normaliser:
             context by its own mean and spread (instance scaling).
         season: the season found in the training data (data time units), or None.
         base: True when a seasonal base (``models.latent.base``) at the season is fitted to every
-            series and the network sees what it leaves (windowed data with a season); mean and
+            series and the network sees what it leaves (windowed data, steady season); mean and
             std are then those of the residuals.
     """
 
@@ -66,7 +66,7 @@ class Normaliser:
     ) -> Normaliser:
         """Fit on ``dataset``; ``window`` overrides the window length chosen from the data."""
         plan = plan_windows(dataset, window)
-        base_period = plan.season if plan.length is not None else None
+        base_period = plan.season if plan.length is not None and plan.steady else None
         series = dataset.series
         if base_period is not None:
             series = tuple(residuals(s, fit_base(s, base_period)) for s in series)

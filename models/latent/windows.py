@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..seasons import find_season
+from ..seasons import find_recent_season, find_season
 from ..series import Dataset, Series, TimeKind
 
 # A data set is windowed when one of its series has more observations than this.
@@ -41,10 +41,13 @@ class WindowPlan:
         length: a window's span in the data's time units (seconds for datetime data), or None
             when no series is long: every series is then one window.
         season: the season found in the data (same units), or None.
+        steady: the season holds over the whole longest series, not only its latest part
+            (``models.seasons.find_recent_season``): only a steady one carries a fitted base.
     """
 
     length: float | None
     season: float | None
+    steady: bool = True
 
 
 def plan_windows(dataset: Dataset, override: float | None = None) -> WindowPlan:
@@ -52,7 +55,10 @@ def plan_windows(dataset: Dataset, override: float | None = None) -> WindowPlan:
     ``WINDOW_SEASONS`` seasons when the longest series has one, else ``WINDOW_POINTS`` typical
     spacings. Series spanning less than a window and a half stay whole."""
     longest = max(dataset.series, key=len)
-    season = find_season(longest, dataset.time_kind) if len(longest) >= 16 else None
+    season = find_season(longest, dataset.time_kind)
+    steady = season is not None
+    if season is None:
+        season = find_recent_season(longest, dataset.time_kind)
     if override is not None:
         length: float | None = override
     elif len(longest) <= LONG_SERIES_POINTS:
@@ -61,7 +67,7 @@ def plan_windows(dataset: Dataset, override: float | None = None) -> WindowPlan:
         length = _length_from_data(longest, season)
     if length is not None and not any(_span(s) > 1.5 * length for s in dataset.series):
         length = None
-    return WindowPlan(length, season)
+    return WindowPlan(length, season, steady)
 
 
 def _length_from_data(series: Series, season: float | None) -> float:

@@ -122,3 +122,13 @@ def test_iso_durations_and_numbers_as_windows():
         window_in_data_units("P3D", TimeKind.NUMERIC)
     with pytest.raises(ValueError, match="positive"):
         window_in_data_units(-1.0, TimeKind.NUMERIC)
+
+
+def test_a_season_of_the_latest_part_sets_windows_but_carries_no_base():
+    from models.latent.normaliser import Normaliser
+    from models.synthetic import drifting_oscillator, trend_season
+
+    drifting = Normaliser.fit(drifting_oscillator(0))
+    assert drifting.season == pytest.approx(1.0, rel=0.1) and drifting.windowed
+    assert not drifting.base
+    assert Normaliser.fit(trend_season(0)).base

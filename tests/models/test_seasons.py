@@ -1,0 +1,53 @@
+"""Seasons found from irregular observations: steady ones, recent ones, and none in noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.seasons import DAY_S, find_recent_season, find_season
+from models.series import Series, TimeKind
+from models.synthetic import drifting_oscillator, mean_reverting
+
+
+def _series(times: np.ndarray, values: np.ndarray) -> Series:
+    return Series("s", times, values[:, None])
+
+
+def test_a_sinusoid_at_irregular_times_gives_its_period():
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.uniform(0, 50, 600))
+    values = np.sin(2 * np.pi * times / 3.7) + 0.3 * rng.normal(size=600) + 0.1 * times
+    assert find_season(_series(times, values), TimeKind.NUMERIC) == pytest.approx(3.7, rel=0.01)
+
+
+def test_weekly_datetime_data_snap_to_the_calendar_year():
+    rng = np.random.default_rng(1)
+    times = np.sort(rng.uniform(0, 12 * 365.25 * DAY_S, 600))
+    values = np.sin(2 * np.pi * times / (360 * DAY_S)) + 0.2 * rng.normal(size=600)
+    found = find_season(_series(times, values), TimeKind.DATETIME)
+    assert found == 365.25 * DAY_S
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_drifting_period_is_found_in_the_latest_part_only(seed):
+    (series,) = drifting_oscillator(seed).series
+    assert find_season(series, TimeKind.NUMERIC) is None  # smeared over the whole series
+    assert find_recent_season(series, TimeKind.NUMERIC) == pytest.approx(1.0, rel=0.1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_random_walk_and_white_noise_have_no_season(seed):
+    (series,) = mean_reverting(seed).series
+    assert find_season(series, TimeKind.NUMERIC) is None
+    assert find_recent_season(series, TimeKind.NUMERIC) is None
+    rng = np.random.default_rng(seed)
+    noise = _series(np.sort(rng.uniform(0, 100, 2000)), rng.normal(size=2000))
+    assert find_season(noise, TimeKind.NUMERIC) is None
+    assert find_recent_season(noise, TimeKind.NUMERIC) is None
+
+
+def test_too_few_observations_say_nothing():
+    few = _series(np.arange(10.0), np.sin(np.arange(10.0)))
+    assert find_season(few, TimeKind.NUMERIC) is None
+    assert find_recent_season(few, TimeKind.NUMERIC) is None
