@@ -6,6 +6,7 @@ offset (handled as POSIX seconds inside, answered as UTC ISO-8601 strings).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,10 @@ import numpy as np
 from models.series import SeriesValidationError, TimeKind, parse_times
 
 from .errors import ApiError, invalid_input
+
+# An unencoded "+" in a query string arrives as a space; a space between a time of day and a
+# two-digit offset at the end (12:00:00 02:00, 12:00 0530) can only have been that "+".
+_SPACED_OFFSET = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
 
 
 def times_from_values(raw: Sequence[Any], kind: TimeKind, where: str, limit: int) -> np.ndarray:
@@ -34,7 +39,7 @@ def times_from_values(raw: Sequence[Any], kind: TimeKind, where: str, limit: int
 def times_from_query(raw: Sequence[str], kind: TimeKind, where: str, limit: int) -> np.ndarray:
     """Times given as query strings: numbers for a numeric model, ISO-8601 for a datetime one."""
     if kind is TimeKind.DATETIME:
-        return times_from_values(list(raw), kind, where, limit)
+        return times_from_values([restore_plus(text) for text in raw], kind, where, limit)
     values: list[Any] = []
     for text in raw:
         try:
@@ -42,6 +47,12 @@ def times_from_query(raw: Sequence[str], kind: TimeKind, where: str, limit: int)
         except ValueError:
             values.append(text)  # parse_times reports it, with its index
     return times_from_values(values, kind, where, limit)
+
+
+def restore_plus(text: str) -> str:
+    """``text`` with the "+" of its UTC offset put back where a query string turned it into a
+    space (``2026-03-01T12:00:00 02:00`` -> ``2026-03-01T12:00:00+02:00``)."""
+    return _SPACED_OFFSET.sub(r"\1+\2", text.strip())
 
 
 def grid_times(start: str, stop: str, num: int, kind: TimeKind, limit: int) -> np.ndarray:

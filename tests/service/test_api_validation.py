@@ -795,6 +795,28 @@ def test_get_predict_datetime_model_rejects_other_times(
     assert good.json()["times"] == ["2024-03-01T01:00:00+00:00"]
 
 
+def test_get_predict_takes_an_offset_whose_plus_was_not_encoded(
+    client: TestClient, trained: dict
+) -> None:
+    """A "+" typed into a URL arrives as a space; a space before a trailing two-digit offset
+    can only have been that "+"."""
+    model = trained["datetime"]
+    times = "t=2024-03-01T03:00:00+02:00&t=2024-03-01 04:30+0200&t=2024-03-01T01:00:00-01:00"
+    response = client.get(f"/predict?model_id={model}&series_id=s0&{times}")
+    assert response.status_code == 200, response.text
+    assert response.json()["times"] == [
+        "2024-03-01T01:00:00+00:00",
+        "2024-03-01T02:30:00+00:00",
+        "2024-03-01T02:00:00+00:00",
+    ]
+    grid = client.get(
+        f"/predict?model_id={model}&series_id=s0&start=2024-03-01T03:00:00+02:00"
+        "&stop=2024-03-01T02:00:00Z&num=2"
+    )
+    assert grid.status_code == 200, grid.text
+    assert grid.json()["times"][0] == "2024-03-01T01:00:00+00:00"
+
+
 @pytest.mark.parametrize(
     ("params", "status"),
     [({"t": [1.0], "level": [150]}, 422), ({}, 422), ({"series_id": "s99", "t": [1.0]}, 404)],
