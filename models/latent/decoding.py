@@ -3,7 +3,10 @@
 Every request is split into its prediction groups (``models.latent.windows``: the whole series,
 or the window around each time), every group becomes a task, and all tasks go through the model
 as one batch; the answers are put back in each request's order. Validation, the skill figures and
-``predict`` all go through here, so they see the model exactly as a user does.
+``predict`` all go through here, so they see the model exactly as a user does. Every request
+draws its noise from its own generator, seeded by its own seed, so its answer does not depend on
+the other requests it is decoded with (up to the adaptive solver's tolerance: the batch shares
+one solve).
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from .windows import prediction_groups
 
 @dataclass(frozen=True)
 class Request:
-    """Predict ``series`` at ``times`` [T] (raw, any order, no duplicates needed)."""
+    """Predict ``series`` at ``times`` [T] (raw, any order, no duplicates needed), drawing the
+    samples' noise from a generator seeded by ``seed``."""
 
     series: Series
     times: np.ndarray
+    seed: int = 0
 
 
 def decode(
@@ -36,7 +41,6 @@ def decode(
     requests: list[Request],
     *,
     n_samples: int,
-    generator: torch.Generator | None = None,
     extrapolate_with_base: bool = False,
 ) -> list[np.ndarray]:
     """Answers in the data's units, one [S, T, D] array per request, T in the request's order.
@@ -55,14 +59,17 @@ def decode(
         for group in prediction_groups(series, request.times, normaliser.window):
             tasks.append(prediction_task(group.context, normaliser, request.times[group.positions]))
             owners.append((index, group.positions))
-    rows = _decode_tasks(model, tasks, n_samples, generator)  # [S, N, D]
+    device = next(model.parameters()).device
+    generators = [torch.Generator(device=device).manual_seed(r.seed) for r in requests]
+    per_request = np.bincount([index for index, _ in owners], minlength=len(requests))
+    rows = _decode_tasks(model, tasks, n_samples, generators, per_request)  # [S, N, D]
     answers = [np.empty((rows.shape[0], len(r.times), model.dims)) for r in requests]
     start = 0
     for (index, positions), task in zip(owners, tasks, strict=True):
         stop = start + len(task.target_times)
         answers[index][:, positions] = rows[:, start:stop]
         start = stop
-    for request, base, answer in zip(requests, bases, answers, strict=True):
+    for request, base, answer, generator in zip(requests, bases, answers, generators, strict=True):
         answer[:] = normaliser.raw_values(answer)
         if base is None:
             continue
@@ -80,32 +87,62 @@ def _base_alone(
     normaliser: Normaliser,
     times: np.ndarray,
     n_samples: int,
-    generator: torch.Generator | None,
+    generator: torch.Generator,
 ) -> np.ndarray:
     """The base at ``times`` [T], with the residuals' spread as noise when sampling: [S, T, D]."""
     values = base(times)[None]
     if n_samples == 0:
         return values
-    noise = torch.randn((n_samples, *values.shape[1:]), generator=generator, dtype=torch.float64)
-    return values + noise.numpy() * np.asarray(normaliser.std)
+    noise = torch.randn(
+        (n_samples, *values.shape[1:]),
+        generator=generator,
+        dtype=torch.float64,
+        device=generator.device,
+    )
+    return values + noise.cpu().numpy() * np.asarray(normaliser.std)
 
 
 def _decode_tasks(
-    model: LatentODE, tasks: list[Task], n_samples: int, generator: torch.Generator | None
+    model: LatentODE,
+    tasks: list[Task],
+    n_samples: int,
+    generators: list[torch.Generator],
+    tasks_per_request: np.ndarray,
 ) -> np.ndarray:
-    """All tasks' target rows, in task order, standardised: [S, N, D]."""
+    """All tasks' target rows, in task order, standardised: [S, N, D]. The tasks of request r
+    are contiguous, ``tasks_per_request[r]`` of them, and draw from ``generators[r]``."""
     parameter = next(model.parameters())
     device = parameter.device
     with torch.no_grad():
         batch = make_batch(tasks, device, parameter.dtype)
-        mean, std = model.posterior(batch)  # [B, L] each
+        mean, std = model.posterior(batch)  # [B, L]
         if n_samples == 0:
             z0 = mean.unsqueeze(0)
         else:
-            noise = torch.randn((n_samples, *mean.shape), generator=generator, device=device)
-            z0 = mean + std * noise
+            shapes = [(n_samples, int(count), mean.shape[1]) for count in tasks_per_request]
+            z0 = mean + std * _draws(generators, shapes, mean)  # [S, B, L]
         predicted = model.predict_targets(batch, z0)  # [S, N, D], instance units
         if n_samples > 0:
-            noise = torch.randn(predicted.shape, generator=generator, device=device)
-            predicted = predicted + torch.exp(model.log_noise) * noise
+            targets = np.zeros(len(generators), dtype=int)
+            np.add.at(
+                targets, _owner_of_tasks(tasks_per_request), [len(t.target_times) for t in tasks]
+            )
+            shapes = [(n_samples, int(count), model.dims) for count in targets]
+            predicted = predicted + torch.exp(model.log_noise) * _draws(generators, shapes, mean)
         return batch.unscale(predicted).double().cpu().numpy()
+
+
+def _owner_of_tasks(tasks_per_request: np.ndarray) -> np.ndarray:
+    return np.repeat(np.arange(len(tasks_per_request)), tasks_per_request)
+
+
+def _draws(
+    generators: list[torch.Generator], shapes: list[tuple[int, int, int]], like: torch.Tensor
+) -> torch.Tensor:
+    """Standard normal draws, request r's of ``shapes[r]`` from ``generators[r]``, joined on
+    dimension 1."""
+    parts = [
+        torch.randn(shape, generator=g, device=like.device, dtype=like.dtype)
+        for g, shape in zip(generators, shapes, strict=True)
+    ]
+    return torch.cat(parts, dim=1)

@@ -1,12 +1,17 @@
-"""``predict``: a series' values at any times, with uncertainty, from posterior samples of z0."""
+"""``predict``: a series' values at any times, with uncertainty, from posterior samples of z0.
+
+``predict_many`` answers several asks of one model in one encoder pass and one solve per sample
+count, so that concurrent requests cost little more than one; each ask's answer is the one
+``predict`` gives it alone (its own seed; the shared solve agrees within its tolerance).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
-import torch
 
 from ..series import Series
 from .decoding import Request, decode
@@ -39,6 +44,24 @@ class Prediction:
     kinds: tuple[Kind, ...]
 
 
+@dataclass(frozen=True)
+class Ask:
+    """One prediction: ``context`` read, answered at ``times`` [T] (raw, any order, duplicates
+    allowed), from ``n_samples`` samples drawn under ``seed``."""
+
+    context: Series
+    times: np.ndarray
+    n_samples: int = DEFAULT_SAMPLES
+    quantiles: tuple[float, ...] = DEFAULT_QUANTILES
+    seed: int = 0
+
+    def check(self) -> None:
+        if not all(0.0 <= q <= 1.0 for q in self.quantiles):
+            raise ValueError(f"quantiles must lie in [0, 1], got {self.quantiles}")
+        if self.n_samples < 1:
+            raise ValueError(f"n_samples must be at least 1, got {self.n_samples}")
+
+
 def predict(
     trained: TrainedModel,
     context: Series,
@@ -50,41 +73,58 @@ def predict(
 ) -> Prediction:
     """Encode ``context`` and decode at ``times`` (raw times, any order, duplicates allowed);
     blend in the naive answers and widen the spread as the model's calibration says."""
-    if not all(0.0 <= q <= 1.0 for q in quantiles):
-        raise ValueError(f"quantiles must lie in [0, 1], got {quantiles}")
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
     times = np.asarray(times, dtype=np.float64)
-    wanted, positions = np.unique(times, return_inverse=True)
-    first, last = context.times[0], context.times[-1]
+    return predict_many(trained, [Ask(context, times, n_samples, quantiles, seed)])[0]
+
+
+def predict_many(trained: TrainedModel, asks: Sequence[Ask]) -> list[Prediction]:
+    """``predict`` for every ask, decoded together (one batch per distinct sample count)."""
+    for ask in asks:
+        ask.check()
+    answers: list[Prediction | None] = [None] * len(asks)
+    for n_samples in dict.fromkeys(ask.n_samples for ask in asks):
+        chosen = [i for i, ask in enumerate(asks) if ask.n_samples == n_samples]
+        predictions = _same_samples(trained, [asks[i] for i in chosen])
+        for i, prediction in zip(chosen, predictions, strict=True):
+            answers[i] = prediction
+    return [a for a in answers if a is not None]
+
+
+def _same_samples(trained: TrainedModel, asks: list[Ask]) -> list[Prediction]:
     calibration, normaliser = trained.calibration, trained.normaliser
-    known_times = calibration.times_needed(context, wanted)
-    known = _samples(trained, context, known_times, n_samples, seed)  # [S, K, D]
+    wanted = [np.unique(np.asarray(ask.times, dtype=np.float64)) for ask in asks]
+    known_times = [
+        calibration.times_needed(a.context, w) for a, w in zip(asks, wanted, strict=True)
+    ]
+    requests = [Request(a.context, k, a.seed) for a, k in zip(asks, known_times, strict=True)]
+    known = decode(
+        trained.model,
+        normaliser,
+        requests,
+        n_samples=asks[0].n_samples,
+        extrapolate_with_base=calibration.extrapolate_with_base,
+    )  # per ask [S, K, D]
     fallback = np.asarray(normaliser.mean)
-    samples = calibration.blend(known, known_times, context, wanted, normaliser.season, fallback)
+    predictions = []
+    for ask, times, k_times, k_samples in zip(asks, wanted, known_times, known, strict=True):
+        samples = calibration.blend(
+            k_samples, k_times, ask.context, times, normaliser.season, fallback
+        )  # [S, T', D]
+        predictions.append(_shaped(trained, ask, times, samples))
+    return predictions
+
+
+def _shaped(trained: TrainedModel, ask: Ask, wanted: np.ndarray, samples: np.ndarray) -> Prediction:
+    """The answer at ``ask.times`` from samples [S, T', D] at their sorted unique ``wanted``."""
+    times = np.asarray(ask.times, dtype=np.float64)
+    positions = np.searchsorted(wanted, times)
+    first, last = ask.context.times[0], ask.context.times[-1]
     outside = (wanted < first) | (wanted > last)
-    raw = calibration.widen(samples, outside)[:, positions.reshape(-1)]
+    raw = trained.calibration.widen(samples, outside)[:, positions]
     kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
     return Prediction(
         times=times,
         mean=raw.mean(axis=0),
-        quantiles={q: np.quantile(raw, q, axis=0) for q in quantiles},
+        quantiles={q: np.quantile(raw, q, axis=0) for q in ask.quantiles},
         kinds=kinds,
     )
-
-
-def _samples(
-    trained: TrainedModel, context: Series, times: np.ndarray, n_samples: int, seed: int
-) -> np.ndarray:
-    """Posterior predictive samples at sorted unique times, in the data's units: [S, T, D]."""
-    parameter = next(trained.model.parameters())
-    generator = torch.Generator(device=parameter.device).manual_seed(seed)
-    request = Request(context, times)
-    return decode(
-        trained.model,
-        trained.normaliser,
-        [request],
-        n_samples=n_samples,
-        generator=generator,
-        extrapolate_with_base=trained.calibration.extrapolate_with_base,
-    )[0]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..baselines import (
     EXTRAPOLATION_BASELINES,
@@ -179,15 +178,13 @@ def _samples_and_features(
     """Posterior predictive samples at every case's held-out times, raw units, [S, N, D], and
     the blend's features there, [K, N, D]: the interpolation features when ``naive`` is None,
     else the gap between the naive forecast ``naive`` [N, D] and the samples' mean."""
-    generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
     wanted = [c.times if naive is not None else _with_neighbours(c) for c in cases]
+    requests = [
+        Request(c.context, times, seed + index)
+        for index, (c, times) in enumerate(zip(cases, wanted, strict=True))
+    ]
     answers = decode(
-        model,
-        normaliser,
-        [Request(c.context, times) for c, times in zip(cases, wanted, strict=True)],
-        n_samples=SKILL_SAMPLES,
-        generator=generator,
-        extrapolate_with_base=with_base,
+        model, normaliser, requests, n_samples=SKILL_SAMPLES, extrapolate_with_base=with_base
     )
     if naive is not None:
         samples = np.concatenate(answers, axis=1)

@@ -67,3 +67,33 @@ def test_a_saved_model_loads_and_predicts_the_same(trained, tmp_path):
     np.testing.assert_array_equal(
         predict(loaded, context, times, seed=2).mean, predict(trained, context, times, seed=2).mean
     )
+
+
+def test_asks_decoded_together_answer_as_they_do_alone(trained):
+    from models.latent.predict import Ask, predict_many
+
+    contexts = damped_oscillator(3, n_points=12, seed=11).series
+    asks = [
+        Ask(contexts[0], np.linspace(0.0, 14.0, 9), seed=1),  # interpolation and extrapolation
+        Ask(contexts[1], np.array([3.0, 1.0, 3.0]), quantiles=(0.05, 0.5), seed=2),
+        Ask(contexts[2], np.array([-1.0, 12.0]), n_samples=17, seed=3),  # its own sample count
+        Ask(contexts[0], np.linspace(0.0, 14.0, 9), seed=5),  # same times, another seed
+    ]
+    together = predict_many(trained, asks)
+    for ask, answer in zip(asks, together, strict=True):
+        alone = predict(
+            trained,
+            ask.context,
+            ask.times,
+            n_samples=ask.n_samples,
+            quantiles=ask.quantiles,
+            seed=ask.seed,
+        )
+        np.testing.assert_array_equal(answer.times, ask.times)
+        assert answer.kinds == alone.kinds and set(answer.quantiles) == set(ask.quantiles)
+        np.testing.assert_allclose(answer.mean, alone.mean, rtol=1e-4, atol=1e-5)
+        for q in ask.quantiles:
+            np.testing.assert_allclose(
+                answer.quantiles[q], alone.quantiles[q], rtol=1e-4, atol=1e-5
+            )
+    assert not np.allclose(together[0].mean, together[3].mean)  # seeds are per ask
