@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI
 from models.store import Store
 
 from .auth import key_digests, require_api_key
+from .batching import PredictionBatcher
 from .errors import install_error_handlers, responses
 from .guards import ApiKeyMiddleware, BodyLimitMiddleware
 from .metrics import Metrics, install_metrics_middleware
@@ -52,7 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.model_cache = ModelCache(store, settings.model_cache_size)
         app.state.metrics = Metrics(connection, settings)
         app.state.api_key_digests = key_digests(settings.api_key_list())
-        app.state.predict_gate = threading.BoundedSemaphore(settings.predict_concurrency)
+        app.state.batcher = PredictionBatcher(
+            threading.BoundedSemaphore(settings.predict_concurrency),
+            settings.predict_batch_window_ms / 1000,
+            settings.predict_batch_size,
+        )
         _load_model_code(settings.api_torch_threads)
         try:
             yield

@@ -3,7 +3,6 @@ built by ``create_app``'s lifespan, so each app (and each test) has its own."""
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated
 
 import redis
@@ -11,6 +10,7 @@ from fastapi import Depends, Request
 
 from models.store import Store
 
+from .batching import PredictionBatcher
 from .model_cache import ModelCache
 from .settings import Settings
 
@@ -31,12 +31,12 @@ def get_model_cache(request: Request) -> ModelCache:
     return request.app.state.model_cache
 
 
-def get_predict_gate(request: Request) -> threading.BoundedSemaphore:
-    return request.app.state.predict_gate
+def get_batcher(request: Request) -> PredictionBatcher:
+    return request.app.state.batcher
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
 ModelCacheDep = Annotated[ModelCache, Depends(get_model_cache)]
-PredictGateDep = Annotated[threading.BoundedSemaphore, Depends(get_predict_gate)]
+BatcherDep = Annotated[PredictionBatcher, Depends(get_batcher)]

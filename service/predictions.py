@@ -6,7 +6,6 @@ Used by ``GET/POST /predict`` and ``GET /predict.png``; torch loads on the first
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from models.series import Series, SeriesValidationError, TimeKind, parse_dataset
 from models.store import CorruptFileError, Store, UnknownModelError
 from worker.protocol import ModelStatus
 
+from .batching import PredictionBatcher
 from .errors import ApiError, invalid_input, not_found
 from .model_cache import LoadedModel, ModelCache
 from .schemas import MAX_INTERVALS, Interval, PredictionOut, SeriesIn
@@ -140,10 +140,10 @@ def answer(
     context: Series,
     ask: Ask,
     kind: TimeKind,
-    gate: threading.BoundedSemaphore,
+    batcher: PredictionBatcher,
 ) -> PredictionOut:
     """Run the model and shape ``PredictionOut``."""
-    prediction = run(loaded, context, ask, gate)
+    prediction = run(loaded, context, ask, batcher)
     intervals = {
         _label(level): Interval(
             lower=prediction.quantiles[lower].tolist(), upper=prediction.quantiles[upper].tolist()
@@ -161,25 +161,17 @@ def answer(
     )
 
 
-def run(
-    loaded: LoadedModel, context: Series, ask: Ask, gate: threading.BoundedSemaphore
-) -> Prediction:
-    """Predict, holding ``gate``: torch ops this small run fastest one at a time per process
-    (threads interleaving them cost about 3x the CPU per request, in ``bench/service.py``)."""
-    from models.latent.predict import predict
+def run(loaded: LoadedModel, context: Series, ask: Ask, batcher: PredictionBatcher) -> Prediction:
+    """Predict, through the batcher: concurrent predictions of one model share one solve, and
+    run one batch at a time per process (threads interleaving torch ops this small cost about 3x
+    the CPU per request, in ``bench/service.py``)."""
+    from models.latent.predict import Ask as ModelAsk
     from models.ode import SolverError
 
     wanted = [q for level in ask.levels for q in _level_quantiles(level)] + list(ask.quantiles)
+    model_ask = ModelAsk(context, ask.times, ask.n_samples, tuple(dict.fromkeys(wanted)), ask.seed)
     try:
-        with gate:
-            return predict(
-                loaded.trained,
-                context,
-                ask.times,
-                n_samples=ask.n_samples,
-                quantiles=tuple(dict.fromkeys(wanted)),
-                seed=ask.seed,
-            )
+        return batcher.predict(loaded.trained, model_ask)
     except SolverError as err:
         message = f"the model's solver gave up on these times: {err}; ask for nearer times"
         raise ApiError(422, "prediction_failed", message) from err

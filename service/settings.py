@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     predict_concurrency: int = Field(
         1, ge=1, le=64, description="Predictions computed at once per API process."
     )
+    predict_batch_window_ms: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="How long a prediction waits for others of its model to share its solve.",
+    )
+    predict_batch_size: int = Field(
+        64, ge=1, le=4096, description="Most predictions in one batch; 1 turns batching off."
+    )
     api_torch_threads: int = Field(1, ge=1, le=256, description="Torch threads per API process.")
     model_cache_size: int = Field(8, ge=1, le=1024, description="Models kept loaded by the API.")
     default_samples: int = Field(100, ge=1, description="Posterior samples per prediction.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -11,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from models.series import Series, TimeKind
 
-from ..deps import ModelCacheDep, PredictGateDep, SettingsDep, StoreDep
+from ..batching import PredictionBatcher
+from ..deps import BatcherDep, ModelCacheDep, SettingsDep, StoreDep
 from ..errors import invalid_input, responses
 from ..limits import check_one_series
 from ..model_cache import LoadedModel
@@ -115,7 +115,7 @@ def get_predict(
     store: StoreDep,
     cache: ModelCacheDep,
     settings: SettingsDep,
-    gate: PredictGateDep,
+    batcher: BatcherDep,
 ) -> PredictionOut:
     """Predict a training series at any times (interpolation inside its observed range,
     extrapolation outside)."""
@@ -124,7 +124,7 @@ def get_predict(
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
     check_horizon(loaded, context, ask, settings.max_horizon_spans, "query.t")
-    return answer(loaded, query.model_id, context, ask, kind, gate)
+    return answer(loaded, query.model_id, context, ask, kind, batcher)
 
 
 @router.post("/predict", response_model=PredictionOut, responses=responses(404, 409, 413, 422))
@@ -133,7 +133,7 @@ def post_predict(
     store: StoreDep,
     cache: ModelCacheDep,
     settings: SettingsDep,
-    gate: PredictGateDep,
+    batcher: BatcherDep,
 ) -> PredictionOut:
     """Predict a new series from its own observations (the context the encoder reads)."""
     record, loaded = load_servable(store, cache, body.model_id)
@@ -144,7 +144,7 @@ def post_predict(
     levels, quantiles = intervals_wanted(body.level, body.quantiles, "body")
     ask = Ask(requested, levels, quantiles, _samples(body.n_samples, settings, "body"), body.seed)
     check_horizon(loaded, context, ask, settings.max_horizon_spans, "body.times")
-    return answer(loaded, body.model_id, context, ask, kind, gate)
+    return answer(loaded, body.model_id, context, ask, kind, batcher)
 
 
 @router.get(
@@ -157,7 +157,7 @@ def get_predict_png(
     store: StoreDep,
     cache: ModelCacheDep,
     settings: SettingsDep,
-    gate: PredictGateDep,
+    batcher: BatcherDep,
 ) -> Response:
     """The same prediction drawn: observations, mean, bands, and the last observed time."""
     record, loaded = load_servable(store, cache, query.model_id)
@@ -165,7 +165,7 @@ def get_predict_png(
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
     check_horizon(loaded, context, ask, settings.max_horizon_spans, "query.t")
-    return Response(_png(loaded, query, context, ask, kind, gate), media_type="image/png")
+    return Response(_png(loaded, query, context, ask, kind, batcher), media_type="image/png")
 
 
 def _png(
@@ -174,17 +174,17 @@ def _png(
     context: Series,
     ask: Ask,
     kind: TimeKind,
-    gate: threading.BoundedSemaphore,
+    batcher: PredictionBatcher,
 ) -> bytes:
     from ..plotting import Band, render_png
 
-    prediction = run(loaded, context, ask, gate)
+    prediction = run(loaded, context, ask, batcher)
     bands = []
     for level in sorted(ask.levels, reverse=True):
         tail = (1 - level / 100) / 2
         lower, upper = prediction.quantiles[tail], prediction.quantiles[1 - tail]
         bands.append(Band(f"{level:g}%", lower, upper))
-    with gate:  # drawing holds the GIL for ~0.2 s: one heavy thing at a time
+    with batcher.gate:  # drawing holds the GIL for ~0.2 s: one heavy thing at a time
         return render_png(
             title=f"model {query.model_id} / series {context.id}",
             observed_times=context.times,

@@ -1,0 +1,106 @@
+"""Dynamic batching: concurrent predictions of one model answered by one ``predict_many``.
+
+The first request for a model opens a batch and waits up to ``window_s`` (less once
+``max_size`` requests have joined), then takes the prediction gate and runs every request that
+joined meanwhile as one encoder pass and one solve. Requests that arrive while a batch computes
+join the next one, so under load batches grow by themselves. Answers are those the requests
+would get alone (their own seeds; ``models.latent.predict.predict_many``). A batch that fails is
+rerun request by request, so a failing request fails alone. Nothing else waits on the gate: the
+light endpoints never queue behind predictions.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.latent.predict import Ask, Prediction
+    from models.latent.train import TrainedModel
+
+
+@dataclass
+class _Pending:
+    """One request in a batch: what it asks, and its answer or error once the batch ran."""
+
+    ask: Ask
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: Prediction | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Batch:
+    requests: list[_Pending] = field(default_factory=list)
+    full: threading.Event = field(default_factory=threading.Event)
+
+
+class PredictionBatcher:
+    """Per API process: gathers concurrent asks per model (``window_s``, ``max_size``; a window
+    of 0 or a size of 1 turns batching off) and runs them under ``gate``."""
+
+    def __init__(self, gate: threading.BoundedSemaphore, window_s: float, max_size: int) -> None:
+        self.gate, self.window_s, self.max_size = gate, window_s, max_size
+        self._open: dict[int, _Batch] = {}  # id(trained) -> the batch still taking requests
+        self._lock = threading.Lock()
+        self.batches = self.batched = 0  # counters for tests and benchmarks
+
+    @property
+    def enabled(self) -> bool:
+        return self.window_s > 0 and self.max_size > 1
+
+    def predict(self, trained: TrainedModel, ask: Ask) -> Prediction:
+        """The answer to ``ask``, computed alone or in a batch with concurrent asks of the same
+        loaded model; raises what ``predict_many`` raises for this ask alone."""
+        pending = _Pending(ask)
+        if not self.enabled:
+            self._run(trained, [pending])
+        else:
+            batch, leads = self._join(trained, pending)
+            if leads:
+                batch.full.wait(self.window_s)
+                with self._lock:
+                    if self._open.get(id(trained)) is batch:
+                        del self._open[id(trained)]
+                self._run(trained, batch.requests)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.answer is not None
+        return pending.answer
+
+    def _join(self, trained: TrainedModel, pending: _Pending) -> tuple[_Batch, bool]:
+        """The open batch of ``trained`` with ``pending`` in it, and whether this request opened
+        it (and so runs it)."""
+        with self._lock:
+            batch = self._open.get(id(trained))
+            leads = batch is None
+            if batch is None:
+                batch = self._open[id(trained)] = _Batch()
+            batch.requests.append(pending)
+            if len(batch.requests) >= self.max_size:
+                del self._open[id(trained)]  # the next request opens a new batch
+                batch.full.set()
+            return batch, leads
+
+    def _run(self, trained: TrainedModel, requests: list[_Pending]) -> None:
+        from models.latent.predict import predict_many
+
+        try:
+            with self.gate:
+                answers = predict_many(trained, [r.ask for r in requests])
+        except Exception as error:  # rerun alone, so that only the culprit fails
+            if len(requests) == 1:
+                requests[0].error = error
+                requests[0].done.set()
+                return
+            for request in requests:
+                self._run(trained, [request])
+            return
+        with self._lock:
+            self.batches += 1
+            self.batched += len(requests)
+        for request, answer in zip(requests, answers, strict=True):
+            request.answer = answer
+            request.done.set()

@@ -1,0 +1,83 @@
+"""Dynamic batching: concurrent asks of one model share a solve, answer as they would alone, and
+fail alone."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from models.latent.model import ModelConfig
+from models.latent.predict import Ask, predict
+from models.latent.train import Config, TrainingConfig, train
+from models.synthetic import damped_oscillator
+from service.batching import PredictionBatcher
+
+# Asks decoded together share one adaptive solve, whose steps depend on the whole batch: answers
+# agree with the solo ones within ten times the decoder's tolerances (rtol 1e-4, atol 1e-5).
+SOLVE_RTOL, SOLVE_ATOL = 1e-3, 1e-4
+
+
+@pytest.fixture(scope="module")
+def trained():
+    config = Config(
+        ModelConfig(latent_dim=3, hidden_dim=16, encoder_dim=8),
+        TrainingConfig(epochs=2, batch_size=4, seed=1),
+    )
+    return train(config, damped_oscillator(8, n_points=12, seed=3), device="cpu")
+
+
+def _asks(count: int) -> list[Ask]:
+    contexts = damped_oscillator(count, n_points=12, seed=21).series
+    return [
+        Ask(c, np.linspace(-1.0, 13.0, 5 + i), quantiles=(0.1, 0.9), seed=i)
+        for i, c in enumerate(contexts)
+    ]
+
+
+def _concurrently(batcher: PredictionBatcher, trained, asks: list[Ask]) -> list:
+    start = threading.Barrier(len(asks))
+
+    def one(ask: Ask):
+        start.wait()
+        try:
+            return batcher.predict(trained, ask)
+        except Exception as error:  # returned, to check which asks failed
+            return error
+
+    with ThreadPoolExecutor(len(asks)) as pool:
+        return list(pool.map(one, asks))
+
+
+def test_concurrent_asks_share_batches_and_answer_as_alone(trained):
+    batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s=0.5, max_size=4)
+    asks = _asks(8)
+    answers = _concurrently(batcher, trained, asks)
+    assert batcher.batched == 8 and batcher.batches < 8  # full batches of 4 leave early
+    for ask, answer in zip(asks, answers, strict=True):
+        alone = predict(trained, ask.context, ask.times, quantiles=ask.quantiles, seed=ask.seed)
+        np.testing.assert_allclose(answer.mean, alone.mean, rtol=SOLVE_RTOL, atol=SOLVE_ATOL)
+        np.testing.assert_allclose(
+            answer.quantiles[0.9], alone.quantiles[0.9], rtol=1e-4, atol=1e-5
+        )
+
+
+def test_a_failing_ask_fails_alone(trained):
+    batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s=0.5, max_size=3)
+    asks = _asks(3)
+    bad = Ask(asks[1].context, asks[1].times, n_samples=0)
+    answers = _concurrently(batcher, trained, [asks[0], bad, asks[2]])
+    assert isinstance(answers[1], ValueError) and "n_samples" in str(answers[1])
+    for ask, answer in ((asks[0], answers[0]), (asks[2], answers[2])):
+        alone = predict(trained, ask.context, ask.times, quantiles=ask.quantiles, seed=ask.seed)
+        np.testing.assert_allclose(answer.mean, alone.mean, rtol=SOLVE_RTOL, atol=SOLVE_ATOL)
+
+
+@pytest.mark.parametrize(("window_s", "max_size"), [(0.0, 64), (0.5, 1)])
+def test_batching_off_runs_each_ask_alone(trained, window_s, max_size):
+    batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s, max_size)
+    assert not batcher.enabled
+    answers = _concurrently(batcher, trained, _asks(3))
+    assert batcher.batches == 3 and all(a.mean.shape[1] == 2 for a in answers)
