@@ -21,7 +21,7 @@ from .errors import install_error_handlers, responses
 from .guards import ApiKeyMiddleware, BodyLimitMiddleware
 from .metrics import Metrics, install_metrics_middleware
 from .model_cache import ModelCache
-from .routes import fit, health, jobs, metrics, models, predict
+from .routes import fit, health, jobs, metrics, models, predict, predict_batch
 from .settings import Settings, get_settings
 
 REDIS_TIMEOUT_S = 5.0
@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so outermost: a request without a key is refused before its body is read.
     app.add_middleware(ApiKeyMiddleware, digests=key_digests(settings.api_key_list()))
     keyed = [Depends(require_api_key)]
-    for router in (fit.router, jobs.router, models.router, predict.router, metrics.router):
+    routers = (fit, jobs, models, predict, predict_batch, metrics)
+    for router in (module.router for module in routers):
         app.include_router(router, dependencies=keyed, responses=responses(401))
     app.include_router(health.router)
     return app

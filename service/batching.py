@@ -12,6 +12,7 @@ light endpoints never queue behind predictions.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,16 @@ class PredictionBatcher:
         assert pending.answer is not None
         return pending.answer
 
+    def predict_all(
+        self, trained: TrainedModel, asks: Sequence[Ask]
+    ) -> list[Prediction | Exception]:
+        """Every ask's answer, or the error it alone raises: in chunks of ``max_size`` asks, one
+        chunk at a time under the gate (``POST /predict/batch``, already a batch)."""
+        pending = [_Pending(ask) for ask in asks]
+        for start in range(0, len(pending), self.max_size):
+            self._run(trained, pending[start : start + self.max_size])
+        return [_outcome(p) for p in pending]
+
     def _join(self, trained: TrainedModel, pending: _Pending) -> tuple[_Batch, bool]:
         """The open batch of ``trained`` with ``pending`` in it, and whether this request opened
         it (and so runs it)."""
@@ -104,3 +115,12 @@ class PredictionBatcher:
         for request, answer in zip(requests, answers, strict=True):
             request.answer = answer
             request.done.set()
+
+
+def _outcome(pending: _Pending) -> Prediction | Exception:
+    if pending.error is not None:
+        if isinstance(pending.error, Exception):
+            return pending.error
+        raise pending.error  # KeyboardInterrupt and the like are not an ask's failure
+    assert pending.answer is not None
+    return pending.answer

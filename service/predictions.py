@@ -23,6 +23,7 @@ from .series_errors import series_error
 from .timestamps import format_times
 
 if TYPE_CHECKING:
+    from models.latent.predict import Ask as ModelAsk
     from models.latent.predict import Prediction
 
 DEFAULT_LEVEL = 80.0
@@ -118,19 +119,19 @@ def training_series(loaded: LoadedModel, model_id: str, series_id: str) -> Serie
     return series
 
 
-def context_series(raw: SeriesIn, record: dict[str, Any]) -> Series:
-    """A series sent with ``POST /predict``, validated like training data and checked against
-    the model's dimensions and kind of time."""
+def context_series(raw: SeriesIn, record: dict[str, Any], where: str = "body.series") -> Series:
+    """A series sent to be predicted (found at ``where``), validated like training data and
+    checked against the model's dimensions and kind of time."""
     try:
         dataset = parse_dataset([raw.model_dump()])
     except SeriesValidationError as err:
-        raise series_error(err, "body.series") from err
+        raise series_error(err, where) from err
     if dataset.dims != record["dims"]:
         message = f"the model has {record['dims']} dimension(s), this series {dataset.dims}"
-        raise invalid_input("body.series.values", message)
+        raise invalid_input(f"{where}.values", message)
     if str(dataset.time_kind) != record["time_kind"]:
         message = f"the model was trained on {record['time_kind']} times, not {dataset.time_kind}"
-        raise invalid_input("body.series.times", message)
+        raise invalid_input(f"{where}.times", message)
     return dataset.series[0]
 
 
@@ -143,7 +144,14 @@ def answer(
     batcher: PredictionBatcher,
 ) -> PredictionOut:
     """Run the model and shape ``PredictionOut``."""
-    prediction = run(loaded, context, ask, batcher)
+    return shaped(run(loaded, context, ask, batcher), model_id, context.id, ask, kind)
+
+
+def shaped(
+    prediction: Prediction, model_id: str, series_id: str, ask: Ask, kind: TimeKind
+) -> PredictionOut:
+    """The response body of one prediction: the asked intervals and quantiles, times in the
+    model's kind."""
     intervals = {
         _label(level): Interval(
             lower=prediction.quantiles[lower].tolist(), upper=prediction.quantiles[upper].tolist()
@@ -152,7 +160,7 @@ def answer(
     }
     return PredictionOut(
         model_id=model_id,
-        series_id=context.id,
+        series_id=series_id,
         times=format_times(ask.times, kind),
         mean=prediction.mean.tolist(),
         intervals=intervals,
@@ -165,16 +173,24 @@ def run(loaded: LoadedModel, context: Series, ask: Ask, batcher: PredictionBatch
     """Predict, through the batcher: concurrent predictions of one model share one solve, and
     run one batch at a time per process (threads interleaving torch ops this small cost about 3x
     the CPU per request, in ``bench/service.py``)."""
-    from models.latent.predict import Ask as ModelAsk
     from models.ode import SolverError
 
-    wanted = [q for level in ask.levels for q in _level_quantiles(level)] + list(ask.quantiles)
-    model_ask = ModelAsk(context, ask.times, ask.n_samples, tuple(dict.fromkeys(wanted)), ask.seed)
     try:
-        return batcher.predict(loaded.trained, model_ask)
+        return batcher.predict(loaded.trained, model_ask(context, ask))
     except SolverError as err:
-        message = f"the model's solver gave up on these times: {err}; ask for nearer times"
-        raise ApiError(422, "prediction_failed", message) from err
+        raise ApiError(422, "prediction_failed", solver_gave_up(err)) from err
+
+
+def model_ask(context: Series, ask: Ask) -> ModelAsk:
+    """What the model is asked: the quantiles behind the levels and those asked directly."""
+    from models.latent.predict import Ask as ModelAsk
+
+    wanted = [q for level in ask.levels for q in _level_quantiles(level)] + list(ask.quantiles)
+    return ModelAsk(context, ask.times, ask.n_samples, tuple(dict.fromkeys(wanted)), ask.seed)
+
+
+def solver_gave_up(error: Exception) -> str:
+    return f"the model's solver gave up on these times: {error}; ask for nearer times"
 
 
 def _level_quantiles(level: float) -> tuple[float, float]:

@@ -262,6 +262,64 @@ class PredictRequest(Strict):
     seed: StrictInt = Field(0, ge=0, le=2**31 - 1)
 
 
+class BatchItem(Strict):
+    """One series of a batch: a training series by id, or a new series, and its times."""
+
+    series_id: str | None = Field(None, pattern=ID_REGEX, description="A training series.")
+    series: SeriesIn | None = Field(None, description="A new series (the context read).")
+    times: list[RawTime] = Field(min_length=1, max_length=HARD_MAX_TIMES)
+
+
+class PredictBatchRequest(Strict):
+    """Many series of one model in one request, answered from one batched solve."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_id": "m-5d0c3b9f0a8e4c1f9a7b6c5d4e3f2a1b",
+                    "items": [
+                        {"series_id": "s0", "times": [2.5, 12.0]},
+                        {"series": SERIES_EXAMPLE, "times": [2.5, 3.0]},
+                    ],
+                    "level": [90],
+                }
+            ]
+        },
+    )
+
+    model_id: str = Field(pattern=ID_REGEX)
+    items: list[BatchItem] = Field(min_length=1, max_length=HARD_MAX_SERIES)
+    level: list[StrictFloat] | None = Field(
+        None, max_length=MAX_INTERVALS, description="Central interval levels, 0-100."
+    )
+    quantiles: list[StrictFloat] | None = Field(
+        None, max_length=MAX_INTERVALS, description="Quantiles, 0-1."
+    )
+    n_samples: StrictInt | None = Field(None, ge=1, description="Posterior samples (default 100).")
+    seed: StrictInt = Field(0, ge=0, le=2**31 - 1, description="The same seed for every item.")
+
+
+class ItemError(BaseModel):
+    """Why one item of a batch has no answer (the others are answered)."""
+
+    index: int
+    code: str
+    message: str
+
+
+class PredictionBatchOut(BaseModel):
+    """One answer per item, in the order sent: null where ``errors`` says why."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_id: str
+    predictions: list[PredictionOut | None]
+    errors: list[ItemError] = Field(default_factory=list)
+
+
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
     checks: dict[str, str] = Field(default_factory=dict)

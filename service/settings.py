@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         32 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
     )
     predict_concurrency: int = Field(
-        1, ge=1, le=64, description="Predictions computed at once per API process."
+        1, ge=1, le=64, description="Prediction batches computed at once per API process."
     )
     predict_batch_window_ms: float = Field(
         2.0,
@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     default_samples: int = Field(100, ge=1, description="Posterior samples per prediction.")
     max_samples: int = Field(1000, ge=1, description="Largest n_samples a client may ask.")
     max_predict_times: int = Field(10_000, ge=1, description="Most timestamps per prediction.")
+    max_batch_items: int = Field(
+        1000, ge=1, le=100_000, description="Most series in one POST /predict/batch."
+    )
+    max_batch_times: int = Field(
+        100_000, ge=1, le=10_000_000, description="Most timestamps in one POST /predict/batch."
+    )
 
     def api_key_list(self) -> list[str]:
         """The configured API keys (none: authentication is off)."""

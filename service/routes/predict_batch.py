@@ -1,0 +1,110 @@
+"""``POST /predict/batch``: many series of one model (training series and new ones) in one
+request, answered from batched solves."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from models.series import Series, TimeKind
+
+from ..deps import BatcherDep, ModelCacheDep, SettingsDep, StoreDep
+from ..errors import invalid_input, responses
+from ..limits import check_one_series
+from ..model_cache import LoadedModel
+from ..predictions import (
+    Ask,
+    check_horizon,
+    context_series,
+    intervals_wanted,
+    load_servable,
+    model_ask,
+    shaped,
+    solver_gave_up,
+    training_series,
+)
+from ..schemas import BatchItem, ItemError, PredictBatchRequest, PredictionBatchOut, PredictionOut
+from ..settings import Settings
+from ..timestamps import times_from_values
+
+router = APIRouter(tags=["predict"])
+
+
+@router.post(
+    "/predict/batch", response_model=PredictionBatchOut, responses=responses(404, 409, 413, 422)
+)
+def post_predict_batch(
+    body: PredictBatchRequest,
+    store: StoreDep,
+    cache: ModelCacheDep,
+    settings: SettingsDep,
+    batcher: BatcherDep,
+) -> PredictionBatchOut:
+    """Predict many series of one model: each item names a training series (``series_id``) or
+    sends a new one (``series``), with its times. Bad input anywhere is a 4xx naming the item;
+    an item whose solve fails gets null and an entry in ``errors``, the others their answers."""
+    from models.ode import SolverError
+
+    _check_sizes(body, settings)
+    record, loaded = load_servable(store, cache, body.model_id)
+    kind = TimeKind(record["time_kind"])
+    levels, quantiles = intervals_wanted(body.level, body.quantiles, "body")
+    n_samples = body.n_samples or settings.default_samples
+    if n_samples > settings.max_samples:
+        message = f"n_samples {n_samples} is above the limit {settings.max_samples}"
+        raise invalid_input("body.n_samples", message)
+    contexts, asks = [], []
+    for index, item in enumerate(body.items):
+        where = f"body.items[{index}]"
+        context = _context(item, loaded, body.model_id, record, settings, where)
+        times = times_from_values(item.times, kind, f"{where}.times", settings.max_predict_times)
+        ask = Ask(times, levels, quantiles, n_samples, body.seed)
+        check_horizon(loaded, context, ask, settings.max_horizon_spans, f"{where}.times")
+        contexts.append(context)
+        asks.append(ask)
+    outcomes = batcher.predict_all(
+        loaded.trained, [model_ask(c, a) for c, a in zip(contexts, asks, strict=True)]
+    )
+    predictions: list[PredictionOut | None] = []
+    errors = []
+    for index, (context, ask, outcome) in enumerate(zip(contexts, asks, outcomes, strict=True)):
+        if isinstance(outcome, SolverError):
+            errors.append(
+                ItemError(index=index, code="prediction_failed", message=solver_gave_up(outcome))
+            )
+            predictions.append(None)
+        elif isinstance(outcome, Exception):
+            raise outcome
+        else:
+            predictions.append(shaped(outcome, body.model_id, context.id, ask, kind))
+    return PredictionBatchOut(model_id=body.model_id, predictions=predictions, errors=errors)
+
+
+def _check_sizes(body: PredictBatchRequest, settings: Settings) -> None:
+    if len(body.items) > settings.max_batch_items:
+        message = f"{len(body.items)} items; at most {settings.max_batch_items}"
+        raise invalid_input("body.items", f"{message} (ODECAST_MAX_BATCH_ITEMS); split the batch")
+    total = sum(len(item.times) for item in body.items)
+    if total > settings.max_batch_times:
+        message = f"{total} times in all; at most {settings.max_batch_times}"
+        raise invalid_input("body.items", f"{message} (ODECAST_MAX_BATCH_TIMES); split the batch")
+    points = sum(len(item.series.times) for item in body.items if item.series is not None)
+    if points > settings.max_points:
+        message = f"{points} observations in all; at most {settings.max_points}"
+        raise invalid_input("body.items", f"{message} (ODECAST_MAX_POINTS); split the batch")
+
+
+def _context(
+    item: BatchItem,
+    loaded: LoadedModel,
+    model_id: str,
+    record: dict,
+    settings: Settings,
+    where: str,
+) -> Series:
+    """The series an item reads: a training series by id, or the new series it sends."""
+    if (item.series_id is None) == (item.series is None):
+        raise invalid_input(where, "give series_id (a training series) or series, not both")
+    if item.series_id is not None:
+        return training_series(loaded, model_id, item.series_id)
+    check_one_series(item.series, settings, f"{where}.series")
+    return context_series(item.series, record, f"{where}.series")
