@@ -197,8 +197,17 @@ def _add_client_commands(sub: Any) -> None:
         "each level, kind), or writes it to --csv; --plot saves the PNG of GET /predict.png.",
     )
     predict.add_argument("model_id", metavar="MODEL")
-    predict.add_argument(
-        "--series", required=True, dest="series_id", metavar="ID", help="a training series"
+    which = predict.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--series",
+        dest="series_ids",
+        type=_id_list,
+        metavar="ID[,ID...]",
+        help="training series; several (comma-separated) are answered by one POST "
+        "/predict/batch, with an id column",
+    )
+    which.add_argument(
+        "--all", action="store_true", help="every training series of the model, in one batch"
     )
     when = predict.add_mutually_exclusive_group(required=True)
     when.add_argument(
@@ -622,25 +631,55 @@ def skill_text(skill: dict[str, Any] | None, job: str) -> str:
 def cmd_predict(args: argparse.Namespace) -> int:
     ask: dict[str, Any] = {"times": args.at, "grid": args.grid, "level": args.level}
     with _client(args) as client:
+        series_ids = client.model(args.model_id).series_ids if args.all else args.series_ids
+        if len(series_ids) > 1 or args.all:
+            if args.plot is not None:
+                raise CliError("--plot draws one series; give one --series", EXIT_USAGE)
+            return _print_batch(
+                args, client.predict_batch(args.model_id, series_ids=series_ids, **ask)
+            )
         prediction = None
         if args.csv is not None or args.json or args.plot is None:
-            prediction = client.predict(args.model_id, series_id=args.series_id, **ask)
-        png = client.plot(args.model_id, args.series_id, **ask) if args.plot else None
+            prediction = client.predict(args.model_id, series_id=series_ids[0], **ask)
+        png = client.plot(args.model_id, series_ids[0], **ask) if args.plot else None
     if prediction is not None:
-        headers, rows = prediction_table(prediction)
-        if args.json:
-            _print_json(prediction)
-        elif args.csv is not None:
-            _write(args.csv, _csv_text(headers, rows).encode())
-            shape = f"{len(prediction.times)} times x {len(rows) // max(1, len(prediction.times))}"
-            print(f"wrote {args.csv} ({len(rows)} rows: {shape} dims)")
-        else:
-            shown = [[_fmt(v, ".6g") if isinstance(v, float) else str(v) for v in r] for r in rows]
-            _print_table(headers, shown)
+        _print_prediction(args, prediction, prediction_table(prediction), len(prediction.times))
     if png is not None:
         _write(args.plot, png)
         print(f"wrote {args.plot} ({len(png)} bytes)")
     return EXIT_OK
+
+
+def _print_batch(args: argparse.Namespace, batch: Any) -> int:
+    for error in batch.errors:
+        _note(f"series #{error['index']}: {error['message']}")
+    rows = batch.to_rows()
+    headers = list(rows[0]) if rows else ["id", "time", "dim", "mean", "kind"]
+    times = sum(len(p.times) for p in batch.predictions if p is not None)
+    _print_prediction(args, batch, (headers, [list(r.values()) for r in rows]), times)
+    return EXIT_FAILURE if batch.errors else EXIT_OK
+
+
+def _print_prediction(
+    args: argparse.Namespace, answer: Any, table: tuple[list[str], list[list[Any]]], times: int
+) -> None:
+    headers, rows = table
+    if args.json:
+        _print_json(answer)
+    elif args.csv is not None:
+        _write(args.csv, _csv_text(headers, rows).encode())
+        shape = f"{times} times x {len(rows) // max(1, times)}"
+        print(f"wrote {args.csv} ({len(rows)} rows: {shape} dims)")
+    else:
+        shown = [[_fmt(v, ".6g") if isinstance(v, float) else str(v) for v in r] for r in rows]
+        _print_table(headers, shown)
+
+
+def _id_list(text: str) -> list[str]:
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError("give at least one series id")
+    return ids
 
 
 def prediction_table(prediction: Any) -> tuple[list[str], list[list[Any]]]:

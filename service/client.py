@@ -42,7 +42,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -318,6 +318,32 @@ class Prediction:
             columns += [f"lower_{level}", f"upper_{level}"]
         columns += [f"q_{q}" for q in sorted(self.quantiles, key=_as_number)]
         return [*columns, "kind"]
+
+
+@dataclass(frozen=True)
+class PredictionBatch:
+    """``POST /predict/batch``'s answer: one ``Prediction`` per item in the order sent, None
+    where ``errors`` (``{index, code, message}``) says why."""
+
+    model_id: str
+    predictions: list[Prediction | None]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PredictionBatch:
+        predictions = [
+            None if p is None else Prediction.from_json(p) for p in data.get("predictions") or []
+        ]
+        return cls(data["model_id"], predictions, list(data.get("errors") or []))
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """``Prediction.to_rows`` of every answered item, each row led by the series' ``id``."""
+        return [
+            {"id": p.series_id, **row}
+            for p in self.predictions
+            if p is not None
+            for row in p.to_rows()
+        ]
 
 
 # --------------------------------------------------------------------------- series conversion
@@ -953,6 +979,47 @@ class Client:
             body["n_samples"] = n_samples
         return Prediction.from_json(self._json("POST", "/predict", body=body))
 
+    def predict_batch(
+        self,
+        model_id: str,
+        *,
+        series_ids: Sequence[str] = (),
+        series: Any = None,
+        times: Any = None,
+        grid: tuple[Any, Any, int] | None = None,
+        level: Sequence[float] | float | None = None,
+        quantiles: Sequence[float] | None = None,
+        n_samples: int | None = None,
+        seed: int = 0,
+        id_col: str = "id",
+        time_col: str = "time",
+        value_cols: Sequence[str] | None = None,
+    ) -> PredictionBatch:
+        """``POST /predict/batch``: training series by id (``series_ids``) and new series
+        (``series``, any form ``fit`` takes), all at the same ``times`` or ``grid`` (numbers or
+        ISO-8601), from one batched solve; the same seed for every series."""
+        listed = _grid_values(grid) if times is None and grid is not None else None
+        if listed is None:
+            listed = self._post_times(times, grid)
+        new = (
+            []
+            if series is None
+            else series_payload(series, id_col=id_col, time_col=time_col, value_cols=value_cols)
+        )
+        items: list[dict[str, Any]] = [{"series_id": str(i), "times": listed} for i in series_ids]
+        items += [{"series": one, "times": listed} for one in new]
+        if not items:
+            raise ValueError("give series_ids, series, or both")
+        body: dict[str, Any] = {"model_id": model_id, "items": items, "seed": seed}
+        levels, qs = _as_list(level), _as_list(quantiles)
+        if levels:
+            body["level"] = [float(v) for v in levels]
+        if qs:
+            body["quantiles"] = [float(q) for q in qs]
+        if n_samples is not None:
+            body["n_samples"] = n_samples
+        return PredictionBatch.from_json(self._json("POST", "/predict/batch", body=body))
+
     def plot(
         self,
         model_id: str,
@@ -1022,6 +1089,25 @@ class Client:
         if num == 1:
             return [float(start)]
         return [start + (stop - start) * i / (num - 1) for i in range(num)]
+
+
+def _grid_values(grid: Any) -> list[Any]:
+    """The times of ``grid`` = (start, stop, num), inclusive: numbers, or UTC ISO-8601 strings
+    when start and stop are ISO-8601 strings (with an offset)."""
+    start, stop, num = _grid(grid)
+    if not (isinstance(start, str) and isinstance(stop, str)):
+        if num == 1:
+            return [float(start)]
+        return [start + (stop - start) * i / (num - 1) for i in range(num)]
+    try:
+        moments = [datetime.fromisoformat(v) for v in (start, stop)]
+    except ValueError as err:
+        raise ValueError(f"grid start and stop must be ISO-8601 times: {err}") from None
+    if any(m.utcoffset() is None for m in moments):
+        raise ValueError("grid start and stop need a UTC offset (Z or +02:00)")
+    first, last = (m.timestamp() for m in moments)
+    steps = [first] if num == 1 else [first + (last - first) * i / (num - 1) for i in range(num)]
+    return [datetime.fromtimestamp(t, UTC).isoformat() for t in steps]
 
 
 def _grid(grid: Any) -> tuple[Any, Any, int]:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 from stack_data import wait_healthy
@@ -223,6 +224,35 @@ def test_predict_a_grid_to_csv_and_png(
     assert code == 0 and answer["times"] == [0, 5, 10, 15] and list(answer["intervals"]) == ["80"]
 
 
+def test_predict_several_series_or_all_in_one_batch(
+    stack: dict, trained: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["predict", trained["model_id"], "--url", stack["url"], "--at", "2.5", "12"]
+    code, out, err = run([*argv, "--series", "oscillator-0,oscillator-3"], capsys)
+    assert code == 0, err
+    header, *rows = out.splitlines()
+    assert header.split() == ["id", "time", "dim", "mean", "lower_80", "upper_80", "kind"]
+    assert [r.split()[:3] for r in rows] == [
+        [series, t, d]
+        for series in ("oscillator-0", "oscillator-3")
+        for t in ("2.5", "12")
+        for d in "01"
+    ]
+    single = run([*argv, "--series", "oscillator-3", "--json"], capsys)[1]
+    means = [m for row in json.loads(single)["mean"] for m in row]
+    batched = [float(r.split()[3]) for r in rows[4:]]
+    np.testing.assert_allclose(batched, means, rtol=1e-3, atol=1e-4)
+
+    out_csv = tmp_path / "all.csv"
+    code, out, err = run([*argv, "--all", "--csv", str(out_csv)], capsys)
+    assert code == 0, err
+    table = list(csv.DictReader(io.StringIO(out_csv.read_text())))
+    assert {r["id"] for r in table} == {f"oscillator-{i}" for i in range(20)}
+    assert len(table) == 20 * 2 * 2
+    code, _, err = run([*argv, "--all", "--plot", str(tmp_path / "x.png")], capsys)
+    assert code == 2 and "--plot draws one series" in err
+
+
 # --------------------------------------------------------------------------- what goes wrong
 
 
@@ -399,6 +429,8 @@ def test_predict_options() -> None:
     [
         ["predict", "m", "--series", "s"],  # no times
         ["predict", "m", "--at", "1"],  # no series
+        ["predict", "m", "--series", "s", "--all", "--at", "1"],
+        ["predict", "m", "--series", ",", "--at", "1"],
         ["predict", "m", "--series", "s", "--at", "1", "--grid", "0:1:2"],
         ["predict", "m", "--series", "s", "--grid", "2026-03-01T12:00:00+02:00:2026-03-02:5"],
         ["predict", "m", "--series", "s", "--grid", "0:1:x"],

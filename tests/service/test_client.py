@@ -34,6 +34,7 @@ from service.client import (
     Job,
     Model,
     Prediction,
+    PredictionBatch,
     ServerUnavailable,
     series_payload,
 )
@@ -558,6 +559,41 @@ def test_series_in_unknown_forms_are_refused_before_any_request(series: Any, mat
         with pytest.raises(ValueError):
             client.predict("m-1", series=series, times=[1.0])
         assert server.requests == []
+
+
+def test_predict_batch_mixes_training_and_new_series(api: str, run_worker) -> None:
+    with Client(api) as client:
+        fitted, _ = train(client, run_worker, make_series())
+        model_id = fitted.model_id
+        new = {"fresh": ([0.0, 1.0, 2.0, 3.0], [0.2, 0.4, 0.1, 0.3])}
+        batch = client.predict_batch(
+            model_id, series_ids=["s0", "s2"], series=new, times=[1.5, 12.0], level=[90]
+        )
+        assert isinstance(batch, PredictionBatch) and batch.errors == []
+        assert [p.series_id for p in batch.predictions] == ["s0", "s2", "fresh"]
+        single = client.predict(model_id, series_id="s2", times=[1.5, 12.0], level=90)
+        np.testing.assert_allclose(batch.predictions[1].mean, single.mean, rtol=1e-3, atol=1e-4)
+        rows = batch.to_rows()
+        assert [r["id"] for r in rows] == ["s0", "s0", "s2", "s2", "fresh", "fresh"]
+        assert list(rows[0])[:3] == ["id", "time", "dim"]
+        grid = client.predict_batch(model_id, series_ids=["s1"], grid=(0, 15, 4))
+        assert grid.predictions[0].times == [0.0, 5.0, 10.0, 15.0]
+        with pytest.raises(ValueError, match="series_ids, series"):
+            client.predict_batch(model_id, times=[1.0])
+
+
+def test_batch_grids_of_iso_times_are_computed_in_utc() -> None:
+    from service.client import _grid_values
+
+    start, stop = "2026-03-01T02:00:00+02:00", "2026-03-01T01:00:00Z"
+    assert _grid_values((start, stop, 3)) == [
+        "2026-03-01T00:00:00+00:00",
+        "2026-03-01T00:30:00+00:00",
+        "2026-03-01T01:00:00+00:00",
+    ]
+    with pytest.raises(ValueError, match="offset"):
+        _grid_values(("2026-03-01T02:00:00", stop, 3))
+    assert _grid_values((0, 1, 3)) == [0.0, 0.5, 1.0]
 
 
 def test_predict_arguments_are_checked_before_any_request() -> None:
