@@ -40,6 +40,8 @@ EXIT_USAGE = 2
 # The client commands (fit, jobs, models, predict, cancel, delete) talk to this API unless --url
 # or ODECAST_URL says otherwise.
 DEFAULT_URL = "http://127.0.0.1:8000"
+# prometheus_client's multiprocess mode reads this variable when it is imported.
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 # `odecast up`: how long the parts get to stop after SIGTERM before they are killed. Workers get
 # long enough to checkpoint the job they are running (the job is requeued and resumes later).
@@ -85,6 +87,13 @@ def _workers(text: str) -> int:
     return value
 
 
+def _api_workers(text: str) -> int:
+    value = _workers(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("the API needs at least 1 process")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="odecast",
@@ -114,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="run the HTTP API alone (uvicorn)")
     api.add_argument("--host", help="address to listen on (default: ODECAST_HOST)")
     api.add_argument("--port", type=_port, help="port to listen on (default: ODECAST_PORT)")
+    api.add_argument(
+        "--workers",
+        type=_api_workers,
+        help="API processes sharing the port, 1-64 (default: ODECAST_API_WORKERS)",
+    )
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="run one training worker alone (RQ)")
@@ -335,14 +349,36 @@ def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings()
-    uvicorn.run(
-        "service.app:create_app",
-        factory=True,
-        host=args.host if args.host is not None else settings.host,
-        port=args.port if args.port is not None else settings.port,
-        log_level=settings.log_level.lower(),
-    )
+    workers = args.workers if args.workers is not None else settings.api_workers
+    with _shared_metrics(workers):
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            host=args.host if args.host is not None else settings.host,
+            port=args.port if args.port is not None else settings.port,
+            log_level=settings.log_level.lower(),
+            workers=workers,
+        )
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """Several API processes write their metrics to files in one folder, which /metrics in any
+    of them sums (prometheus_client's multiprocess mode); the folder goes at exit."""
+    if workers <= 1 or os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+        yield
+        return
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="odecast-metrics-")
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_DIR_VARIABLE, None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

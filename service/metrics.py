@@ -6,12 +6,13 @@ Each app has its own registry (no global state), so several apps can live in one
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
 import redis
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from rq.registry import (
@@ -73,23 +74,30 @@ class QueueCollector(Collector):
 
 
 class Metrics:
-    """The app's registry and its request metrics."""
+    """The app's request metrics and the registry /metrics reads.
+
+    With ``PROMETHEUS_MULTIPROC_DIR`` set (``odecast api --workers N``), every API process writes
+    its counts to files there and a scrape in any of them sums all processes'."""
 
     def __init__(self, connection: redis.Redis, settings: Settings) -> None:
-        self.registry = CollectorRegistry()
+        shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        own = None if shared else CollectorRegistry()  # shared: the files are the registry
         self.requests = Counter(
             "odecast_http_requests",
             "HTTP requests by method, route and status",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=own,
         )
         self.latency = Histogram(
             "odecast_http_request_duration_seconds",
             "HTTP request latency by method and route",
             ["method", "route"],
             buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=own,
         )
+        self.registry = own or CollectorRegistry()
+        if shared:
+            multiprocess.MultiProcessCollector(self.registry)
         self.registry.register(QueueCollector(connection, settings))
 
 

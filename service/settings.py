@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port the API listens on.")
     workers: int = Field(1, ge=0, le=64, description="Workers that `odecast up` starts.")
+    api_workers: int = Field(
+        2, ge=1, le=64, description="API processes (`odecast api`, `odecast up`), one port."
+    )
     log_level: str = Field("info", description="debug, info, warning or error.")
     api_keys: SecretStr = Field(
         SecretStr(""), description="Comma-separated API keys; empty: no authentication."
