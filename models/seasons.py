@@ -18,9 +18,10 @@ CALENDAR_PERIODS_S = (365.25 * DAY_S, 7 * DAY_S, DAY_S)
 MIN_EXPLAINED = 0.2
 # A season must repeat at least this many times in the series to be found.
 MIN_CYCLES = 2.5
-# A season of the latest part only (its latest half, then quarter) must repeat this many times
-# there: a random walk's last stretch often looks like a few slow cycles.
-RECENT_SHARES = (0.5, 0.25)
+# A season of the latest part only (its latest quarter, then half: the later, the nearer the
+# period forecasts need) must repeat this many times there: a random walk's last stretch often
+# looks like a few slow cycles.
+RECENT_SHARES = (0.25, 0.5)
 RECENT_MIN_CYCLES = 10.0
 # Periods tried: this many, log-spaced between 4 typical spacings and span / MIN_CYCLES.
 GRID_SIZE = 400
@@ -54,7 +55,7 @@ def find_recent_season(series: Series, time_kind: TimeKind) -> float | None:
     for share in RECENT_SHARES:
         latest = times >= times[-1] - share * (times[-1] - times[0])
         if latest.sum() < MIN_OBSERVED:
-            return None
+            continue
         found = _season_of(times[latest], values[latest], time_kind, RECENT_MIN_CYCLES)
         if found is not None:
             return found
