@@ -20,6 +20,12 @@ measured; ``GET /models`` lists every model of that server; the two models made 
 at the end (which cancels the training job). ``--api-key`` sends ``X-API-Key`` (and sets
 ``ODECAST_API_KEYS`` on a stack started here).
 
+Two configurations in the same run, on the same store, Redis and models: the default API (the
+settings' defaults: dynamic batching, ``ODECAST_API_WORKERS`` processes) and the unbatched one as
+before batching (``ODECAST_PREDICT_BATCH_SIZE=1``, one process), on its own port. The load (phase
+4) runs against the unbatched API first, then the default one, between the two baselines; issue
+11's targets for the default are printed at the end, with its throughput over the unbatched one.
+
 Phases:
 
 1. Train the served model (the default architecture, 30 epochs on 8 series x 40 points, as in
@@ -85,6 +91,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -116,6 +123,10 @@ from stack import (
 REQUEST_TIMEOUT_S = 60.0
 PROBE_EVERY_S = 0.1
 JOB_START_TIMEOUT_S = 300.0
+# The configuration before dynamic batching: one API process, every prediction alone.
+UNBATCHED_ENV = {"ODECAST_PREDICT_BATCH_SIZE": "1", "ODECAST_API_WORKERS": "1"}
+# Issue 11's targets for the mixed load while a job trains.
+LOAD_RPS, LOAD_P99_MS, TRAINING_KEPT = 120.0, 500.0, 0.8
 WARM_EPOCHS = 3  # the job's first epochs are not measured (allocations, first solves)
 TRAIN_EPOCHS = 30  # the served model's
 
@@ -463,9 +474,9 @@ def tree_cpu_s(root: int) -> float:
     return total / ticks
 
 
-def stack_cpu_clock(stack: Stack) -> CpuClock:
+def stack_cpu_clock(stack: Stack, api: subprocess.Popen[bytes] | None) -> CpuClock:
     def clock() -> dict[str, float]:
-        parts = {"API": stack.api, "worker": stack.worker}
+        parts = {"API": api, "worker": stack.worker}
         cpu = {name: tree_cpu_s(p.pid) for name, p in parts.items() if p is not None}
         cpu["this client"] = time.process_time()
         return cpu
@@ -668,45 +679,128 @@ def alone(client: httpx.Client, requests: list[Request], repeats: int) -> dict[i
     return latencies
 
 
+@dataclass
+class LoadRun:
+    """One configuration's load: the answers, the training meanwhile, the job's marks."""
+
+    result: LoadResult
+    during: Phase
+    start: Mark
+    end: Mark
+
+
+def load_phase(
+    name: str,
+    url: str,
+    client: httpx.Client,
+    plan: Plan,
+    ids: Ids,
+    requests: list[Request],
+    clock: CpuClock | None,
+) -> LoadRun | None:
+    """The load against ``url`` while the job trains (None if the job is not running)."""
+    headers = dict(client.headers)
+    start = read_job(client, ids.job)
+    if start.status != "running":
+        print(f"the training job is {start.status} at the load's start, not running: NOT OK")
+        return None
+    probe = Probe(url)
+    during = Phase(f"load, {name}", probe=probe)
+    print(f"load ({name}): {plan.requests:,} requests, {plan.clients} clients ...", flush=True)
+    with cpu_phase(during, clock), probe.running():
+        result = run_load(url, headers, plan, requests)
+    end = read_job(client, ids.job)
+    # The load's own GET /jobs answers: the first epoch end after it began, the last one.
+    seen = sorted({o.progress for o in result.outcomes if o.progress is not None})
+    inside = [p for p in seen if p[0] > (start.epoch or 0)]
+    during.rate = rate_between(inside[0], inside[-1]) if len(inside) > 1 else None
+    if during.rate is None:  # a short load: the reads just before and after it
+        during.rate = rate_between(as_progress(start), as_progress(end))
+        during.note = " (from the reads just before and after the load)"
+    return LoadRun(result, during, start, end)
+
+
 def measure(
-    url: str, headers: dict[str, str], plan: Plan, ids: Ids, clock: CpuClock | None
+    urls: dict[str, str],
+    headers: dict[str, str],
+    plan: Plan,
+    ids: Ids,
+    clocks: dict[str, CpuClock | None],
 ) -> bool:
+    """The load against each configuration in ``urls`` (the default last), between two idle
+    baselines of the training job."""
     requests = build_requests(plan, ids)
+    url = urls["default"]
     with httpx.Client(base_url=url, headers=headers, timeout=REQUEST_TIMEOUT_S) as client:
-        warm_up(client, requests)
+        for other in urls.values():
+            with httpx.Client(base_url=other, headers=headers, timeout=REQUEST_TIMEOUT_S) as c:
+                warm_up(c, requests)
         single = alone(client, requests, plan.alone)
         wait_running(client, ids.job)
-        before = baseline("before the load", url, client, ids.job, plan.baseline_s, clock)
-        start = read_job(client, ids.job)
-        if start.status != "running":
-            print(f"the training job is {start.status} at the load's start, not running: NOT OK")
-            return False
-        probe = Probe(url)
-        during = Phase("during the load", probe=probe)
-        print(f"load: {plan.requests:,} requests, {plan.clients} clients ...", flush=True)
-        with cpu_phase(during, clock), probe.running():
-            result = run_load(url, headers, plan, requests)
-        end = read_job(client, ids.job)
-        # The load's own GET /jobs answers: the first epoch end after it began, the last one.
-        seen = sorted({o.progress for o in result.outcomes if o.progress is not None})
-        inside = [p for p in seen if p[0] > (start.epoch or 0)]
-        during.rate = rate_between(inside[0], inside[-1]) if len(inside) > 1 else None
-        if during.rate is None:  # a short load: the reads just before and after it
-            during.rate = rate_between(as_progress(start), as_progress(end))
-            during.note = " (from the reads just before and after the load)"
-        after = baseline("after the load", url, client, ids.job, plan.baseline_s, clock)
-    print()
-    print(
-        f"load: {plan.requests:,} requests from {plan.clients} clients in {result.wall_s:.1f} s: "
-        f"{plan.requests / result.wall_s:.1f} req/s; this client's CPU "
-        f"{result.client_cpu_s:.1f} s"
+        before = baseline(
+            "before the load", url, client, ids.job, plan.baseline_s, clocks["default"]
+        )
+        runs: dict[str, LoadRun] = {}
+        for name, where in urls.items():
+            run = load_phase(name, where, client, plan, ids, requests, clocks[name])
+            if run is None:
+                return False
+            runs[name] = run
+        after = baseline("after the load", url, client, ids.job, plan.baseline_s, clocks["default"])
+    ok = True
+    for name, run in runs.items():
+        result = run.result
+        print()
+        print(
+            f"load, {name}: {plan.requests:,} requests from {plan.clients} clients in "
+            f"{result.wall_s:.1f} s: {plan.requests / result.wall_s:.1f} req/s; this client's "
+            f"CPU {result.client_cpu_s:.1f} s"
+        )
+        print_table(result, single)
+        server_errors, exceptions, unexpected = print_problems(result)
+        ok = ok and server_errors == 0 and exceptions == 0 and unexpected == 0
+        print_training(ids.job, run.start, run.end, before, run.during, after)
+    print_health([before, *(run.during for run in runs.values()), after])
+    print_cores([before, *(run.during for run in runs.values()), after])
+    print_targets(runs, before, after)
+    return ok
+
+
+def print_targets(runs: dict[str, LoadRun], before: Phase, after: Phase) -> None:
+    """Issue 11's figures for the mixed load, and the default configuration over the unbatched
+    one in the same run."""
+    run = runs["default"]
+    rps = len(run.result.requests) / run.result.wall_s
+    predict = [
+        o.latency_ms
+        for r, o in zip(run.result.requests, run.result.outcomes, strict=True)
+        if (r.method, r.path, o.status) == ("GET", "/predict", 200)
+    ]
+    p99 = percentile(predict, 99)
+    server_errors = sum(1 for o in run.result.outcomes if o.status is not None and o.status >= 500)
+    rates = [p.rate.per_s for p in (before, after) if p.rate is not None]
+    training = (
+        run.during.rate.per_s / (sum(rates) / len(rates))
+        if run.during.rate and rates
+        else float("nan")
     )
-    print_table(result, single)
-    server_errors, exceptions, unexpected = print_problems(result)
-    print_training(ids.job, start, end, before, during, after)
-    print_health([before, during, after])
-    print_cores([before, during, after])
-    return server_errors == 0 and exceptions == 0 and unexpected == 0
+    checks = [
+        (f"{rps:.0f} req/s >= {LOAD_RPS:g}", rps >= LOAD_RPS),
+        (f"GET /predict p99 {p99:.0f} ms <= {LOAD_P99_MS:g} ms", p99 <= LOAD_P99_MS),
+        (f"5xx: {server_errors} == 0", server_errors == 0),
+        (
+            f"training during the load {training:.2f}x idle >= {TRAINING_KEPT:g}x",
+            training >= TRAINING_KEPT,
+        ),
+    ]
+    print("targets (default configuration)")
+    for text, ok in checks:
+        print(f"  {text}: {'ok' if ok else 'MISSED'}")
+    if "unbatched" in runs:
+        other = runs["unbatched"].result
+        print(
+            f"  default / unbatched throughput: {rps / (len(other.requests) / other.wall_s):.2f}x"
+        )
 
 
 def start_models(
@@ -728,11 +822,17 @@ def run_own_stack(args: argparse.Namespace, plan: Plan) -> bool:
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
     with own_stack(log_level=args.log_level, env=env) as stack:
         print_header(plan, stack.url, True)
+        unbatched, unbatched_url = stack.start_api("api-unbatched", UNBATCHED_ENV)
         with httpx.Client(base_url=stack.url, headers=headers, timeout=REQUEST_TIMEOUT_S) as client:
             served, accepted = start_models(client, plan, lambda: stack.start_worker(burst=False))
             try:
                 ids = Ids(served, accepted["model_id"], accepted["job_id"])
-                return measure(stack.url, headers, plan, ids, stack_cpu_clock(stack))
+                urls = {"unbatched": unbatched_url, "default": stack.url}
+                clocks = {
+                    "unbatched": stack_cpu_clock(stack, unbatched),
+                    "default": stack_cpu_clock(stack, stack.api),
+                }
+                return measure(urls, headers, plan, ids, clocks)
             finally:
                 cancel(client, accepted["job_id"])  # the worker then stops at once
 
@@ -749,7 +849,7 @@ def run_against_url(args: argparse.Namespace, plan: Plan) -> bool:
             accepted = submit_fit(client, long_training_body(plan))
             made.append(accepted["model_id"])
             ids = Ids(served, accepted["model_id"], accepted["job_id"])
-            return measure(args.url, headers, plan, ids, None)
+            return measure({"default": args.url}, headers, plan, ids, {"default": None})
         finally:
             for model_id in made:  # deleting the training model cancels its job
                 with contextlib.suppress(httpx.HTTPError):

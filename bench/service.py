@@ -16,6 +16,13 @@ every run serves the same model) and exits once the queue is empty. Everything i
 stopped at the end. With ``--url`` the server's own workers train the model (or give
 ``--model-id`` and ``--series-id``); the models this script created are deleted afterwards.
 
+Two configurations in the same run, on the same store, Redis and model: the default (the
+settings' defaults: dynamic batching, ``ODECAST_API_WORKERS`` processes) and the unbatched one
+as before batching (``ODECAST_PREDICT_BATCH_SIZE=1``, one process), started beside it on its own
+port. Case 1 runs against both, the rest against the default; the ratios compare the two, and
+issue 11's serving targets are printed beside the figures (the exit code does not depend on them:
+they hold on this 2-core machine, not on every machine).
+
 Cases (one table at the end; latencies in milliseconds, client-side, per request):
 
 1. ``GET /predict`` of a training series at 100 timestamps (default ``n_samples``, 80% interval),
@@ -28,7 +35,10 @@ Cases (one table at the end; latencies in milliseconds, client-side, per request
    While the concurrent clients run, one more client asks ``GET /healthz`` every 0.1 s: how a
    liveness probe fares under that load. Then ``GET /healthz`` alone with as many clients: the
    ceiling of the HTTP stack (and of this client) on this machine.
-2. ``POST /fit`` of 1,000 points (20 series x 50 points, 2-D, ~10% nulls), each after a
+2. ``POST /predict/batch`` of 100 items (the training series in turn) at the same 100 times,
+   against the same 100 predictions as sequential ``GET /predict`` requests: medians of 3 rounds
+   and their ratio.
+3. ``POST /fit`` of 1,000 points (20 series x 50 points, 2-D, ~10% nulls), each after a
    ``GET /healthz``, the baseline of the same run, one client. No worker listens by then, so the
    jobs only wait in the queue; their models are deleted afterwards. The robust figure is fit p50
    / healthz p50; the target is a 202 "well under 100 ms" (checked here as p50 < 100 ms).
@@ -51,7 +61,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -65,8 +74,10 @@ from stack import (
     SEED,
     TRAIN_POINTS,
     TRAIN_SERIES,
+    descendants,
     make_series,
     own_stack,
+    proc_stat,
     stop_process,
     train_body,
     wait_ready,
@@ -74,6 +85,11 @@ from stack import (
 from stack import train_model as train_served_model
 
 FIT_TARGET_MS = 100.0
+# The configuration before dynamic batching: one API process, every prediction alone.
+UNBATCHED_ENV = {"ODECAST_PREDICT_BATCH_SIZE": "1", "ODECAST_API_WORKERS": "1"}
+# Serving targets (issue 11), printed beside the run's figures.
+SINGLE_P50_MS, MANY_RPS, MANY_GAIN, MANY_P99_MS, BATCH_RATIO = 10.0, 300.0, 6.0, 250.0, 0.2
+BATCH_SERIES = 100
 REQUEST_TIMEOUT_S = 120.0
 PROBE_EVERY_S = 0.1
 FIT_WARMUP = 2
@@ -158,12 +174,17 @@ CpuClock = Callable[[], float]  # the API process' CPU seconds (user + system) s
 
 
 def process_cpu_clock(pid: int) -> CpuClock:
-    """CPU seconds of process ``pid``, all its threads, from /proc/<pid>/stat."""
+    """CPU seconds of process ``pid`` and its live descendants (uvicorn's worker processes), all
+    their threads, from /proc/<pid>/stat."""
     ticks = os.sysconf("SC_CLK_TCK")
 
     def clock() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        total = 0.0
+        for one in [pid, *(child for child, _ in descendants(pid))]:
+            fields = proc_stat(one)
+            if fields is not None:
+                total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return total
 
     return clock
 
@@ -397,25 +418,92 @@ def print_table(results: list[Result]) -> None:
             print(f"first error of {r.case.strip()} ({r.clients} clients): {r.first_error}")
 
 
-def print_ratios(single: Result, many: Result, fit: Result, health: Result) -> None:
+def print_ratios(runs: dict[str, tuple[Result, Result]], fit: Result, health: Result) -> None:
     """The figures that hold on a noisy machine: ratios of runs made side by side."""
     print("ratios")
+    (b_single, b_many), (single, many) = runs["unbatched"], runs["default"]
     print(
-        f"  GET /predict, {many.clients} clients / 1 client: throughput "
-        f"{many.rps / single.rps:.2f}x, p50 latency {many.p50 / single.p50:.1f}x"
+        f"  GET /predict, {many.clients} clients, default / unbatched: throughput "
+        f"{many.rps / b_many.rps:.2f}x, p99 {many.percentile(99) / b_many.percentile(99):.2f}x; "
+        f"1 client p50 {single.p50 / b_single.p50:.2f}x"
     )
-    if single.cpu_ms_per_request and many.cpu_ms_per_request:
+    if b_many.cpu_ms_per_request and many.cpu_ms_per_request:
         print(
-            f"  GET /predict API CPU per request, {many.clients} clients / 1 client: "
-            f"{many.cpu_ms_per_request / single.cpu_ms_per_request:.2f}x"
+            f"  GET /predict API CPU per request, {many.clients} clients, default / unbatched: "
+            f"{many.cpu_ms_per_request / b_many.cpu_ms_per_request:.2f}x"
         )
     print(f"  POST /fit p50 / GET /healthz p50: {fit.p50 / health.p50:.1f}x")
 
 
-def verdict(results: list[Result], fit: Result) -> bool:
-    """Every run without errors, and /fit's p50 under its target."""
+@dataclass(frozen=True)
+class BatchCase:
+    """``POST /predict/batch`` of ``series`` items against as many single GET /predict."""
+
+    batch_ms: float
+    singles_ms: float
+    series: int
+    times: int
+
+    @property
+    def ratio(self) -> float:
+        return self.batch_ms / self.singles_ms
+
+
+def run_batch_case(client: httpx.Client, model: tuple[str, str], plan: Plan) -> BatchCase:
+    """Medians of 3 rounds: one batch of ``BATCH_SERIES`` items (the training series in turn),
+    and the same predictions as sequential single requests."""
+    model_id, _ = model
+    times = [float(t) for t in np.linspace(0.0, 12.0, plan.n_times)]
+    ids = [f"s{i % TRAIN_SERIES}" for i in range(BATCH_SERIES)]
+    body = {"model_id": model_id, "items": [{"series_id": i, "times": times} for i in ids]}
+    batch_ms, singles_ms = [], []
+    for _ in range(3):
+        latency, error = timed(lambda: client.post("/predict/batch", json=body), 200)
+        if error is not None:
+            raise RuntimeError(f"POST /predict/batch failed: {error}")
+        batch_ms.append(latency)
+        started = time.perf_counter()
+        for series_id in ids:
+            params = predict_params(model_id, series_id, plan.n_times)
+            latency, error = timed(lambda p=params: client.get("/predict", params=p), 200)
+            if error is not None:
+                raise RuntimeError(f"GET /predict failed: {error}")
+        singles_ms.append((time.perf_counter() - started) * 1e3)
+    return BatchCase(
+        float(np.median(batch_ms)), float(np.median(singles_ms)), BATCH_SERIES, plan.n_times
+    )
+
+
+def verdict(
+    results: list[Result], fit: Result, runs: dict[str, tuple[Result, Result]], batch: BatchCase
+) -> bool:
+    """Every run without errors and /fit's p50 under its target decide the exit code; the
+    serving targets are printed beside (they hold on this 2-core machine, not everywhere)."""
     errors = sum(r.errors for r in results)
     fit_ok = fit.p50 < FIT_TARGET_MS
+    (_, b_many), (single, many) = runs["unbatched"], runs["default"]
+    checks = [
+        (
+            f"1 client GET /predict p50 {single.p50:.1f} ms <= {SINGLE_P50_MS:g} ms",
+            single.p50 <= SINGLE_P50_MS,
+        ),
+        (f"{many.clients} clients {many.rps:.0f} req/s >= {MANY_RPS:g}", many.rps >= MANY_RPS),
+        (
+            f"{many.clients} clients {many.rps / b_many.rps:.1f}x unbatched >= {MANY_GAIN:g}x",
+            many.rps / b_many.rps >= MANY_GAIN,
+        ),
+        (
+            f"{many.clients} clients p99 {many.percentile(99):.0f} ms <= {MANY_P99_MS:g} ms",
+            many.percentile(99) <= MANY_P99_MS,
+        ),
+        (
+            f"POST /predict/batch {batch.series} x {batch.times}: {batch.ratio:.3f}x the singles "
+            f"<= {BATCH_RATIO:g}x",
+            batch.ratio <= BATCH_RATIO,
+        ),
+    ]
+    for text, ok in checks:
+        print(f"  target: {text}: {'ok' if ok else 'MISSED'}")
     print(
         f"checks: POST /fit p50 {fit.p50:.1f} ms < {FIT_TARGET_MS:g} ms: "
         f"{'ok' if fit_ok else 'MISSED'}; errors in all runs: {errors} "
@@ -427,28 +515,57 @@ def verdict(results: list[Result], fit: Result) -> bool:
 # ----------------------------------------------------------------------------------- main
 
 
-def measure(url: str, plan: Plan, model: tuple[str, str], cpu: CpuClock | None) -> bool:
+def measure(
+    url: str,
+    plan: Plan,
+    model: tuple[str, str],
+    cpu: CpuClock | None,
+    unbatched: tuple[str, CpuClock | None] | None = None,
+) -> bool:
+    """The cases against ``url`` (the default configuration) and, when given, the same GET
+    /predict cases against the ``unbatched`` API (one process, batching off) of the same run."""
     params = predict_params(*model, plan.n_times)
     case = f"GET /predict ({plan.n_times} times)"
     predict = Load(case, "/predict", params, 1, plan.per_client)
     health = Load("GET /healthz", "/healthz", {}, plan.clients, plan.per_client)
+    configs = {"default": (url, cpu)}
+    if unbatched is not None:
+        configs = {"unbatched": unbatched, **configs}
+    runs: dict[str, tuple[Result, Result]] = {}
+    results: list[Result] = []
+    for name, (where, clock) in configs.items():
+        with httpx.Client(base_url=where, timeout=REQUEST_TIMEOUT_S) as client:
+            warm = warm_predict(client, params, plan.warmup)
+        print(f"{name}: warm-up GET /predict ms: {', '.join(f'{x:.1f}' for x in warm)}", flush=True)
+        named = replace(predict, case=f"{name}: {case}")
+        single, _ = run_concurrent(where, named, clock)
+        many, probed = run_concurrent(
+            where, replace(named, clients=plan.clients), clock, probe=True
+        )
+        assert probed is not None
+        runs[name] = (single, many)
+        results += [single, many, probed]
     with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as client:
-        warm = warm_predict(client, params, plan.warmup)
-        print(f"warm-up GET /predict ms: {', '.join(f'{x:.1f}' for x in warm)}", flush=True)
-        single, _ = run_concurrent(url, predict, cpu)
-        many, probed = run_concurrent(url, replace(predict, clients=plan.clients), cpu, probe=True)
+        batch = run_batch_case(client, model, plan)
         health_many, _ = run_concurrent(url, health, cpu)
         model_ids: list[str] = []
         try:
             fit, health_single, model_ids = run_fit_and_health(client, plan)
         finally:
             delete_models(client, model_ids)
-    assert probed is not None
-    results = [single, many, probed, health_many, health_single, fit]
+    results += [health_many, health_single, fit]
     print()
     print_table(results)
-    print_ratios(single, many, fit, health_single)
-    return verdict(results, fit)
+    print(
+        f"POST /predict/batch {batch.series} series x {batch.times} times: "
+        f"{batch.batch_ms:.0f} ms; the same as {batch.series} sequential GET /predict: "
+        f"{batch.singles_ms:.0f} ms; "
+        f"ratio {batch.ratio:.3f}"
+    )
+    if "unbatched" not in runs:
+        runs["unbatched"] = runs["default"]  # against --url: no second configuration
+    print_ratios(runs, fit, health_single)
+    return verdict(results, fit, runs, batch)
 
 
 def delete_models(client: httpx.Client, model_ids: list[str]) -> None:
@@ -481,7 +598,9 @@ def run_own_stack(args: argparse.Namespace, plan: Plan) -> bool:
             model = train_model(client, plan, start_worker)
         stop_process(stack.worker)  # no worker listens during the /fit case
         assert stack.api is not None
-        return measure(stack.url, plan, model, process_cpu_clock(stack.api.pid))
+        proc, url = stack.start_api("api-unbatched", UNBATCHED_ENV)
+        unbatched = (url, process_cpu_clock(proc.pid))
+        return measure(stack.url, plan, model, process_cpu_clock(stack.api.pid), unbatched)
 
 
 def main() -> int:

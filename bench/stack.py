@@ -87,6 +87,7 @@ class Stack:
     redis: EmbeddedRedis | None = None
     api: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
+    extra_apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
     def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
@@ -103,6 +104,22 @@ class Stack:
                 start_new_session=True,  # its own process group: killed with what it forks
             )
 
+    def start_api(self, name: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+        """One more API on a free port, on the same store and Redis, with ``env`` on top of the
+        stack's (a configuration to compare); stopped with the stack. Returns once it is ready."""
+        port = free_port()
+        saved, self.env = self.env, {**self.env, **env}
+        try:
+            proc = self.spawn(
+                name, [sys.executable, "-m", "service.cli", "api", "--port", str(port)]
+            )
+        finally:
+            self.env = saved
+        self.extra_apis.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url, proc)
+        return proc, url
+
     def start_worker(self, *, burst: bool) -> None:
         """One RQ worker (``odecast worker``): it forks a work horse per job."""
         argv = [sys.executable, "-m", "service.cli", "worker", *(["--burst"] if burst else [])]
@@ -112,7 +129,7 @@ class Stack:
         # RQ's work horse leads a process group of its own (os.setpgrp): killing the worker's
         # group misses it. A worker stopped in time waits for its horse; kill what outlived it.
         horses = descendants(self.worker.pid) if self.worker is not None else []
-        for proc in (self.worker, self.api):
+        for proc in (self.worker, self.api, *self.extra_apis):
             stop_process(proc)
         kill_survivors(horses)
         if self.redis is not None:
