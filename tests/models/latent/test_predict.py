@@ -98,6 +98,6 @@ def test_asks_decoded_together_answer_as_they_do_alone(trained):
         np.testing.assert_allclose(answer.mean, alone.mean, rtol=SOLVE_RTOL, atol=SOLVE_ATOL)
         for q in ask.quantiles:
             np.testing.assert_allclose(
-                answer.quantiles[q], alone.quantiles[q], rtol=1e-4, atol=1e-5
+                answer.quantiles[q], alone.quantiles[q], rtol=SOLVE_RTOL, atol=SOLVE_ATOL
             )
     assert not np.allclose(together[0].mean, together[3].mean)  # seeds are per ask
