@@ -41,6 +41,11 @@ class Calibration:
         interpolation_blend: linear interpolation's share in the mean inside the context's range.
         extrapolation_blend: a naive forecast's share in the mean after the context's last time
             (times before its first are the model's alone: the naive methods look forward).
+        extrapolation_floor: per dimension, the least variance of a forecast's samples (the
+            held-out interpolation error, raw units squared): no forecast is surer than filling
+            a gap. A held-out tail is one short stretch, and a lucky one (early stopping chose
+            the epoch that did best on it) shrinks the fitted scale below the noise. None: no
+            floor.
     """
 
     interpolation_scale: float = 1.0
@@ -48,6 +53,7 @@ class Calibration:
     extrapolate_with_base: bool = False
     interpolation_blend: InterpolationBlend = field(default_factory=InterpolationBlend)
     extrapolation_blend: ExtrapolationBlend = field(default_factory=ExtrapolationBlend)
+    extrapolation_floor: tuple[float, ...] | None = None
 
     def times_needed(self, context: Series, times: np.ndarray) -> np.ndarray:
         """Sorted unique ``times`` [T], plus the observations around them when the
@@ -86,9 +92,14 @@ class Calibration:
         return samples
 
     def widen(self, samples: np.ndarray, extrapolating: np.ndarray) -> np.ndarray:
-        """``samples`` [S, T, D] with their spread scaled per time (``extrapolating`` [T])."""
+        """``samples`` [S, T, D] with their spread scaled per time (``extrapolating`` [T]), and
+        forecasts' spread raised to the floor."""
         scale = np.where(extrapolating, self.extrapolation_scale, self.interpolation_scale)
-        return widen(samples, scale[None, :, None])
+        widened = widen(samples, scale[None, :, None])
+        if self.extrapolation_floor is None or not extrapolating.any():
+            return widened
+        widened[:, extrapolating] = floored(widened[:, extrapolating], self.extrapolation_floor)
+        return widened
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +108,9 @@ class Calibration:
             "extrapolate_with_base": self.extrapolate_with_base,
             "interpolation_blend": self.interpolation_blend.to_json(),
             "extrapolation_blend": self.extrapolation_blend.to_json(),
+            "extrapolation_floor": (
+                None if self.extrapolation_floor is None else list(self.extrapolation_floor)
+            ),
         }
 
     @classmethod
@@ -109,7 +123,21 @@ class Calibration:
             bool(data["extrapolate_with_base"]),
             InterpolationBlend.from_json(data.get("interpolation_blend")),
             ExtrapolationBlend.from_json(data.get("extrapolation_blend")),
+            _floor(data.get("extrapolation_floor")),
         )
+
+
+def _floor(data: list[float] | None) -> tuple[float, ...] | None:
+    return None if data is None else tuple(float(x) for x in data)
+
+
+def floored(samples: np.ndarray, floor: tuple[float, ...] | np.ndarray) -> np.ndarray:
+    """Samples [S, ..., D] whose variance per entry is at least ``floor`` [D]: deviations from
+    the mean stretched where the spread is smaller, left alone elsewhere."""
+    mean = samples.mean(axis=0, keepdims=True)
+    variance = samples.var(axis=0, keepdims=True)
+    stretch = np.sqrt(np.asarray(floor) / np.maximum(variance, 1e-300))
+    return mean + np.maximum(stretch, 1.0) * (samples - mean)
 
 
 def widen(samples: np.ndarray, scale: float | np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ from .blend import (
     neighbour_times,
     shifted,
 )
-from .calibration import LEVELS, Calibration, coverage, cross_fitted, fit_scale
+from .calibration import LEVELS, Calibration, coverage, cross_fitted, fit_scale, floored
 from .decoding import Request, decode
 from .holdout import HeldOut, Holdout
 from .model import LatentODE
@@ -57,7 +57,13 @@ def assess(
         with_base=False,
     )
     extrap, extrap_choice = _job_skill(
-        model, normaliser, holdout.extrapolation, extrapolation, seed, with_base=with_base
+        model,
+        normaliser,
+        holdout.extrapolation,
+        extrapolation,
+        seed,
+        with_base=with_base,
+        floor=interp_choice.error,
     )
     held_out = "in_sample" if holdout.in_sample else ("series" if holdout.by_series else "points")
     figures = {
@@ -80,6 +86,7 @@ def assess(
         extrapolate_with_base=with_base,
         interpolation_blend=InterpolationBlend(*interp_choice.weights),
         extrapolation_blend=extrapolation_blend,
+        extrapolation_floor=interp_choice.error,
     )
     return calibration, figures
 
@@ -92,6 +99,7 @@ class _Choice:
     weights: tuple[float, ...] = ()
     baseline: str = ""
     scale: float = 1.0
+    error: tuple[float, ...] | None = None  # per dimension: the served mean's held-out MSE
 
 
 def _base_alone_is_better(model: LatentODE, normaliser: Normaliser, holdout: Holdout) -> bool:
@@ -121,8 +129,10 @@ def _job_skill(
     seed: int,
     *,
     with_base: bool,
+    floor: tuple[float, ...] | None = None,
 ) -> tuple[dict[str, Any] | None, _Choice]:
-    """One job's figures, and the blend and interval scale fitted on all its held-out entries.
+    """One job's figures, and the blend and interval scale fitted on all its held-out entries;
+    ``floor`` is the least variance of its samples per dimension (``Calibration``).
 
     Interpolation is the job whose only baseline is linear interpolation. The figures are out of
     sample: each half of the entries is blended and widened by what the other half chose
@@ -148,7 +158,14 @@ def _job_skill(
     samples, features = samples[:, mask], features[:, mask]  # [S, M], [K, M]
     mean = samples.mean(axis=0)
     honest = cross_fitted(cross_fitted_shift(samples, features, observed), observed)
-    mse = float(np.mean((honest.mean(axis=0) - observed) ** 2))
+    dims = np.nonzero(mask)[1]  # [M] the dimension of each entry
+    if floor is not None:
+        honest = floored(honest, np.asarray(floor)[dims])
+    squared = (honest.mean(axis=0) - observed) ** 2
+    mse = float(np.mean(squared))
+    per_dim = np.bincount(dims, squared, truth.shape[1]) / np.maximum(
+        np.bincount(dims, minlength=truth.shape[1]), 1
+    )
     weights = fit_weights(features, observed - mean)
     blend = InterpolationBlend(*weights) if interpolating else ExtrapolationBlend(best, *weights)
     figures = {
@@ -164,7 +181,7 @@ def _job_skill(
         "crps": _crps(honest, observed),
     }
     scale = fit_scale(shifted(samples, features, weights), observed)
-    return figures, _Choice(weights, best, scale)
+    return figures, _Choice(weights, best, scale, tuple(float(x) for x in per_dim))
 
 
 def _samples_and_features(

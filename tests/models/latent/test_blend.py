@@ -135,3 +135,19 @@ def test_predict_applies_the_blend_per_kind_of_time(trained):
     assert not np.allclose(blended.mean[:2], alone.mean[:2])
     spread = blended.quantiles[0.9] - blended.quantiles[0.1]
     np.testing.assert_allclose(spread[9], (alone.quantiles[0.9] - alone.quantiles[0.1])[9])
+
+
+def test_a_forecast_is_never_surer_than_the_floor():
+    from models.latent.calibration import floored
+
+    rng = np.random.default_rng(3)
+    samples = rng.normal(size=(4000, 3, 2)) * np.array([0.1, 2.0])  # [S, T, D]
+    out = floored(samples, (1.0, 1.0))
+    np.testing.assert_allclose(out.var(axis=0)[:, 0], 1.0, rtol=1e-9)  # raised to the floor
+    np.testing.assert_allclose(out[:, :, 1], samples[:, :, 1], rtol=1e-12)  # wider already
+    np.testing.assert_allclose(out.mean(axis=0), samples.mean(axis=0))
+    calibration = Calibration(extrapolation_floor=(1.0, 1.0))
+    assert Calibration.from_json(calibration.to_json()) == calibration
+    widened = calibration.widen(samples, np.array([True, False, True]))
+    np.testing.assert_allclose(widened.var(axis=0)[[0, 2], 0], 1.0, rtol=1e-9)
+    np.testing.assert_allclose(widened[:, 1], samples[:, 1], rtol=1e-12)  # interpolation: no floor
