@@ -347,19 +347,41 @@ def _settings() -> Settings:
 
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     settings = _settings()
     workers = args.workers if args.workers is not None else settings.api_workers
+    config = uvicorn.Config(
+        "service.app:create_app",
+        factory=True,
+        host=args.host if args.host is not None else settings.host,
+        port=args.port if args.port is not None else settings.port,
+        log_level=settings.log_level.lower(),
+        workers=workers,
+    )
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return EXIT_OK
     with _shared_metrics(workers):
-        uvicorn.run(
-            "service.app:create_app",
-            factory=True,
-            host=args.host if args.host is not None else settings.host,
-            port=args.port if args.port is not None else settings.port,
-            log_level=settings.log_level.lower(),
-            workers=workers,
-        )
+        Multiprocess(config, sockets=[_tcp_listener(config.host, config.port)]).run()
     return EXIT_OK
+
+
+def _tcp_listener(host: str, port: int) -> socket.socket:
+    """The socket the API processes share, made with ``IPPROTO_TCP``: uvicorn's own
+    (``Config.bind_socket``) leaves the protocol 0, so asyncio never sets ``TCP_NODELAY`` on the
+    connections it accepts and every keep-alive request waits ~40 ms for a delayed ACK
+    (uvicorn issue 3149; measured: 44 ms per ``/healthz`` instead of 0.6 ms)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise CliError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @contextlib.contextmanager

@@ -88,3 +88,36 @@ def test_two_api_processes_share_models_and_metrics(redis_url: str, tmp_path: Pa
                 os.killpg(api.pid, signal.SIGKILL)
                 api.wait(10)
     assert api.returncode is not None
+
+
+def test_the_shared_listener_gives_connections_tcp_nodelay() -> None:
+    """uvicorn's own listener (proto 0) leaves Nagle on for every accepted connection, and each
+    keep-alive request then waits ~40 ms for a delayed ACK; ours is made with IPPROTO_TCP."""
+    import asyncio
+    import socket
+
+    from service.cli import _tcp_listener
+
+    listener = _tcp_listener("127.0.0.1", 0)
+    assert listener.proto == socket.IPPROTO_TCP
+    seen: list[int] = []
+
+    async def main() -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(handle, sock=listener)
+        port = listener.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+    assert seen and seen[0] != 0
