@@ -37,12 +37,19 @@ class DenseStep:
         One matrix product for all the times: ``[n, m+1] @ [y0; slopes]``, written to ``out``
         when given. Folding y0 into the product avoids a broadcast pass over the output.
         """
+        return torch.mm(self.coefficients(times), self.basis(), out=out)
+
+    def coefficients(self, times: torch.Tensor) -> torch.Tensor:
+        """The weights of ``basis()``'s rows at ``times`` (float64, [n], inside the step):
+        [n, m+1]."""
         theta = ((times - self.t0) / self.h).to(self.y0.dtype)
         weights = self.weights.clone()
         weights[:, 1:] *= self.h
-        coefficients = torch.linalg.vander(theta, N=len(self.weights)) @ weights  # [n, m+1]
-        basis = torch.stack([self.y0, *self.slopes])  # [m+1, N]
-        return torch.mm(coefficients, basis, out=out)
+        return torch.linalg.vander(theta, N=len(self.weights)) @ weights
+
+    def basis(self) -> torch.Tensor:
+        """y0 and the slopes as rows: [m+1, N]."""
+        return torch.stack([self.y0, *self.slopes])
 
 
 def polynomial_weights(

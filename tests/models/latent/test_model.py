@@ -122,3 +122,16 @@ def test_config_json_round_trip_and_validation():
         ModelConfig(solver="rk4")
     with pytest.raises(ValueError, match="latent_dim"):
         ModelConfig(latent_dim=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_dynamics_tanh_is_tanh_with_its_gradient(dtype):
+    from models.latent.model import tanh
+
+    x = torch.linspace(-12, 12, 2001, dtype=dtype, requires_grad=True)
+    tolerance = 1e-6 if dtype == torch.float32 else 1e-14
+    torch.testing.assert_close(tanh(x), torch.tanh(x), rtol=0, atol=tolerance)
+    (grad,) = torch.autograd.grad(tanh(x).sum(), x)
+    torch.testing.assert_close(grad, 1 - torch.tanh(x) ** 2, rtol=0, atol=10 * tolerance)
+    with torch.no_grad():  # the in-place path of inference
+        torch.testing.assert_close(tanh(x.detach()), torch.tanh(x.detach()), rtol=0, atol=tolerance)
