@@ -1,9 +1,9 @@
 """Dynamic batching: concurrent predictions of one model answered by one ``predict_many``.
 
-The first request for a model opens a batch and waits up to ``window_s`` (less once
-``max_size`` requests have joined), then takes the prediction gate and runs every request that
-joined meanwhile as one encoder pass and one solve. Requests that arrive while a batch computes
-join the next one, so under load batches grow by themselves. Answers are those the requests
+The first request for a model opens a batch and waits up to ``window_s`` (less once ``max_size``
+requests have joined), then waits for the prediction gate; once it holds it, it closes the batch
+and runs every request that joined as one encoder pass and one solve. While one batch computes,
+the next stays open, so under load batches grow by themselves. Answers are those the requests
 would get alone (their own seeds; ``models.latent.predict.predict_many``). A batch that fails is
 rerun request by request, so a failing request fails alone. Nothing else waits on the gate: the
 light endpoints never queue behind predictions.
@@ -56,15 +56,17 @@ class PredictionBatcher:
         loaded model; raises what ``predict_many`` raises for this ask alone."""
         pending = _Pending(ask)
         if not self.enabled:
-            self._run(trained, [pending])
+            with self.gate:
+                self._run(trained, [pending])
         else:
             batch, leads = self._join(trained, pending)
             if leads:
                 batch.full.wait(self.window_s)
-                with self._lock:
-                    if self._open.get(id(trained)) is batch:
-                        del self._open[id(trained)]
-                self._run(trained, batch.requests)
+                # The batch stays open while the gate is busy: what arrives while another batch
+                # computes joins this one, so batches grow with the load by themselves.
+                with self.gate:
+                    self._close(trained, batch)
+                    self._run(trained, batch.requests)
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
@@ -78,8 +80,15 @@ class PredictionBatcher:
         chunk at a time under the gate (``POST /predict/batch``, already a batch)."""
         pending = [_Pending(ask) for ask in asks]
         for start in range(0, len(pending), self.max_size):
-            self._run(trained, pending[start : start + self.max_size])
+            with self.gate:
+                self._run(trained, pending[start : start + self.max_size])
         return [_outcome(p) for p in pending]
+
+    def _close(self, trained: TrainedModel, batch: _Batch) -> None:
+        """No more requests join ``batch`` (if a full one was not closed already)."""
+        with self._lock:
+            if self._open.get(id(trained)) is batch:
+                del self._open[id(trained)]
 
     def _join(self, trained: TrainedModel, pending: _Pending) -> tuple[_Batch, bool]:
         """The open batch of ``trained`` with ``pending`` in it, and whether this request opened
@@ -96,11 +105,11 @@ class PredictionBatcher:
             return batch, leads
 
     def _run(self, trained: TrainedModel, requests: list[_Pending]) -> None:
+        """Answer ``requests`` in one ``predict_many`` (the caller holds the gate)."""
         from models.latent.predict import predict_many
 
         try:
-            with self.gate:
-                answers = predict_many(trained, [r.ask for r in requests])
+            answers = predict_many(trained, [r.ask for r in requests])
         except Exception as error:  # rerun alone, so that only the culprit fails
             if len(requests) == 1:
                 requests[0].error = error
