@@ -38,8 +38,8 @@ class _Batch:
 
 
 class PredictionBatcher:
-    """Per API process: gathers concurrent asks per model (``window_s``, ``max_size``; a window
-    of 0 or a size of 1 turns batching off) and runs them under ``gate``."""
+    """Per API process: gathers concurrent asks per model (``window_s``, ``max_size``; a size of
+    1 turns batching off, a window of 0 waits only for the gate) and runs them under ``gate``."""
 
     def __init__(self, gate: threading.BoundedSemaphore, window_s: float, max_size: int) -> None:
         self.gate, self.window_s, self.max_size = gate, window_s, max_size
@@ -49,7 +49,7 @@ class PredictionBatcher:
 
     @property
     def enabled(self) -> bool:
-        return self.window_s > 0 and self.max_size > 1
+        return self.max_size > 1
 
     def predict(self, trained: TrainedModel, ask: Ask) -> Prediction:
         """The answer to ``ask``, computed alone or in a batch with concurrent asks of the same
@@ -61,7 +61,8 @@ class PredictionBatcher:
         else:
             batch, leads = self._join(trained, pending)
             if leads:
-                batch.full.wait(self.window_s)
+                if self.window_s > 0:
+                    batch.full.wait(self.window_s)
                 # The batch stays open while the gate is busy: what arrives while another batch
                 # computes joins this one, so batches grow with the load by themselves.
                 with self.gate:

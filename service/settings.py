@@ -70,10 +70,10 @@ class Settings(BaseSettings):
         1, ge=1, le=64, description="Prediction batches computed at once per API process."
     )
     predict_batch_window_ms: float = Field(
-        2.0,
+        0.0,
         ge=0,
         le=1000,
-        description="How long a prediction waits for others of its model to share its solve.",
+        description="How long a prediction waits for others of its model before it runs.",
     )
     predict_batch_size: int = Field(
         64, ge=1, le=4096, description="Most predictions in one batch; 1 turns batching off."

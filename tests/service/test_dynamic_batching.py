@@ -4,6 +4,7 @@ fail alone."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -75,12 +76,28 @@ def test_a_failing_ask_fails_alone(trained):
         np.testing.assert_allclose(answer.mean, alone.mean, rtol=SOLVE_RTOL, atol=SOLVE_ATOL)
 
 
-@pytest.mark.parametrize(("window_s", "max_size"), [(0.0, 64), (0.5, 1)])
-def test_batching_off_runs_each_ask_alone(trained, window_s, max_size):
-    batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s, max_size)
+@pytest.mark.parametrize("window_s", [0.0, 0.5])
+def test_batching_off_runs_each_ask_alone(trained, window_s):
+    batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s, max_size=1)
     assert not batcher.enabled
     answers = _concurrently(batcher, trained, _asks(3))
     assert batcher.batches == 3 and all(a.mean.shape[1] == 2 for a in answers)
+
+
+def test_without_a_window_asks_gather_while_the_gate_is_busy(trained):
+    gate = threading.BoundedSemaphore(1)
+    batcher = PredictionBatcher(gate, window_s=0.0, max_size=64)
+    asks = _asks(6)
+    assert gate.acquire(timeout=5)  # a batch computing: the next one stays open meanwhile
+    with ThreadPoolExecutor(len(asks)) as pool:
+        futures = [pool.submit(batcher.predict, trained, ask) for ask in asks]
+        deadline = time.monotonic() + 10
+        while sum(len(b.requests) for b in batcher._open.values()) < len(asks):
+            assert time.monotonic() < deadline, "the asks did not all join the open batch"
+            time.sleep(0.01)
+        gate.release()
+        answers = [f.result(timeout=60) for f in futures]
+    assert batcher.batches == 1 and batcher.batched == 6 and len(answers) == 6
 
 
 def test_light_endpoints_never_wait_behind_predictions(client, fitted):
