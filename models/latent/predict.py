@@ -122,9 +122,11 @@ def _shaped(trained: TrainedModel, ask: Ask, wanted: np.ndarray, samples: np.nda
     outside = (wanted < first) | (wanted > last)
     raw = trained.calibration.widen(samples, outside)[:, positions]
     kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
+    levels = list(ask.quantiles)
+    values = np.quantile(raw, levels, axis=0) if levels else np.empty((0, *raw.shape[1:]))
     return Prediction(
         times=times,
         mean=raw.mean(axis=0),
-        quantiles={q: np.quantile(raw, q, axis=0) for q in ask.quantiles},
+        quantiles=dict(zip(levels, values, strict=True)),  # one partition for all levels
         kinds=kinds,
     )
