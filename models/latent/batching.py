@@ -3,8 +3,10 @@
 A task is one series split in two: the context (observations the encoder reads) and the targets
 (times the decoder must answer, with their true values when training). All times are model
 times measured from the context's first observation, where z0 sits; targets may lie before it.
-A batch pools the targets' times of all its series into one sorted grid: the decoder solves
-once over the grid and the solver's dense output makes its thousands of points nearly free.
+A batch pools the targets' times of all its series into one sorted grid: in training the
+decoder solves once over the grid and the solver's dense output makes its thousands of points
+nearly free; in prediction each target row is decoded for its own series only
+(``LatentODE.predict_targets``).
 """
 
 from __future__ import annotations
