@@ -61,13 +61,17 @@ class PredictionBatcher:
         else:
             batch, leads = self._join(trained, pending)
             if leads:
-                if self.window_s > 0:
-                    batch.full.wait(self.window_s)
-                # The batch stays open while the gate is busy: what arrives while another batch
-                # computes joins this one, so batches grow with the load by themselves.
-                with self.gate:
+                try:
+                    if self.window_s > 0:
+                        batch.full.wait(self.window_s)
+                    # The batch stays open while the gate is busy: what arrives while another
+                    # batch computes joins this one, so batches grow with the load.
+                    with self.gate:
+                        self._close(trained, batch)
+                        self._run(trained, batch.requests)
+                finally:
                     self._close(trained, batch)
-                    self._run(trained, batch.requests)
+                    _abandon(batch.requests)  # the leader died: nobody waits for ever
         pending.done.wait()
         if pending.error is not None:
             raise pending.error
@@ -124,6 +128,14 @@ class PredictionBatcher:
             self.batched += len(requests)
         for request, answer in zip(requests, answers, strict=True):
             request.answer = answer
+            request.done.set()
+
+
+def _abandon(requests: list[_Pending]) -> None:
+    """Fail every request of a batch that did not get its answer (its leader was interrupted)."""
+    for request in requests:
+        if not request.done.is_set():
+            request.error = RuntimeError("the prediction batch was interrupted; ask again")
             request.done.set()
 
 

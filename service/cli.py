@@ -347,6 +347,7 @@ def _settings() -> Settings:
 
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     settings = _settings()
@@ -360,11 +361,15 @@ def cmd_api(args: argparse.Namespace) -> int:
         workers=workers,
     )
     if workers == 1:
-        uvicorn.Server(config).run()
-        return EXIT_OK
+        server = uvicorn.Server(config)
+        server.run()
+        return EXIT_OK if server.started else EXIT_FAILURE  # e.g. its lifespan failed
     with _shared_metrics(workers):
-        Multiprocess(config, sockets=[_tcp_listener(config.host, config.port)]).run()
-    return EXIT_OK
+        supervisor = Multiprocess(config, sockets=[_tcp_listener(config.host, config.port)])
+        supervisor.run()
+    # uvicorn stops every process when one fails before serving (its exit code 3).
+    failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
+    return EXIT_FAILURE if failed else EXIT_OK
 
 
 def _tcp_listener(host: str, port: int) -> socket.socket:

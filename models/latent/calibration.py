@@ -41,11 +41,12 @@ class Calibration:
         interpolation_blend: linear interpolation's share in the mean inside the context's range.
         extrapolation_blend: a naive forecast's share in the mean after the context's last time
             (times before its first are the model's alone: the naive methods look forward).
-        extrapolation_floor: per dimension, the least variance of a forecast's samples (the
-            held-out interpolation error, raw units squared): no forecast is surer than filling
-            a gap. A held-out tail is one short stretch, and a lucky one (early stopping chose
-            the epoch that did best on it) shrinks the fitted scale below the noise. None: no
-            floor.
+        extrapolation_floor: per dimension, the least variance of a forecast's samples, as a share
+            of the variance of the context's observations (the held-out interpolation error, so
+            measured): no forecast is surer than filling a gap. A held-out tail is one short
+            stretch, and a lucky one (early stopping chose the epoch that did best on it) shrinks
+            the fitted scale below the noise. Relative, so that a new series on another scale
+            gets a floor on its own. None: no floor.
     """
 
     interpolation_scale: float = 1.0
@@ -91,14 +92,17 @@ class Calibration:
             samples[:, after] = shifted(samples[:, after], features, (extrapolation.weight,))
         return samples
 
-    def widen(self, samples: np.ndarray, extrapolating: np.ndarray) -> np.ndarray:
+    def widen(
+        self, samples: np.ndarray, extrapolating: np.ndarray, context: Series | None = None
+    ) -> np.ndarray:
         """``samples`` [S, T, D] with their spread scaled per time (``extrapolating`` [T]), and
-        forecasts' spread raised to the floor."""
+        forecasts' spread raised to the floor (relative to ``context``'s variance)."""
         scale = np.where(extrapolating, self.extrapolation_scale, self.interpolation_scale)
         widened = widen(samples, scale[None, :, None])
-        if self.extrapolation_floor is None or not extrapolating.any():
+        if self.extrapolation_floor is None or context is None or not extrapolating.any():
             return widened
-        widened[:, extrapolating] = floored(widened[:, extrapolating], self.extrapolation_floor)
+        floor = np.asarray(self.extrapolation_floor) * context_variance(context)
+        widened[:, extrapolating] = floored(widened[:, extrapolating], floor)
         return widened
 
     def to_json(self) -> dict[str, Any]:
@@ -129,6 +133,16 @@ class Calibration:
 
 def _floor(data: list[float] | None) -> tuple[float, ...] | None:
     return None if data is None else tuple(float(x) for x in data)
+
+
+def context_variance(context: Series) -> np.ndarray:
+    """The variance of each dimension's observations in ``context`` [D] (0 with fewer than 2)."""
+    variance = np.zeros(context.dims)
+    for d in range(context.dims):
+        observed = context.values[~np.isnan(context.values[:, d]), d]
+        if len(observed) >= 2:
+            variance[d] = observed.var()
+    return variance
 
 
 def floored(samples: np.ndarray, floor: tuple[float, ...] | np.ndarray) -> np.ndarray:

@@ -120,7 +120,7 @@ def _shaped(trained: TrainedModel, ask: Ask, wanted: np.ndarray, samples: np.nda
     positions = np.searchsorted(wanted, times)
     first, last = ask.context.times[0], ask.context.times[-1]
     outside = (wanted < first) | (wanted > last)
-    raw = trained.calibration.widen(samples, outside)[:, positions]
+    raw = trained.calibration.widen(samples, outside, ask.context)[:, positions]
     kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
     levels = list(ask.quantiles)
     values = np.quantile(raw, levels, axis=0) if levels else np.empty((0, *raw.shape[1:]))

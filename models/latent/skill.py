@@ -30,7 +30,15 @@ from .blend import (
     neighbour_times,
     shifted,
 )
-from .calibration import LEVELS, Calibration, coverage, cross_fitted, fit_scale, floored
+from .calibration import (
+    LEVELS,
+    Calibration,
+    context_variance,
+    coverage,
+    cross_fitted,
+    fit_scale,
+    floored,
+)
 from .decoding import Request, decode
 from .holdout import HeldOut, Holdout
 from .model import LatentODE
@@ -99,7 +107,8 @@ class _Choice:
     weights: tuple[float, ...] = ()
     baseline: str = ""
     scale: float = 1.0
-    error: tuple[float, ...] | None = None  # per dimension: the served mean's held-out MSE
+    # Per dimension: the served mean's held-out squared error over its context's variance.
+    error: tuple[float, ...] | None = None
 
 
 def _base_alone_is_better(model: LatentODE, normaliser: Normaliser, holdout: Holdout) -> bool:
@@ -132,7 +141,8 @@ def _job_skill(
     floor: tuple[float, ...] | None = None,
 ) -> tuple[dict[str, Any] | None, _Choice]:
     """One job's figures, and the blend and interval scale fitted on all its held-out entries;
-    ``floor`` is the least variance of its samples per dimension (``Calibration``).
+    ``floor`` is the least variance of its samples per dimension, as a share of each context's
+    variance (``Calibration.extrapolation_floor``).
 
     Interpolation is the job whose only baseline is linear interpolation. The figures are out of
     sample: each half of the entries is blended and widened by what the other half chose
@@ -159,11 +169,15 @@ def _job_skill(
     mean = samples.mean(axis=0)
     honest = cross_fitted(cross_fitted_shift(samples, features, observed), observed)
     dims = np.nonzero(mask)[1]  # [M] the dimension of each entry
+    spread = np.concatenate(
+        [np.broadcast_to(context_variance(c.context), c.values.shape) for c in cases]
+    )[mask]  # [M] the variance of each entry's context, in its dimension
     if floor is not None:
-        honest = floored(honest, np.asarray(floor)[dims])
+        honest = floored(honest, np.asarray(floor)[dims] * spread)
     squared = (honest.mean(axis=0) - observed) ** 2
     mse = float(np.mean(squared))
-    per_dim = np.bincount(dims, squared, truth.shape[1]) / np.maximum(
+    relative = squared / np.maximum(spread, np.finfo(float).tiny)
+    per_dim = np.bincount(dims, relative, truth.shape[1]) / np.maximum(
         np.bincount(dims, minlength=truth.shape[1]), 1
     )
     weights = fit_weights(features, observed - mean)

@@ -53,6 +53,10 @@ def odeint_scattered(
     """
     check_tolerances(rtol, atol)
     solver, solver_options = resolve(method, options)
+    if not solver.adaptive and solver_options.step_size is None:
+        # ``odeint`` steps such a method from one output time to the next; here the outputs are
+        # scattered over the members, so the step must be given.
+        raise ValueError(f"{solver.name} is a fixed-step method: give options={{'step_size': h}}")
     axis = axis % y0.dim()
     rest = [size for d, size in enumerate(y0.shape) if d != axis]
     out = y0.new_empty(len(times), *rest)

@@ -146,8 +146,11 @@ def test_a_forecast_is_never_surer_than_the_floor():
     np.testing.assert_allclose(out.var(axis=0)[:, 0], 1.0, rtol=1e-9)  # raised to the floor
     np.testing.assert_allclose(out[:, :, 1], samples[:, :, 1], rtol=1e-12)  # wider already
     np.testing.assert_allclose(out.mean(axis=0), samples.mean(axis=0))
-    calibration = Calibration(extrapolation_floor=(1.0, 1.0))
+    calibration = Calibration(extrapolation_floor=(0.25, 0.25))  # a quarter of the context's
     assert Calibration.from_json(calibration.to_json()) == calibration
-    widened = calibration.widen(samples, np.array([True, False, True]))
+    context = _series([0.0, 1.0, 2.0, 3.0], [[-2.0, 0.0], [2.0, 0.0], [-2.0, 0.0], [2.0, 0.0]])
+    widened = calibration.widen(samples, np.array([True, False, True]), context)  # variance 4
     np.testing.assert_allclose(widened.var(axis=0)[[0, 2], 0], 1.0, rtol=1e-9)
+    np.testing.assert_allclose(widened[:, :, 1], samples[:, :, 1], rtol=1e-12)  # constant: none
+    np.testing.assert_allclose(calibration.widen(samples, np.array([True] * 3)), samples)
     np.testing.assert_allclose(widened[:, 1], samples[:, 1], rtol=1e-12)  # interpolation: no floor

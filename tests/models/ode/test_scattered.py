@@ -59,3 +59,9 @@ def test_an_output_at_the_start_is_the_initial_state_and_float32_stays_float32()
 
 def _decay32(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -_rates().float()[None, :, None] * y
+
+
+def test_a_fixed_step_method_needs_its_step():
+    y0 = torch.ones(1, 3, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match="step_size"):
+        odeint_scattered(_decay, y0, 0.0, np.array([1.0]), torch.tensor([0]), axis=1, method="rk4")
