@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             threading.BoundedSemaphore(settings.predict_concurrency),
             settings.predict_batch_window_ms / 1000,
             settings.predict_batch_size,
+            settings.max_prediction_values,
         )
         _load_model_code(settings.api_torch_threads)
         try:

@@ -35,14 +35,27 @@ class _Pending:
 class _Batch:
     requests: list[_Pending] = field(default_factory=list)
     full: threading.Event = field(default_factory=threading.Event)
+    values: int = 0  # sampled values its requests hold, in all
+
+
+def sampled_values(ask: Ask) -> int:
+    """How many sampled values answering ``ask`` holds at once: samples x times x dimensions."""
+    return ask.n_samples * len(ask.times) * ask.context.dims
 
 
 class PredictionBatcher:
     """Per API process: gathers concurrent asks per model (``window_s``, ``max_size``; a size of
     1 turns batching off, a window of 0 waits only for the gate) and runs them under ``gate``."""
 
-    def __init__(self, gate: threading.BoundedSemaphore, window_s: float, max_size: int) -> None:
+    def __init__(
+        self,
+        gate: threading.BoundedSemaphore,
+        window_s: float,
+        max_size: int,
+        max_values: int = 20_000_000,
+    ) -> None:
         self.gate, self.window_s, self.max_size = gate, window_s, max_size
+        self.max_values = max_values  # a batch's memory: at most this many sampled values
         self._open: dict[int, _Batch] = {}  # id(trained) -> the batch still taking requests
         self._lock = threading.Lock()
         self.batches = self.batched = 0  # counters for tests and benchmarks
@@ -84,10 +97,21 @@ class PredictionBatcher:
         """Every ask's answer, or the error it alone raises: in chunks of ``max_size`` asks, one
         chunk at a time under the gate (``POST /predict/batch``, already a batch)."""
         pending = [_Pending(ask) for ask in asks]
-        for start in range(0, len(pending), self.max_size):
+        chunk: list[_Pending] = []
+        for request in pending:
+            if chunk and not self._fits(chunk, request):
+                with self.gate:
+                    self._run(trained, chunk)
+                chunk = []
+            chunk.append(request)
+        if chunk:
             with self.gate:
-                self._run(trained, pending[start : start + self.max_size])
+                self._run(trained, chunk)
         return [_outcome(p) for p in pending]
+
+    def _fits(self, requests: list[_Pending], request: _Pending) -> bool:
+        values = sum(sampled_values(r.ask) for r in requests) + sampled_values(request.ask)
+        return len(requests) < self.max_size and values <= self.max_values
 
     def _close(self, trained: TrainedModel, batch: _Batch) -> None:
         """No more requests join ``batch`` (if a full one was not closed already)."""
@@ -98,12 +122,18 @@ class PredictionBatcher:
     def _join(self, trained: TrainedModel, pending: _Pending) -> tuple[_Batch, bool]:
         """The open batch of ``trained`` with ``pending`` in it, and whether this request opened
         it (and so runs it)."""
+        values = sampled_values(pending.ask)
         with self._lock:
             batch = self._open.get(id(trained))
+            if batch is not None and batch.values + values > self.max_values:
+                del self._open[id(trained)]  # too big with this one: it runs as it is
+                batch.full.set()
+                batch = None
             leads = batch is None
             if batch is None:
                 batch = self._open[id(trained)] = _Batch()
             batch.requests.append(pending)
+            batch.values += values
             if len(batch.requests) >= self.max_size:
                 del self._open[id(trained)]  # the next request opens a new batch
                 batch.full.set()

@@ -198,6 +198,19 @@ def _level_quantiles(level: float) -> tuple[float, float]:
     return tail, 1 - tail
 
 
+def check_size(ask: Ask, dims: int, limit: int, where: str) -> None:
+    """422 ``too_large`` when answering ``ask`` would hold more than ``limit`` sampled values
+    (n_samples x times x dimensions): the memory of one prediction."""
+    values = ask.n_samples * len(ask.times) * dims
+    if values > limit:
+        message = (
+            f"{ask.n_samples} samples x {len(ask.times)} times x {dims} dimension(s) = {values:,} "
+            f"sampled values; at most {limit:,} (ODECAST_MAX_PREDICTION_VALUES): ask for fewer "
+            "times or samples"
+        )
+        raise ApiError(422, "too_large", message, [{"loc": where, "msg": message}])
+
+
 def check_horizon(
     loaded: LoadedModel, context: Series, ask: Ask, max_spans: float, where: str
 ) -> None:

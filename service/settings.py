@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     default_samples: int = Field(100, ge=1, description="Posterior samples per prediction.")
     max_samples: int = Field(1000, ge=1, description="Largest n_samples a client may ask.")
     max_predict_times: int = Field(10_000, ge=1, description="Most timestamps per prediction.")
+    max_prediction_values: int = Field(
+        20_000_000,
+        ge=1000,
+        description="Most sampled values (n_samples x times x dims) a prediction or batch holds.",
+    )
     max_batch_items: int = Field(
         1000, ge=1, le=100_000, description="Most series in one POST /predict/batch."
     )

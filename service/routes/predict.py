@@ -19,6 +19,7 @@ from ..predictions import (
     Ask,
     answer,
     check_horizon,
+    check_size,
     context_series,
     intervals_wanted,
     load_servable,
@@ -123,6 +124,7 @@ def get_predict(
     kind = TimeKind(record["time_kind"])
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
+    check_size(ask, context.dims, settings.max_prediction_values, "query")
     check_horizon(loaded, context, ask, settings.max_horizon_spans, "query.t")
     return answer(loaded, query.model_id, context, ask, kind, batcher)
 
@@ -143,6 +145,7 @@ def post_predict(
     requested = times_from_values(body.times, kind, "body.times", settings.max_predict_times)
     levels, quantiles = intervals_wanted(body.level, body.quantiles, "body")
     ask = Ask(requested, levels, quantiles, _samples(body.n_samples, settings, "body"), body.seed)
+    check_size(ask, context.dims, settings.max_prediction_values, "body")
     check_horizon(loaded, context, ask, settings.max_horizon_spans, "body.times")
     return answer(loaded, body.model_id, context, ask, kind, batcher)
 
@@ -164,6 +167,7 @@ def get_predict_png(
     kind = TimeKind(record["time_kind"])
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
+    check_size(ask, context.dims, settings.max_prediction_values, "query")
     check_horizon(loaded, context, ask, settings.max_horizon_spans, "query.t")
     return Response(_png(loaded, query, context, ask, kind, batcher), media_type="image/png")
 

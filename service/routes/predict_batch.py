@@ -14,6 +14,7 @@ from ..model_cache import LoadedModel
 from ..predictions import (
     Ask,
     check_horizon,
+    check_size,
     context_series,
     intervals_wanted,
     load_servable,
@@ -58,6 +59,7 @@ def post_predict_batch(
         context = _context(item, loaded, body.model_id, record, settings, where)
         times = times_from_values(item.times, kind, f"{where}.times", settings.max_predict_times)
         ask = Ask(times, levels, quantiles, n_samples, body.seed)
+        check_size(ask, context.dims, settings.max_prediction_values, where)
         check_horizon(loaded, context, ask, settings.max_horizon_spans, f"{where}.times")
         contexts.append(context)
         asks.append(ask)

@@ -116,3 +116,23 @@ def test_light_endpoints_never_wait_behind_predictions(client, fitted):
         gate.release()
     params = {"model_id": fitted["model_id"], "series_id": "s0", "t": [1.0]}
     assert client.get("/predict", params=params).status_code == 200
+
+
+def test_a_batch_never_holds_more_sampled_values_than_its_budget(trained):
+    from service.batching import sampled_values
+
+    asks = _asks(4)
+    budget = max(sampled_values(a) for a in asks[:2]) + min(sampled_values(a) for a in asks[:2])
+    gate = threading.BoundedSemaphore(1)
+    batcher = PredictionBatcher(gate, window_s=0.0, max_size=64, max_values=budget)
+    assert gate.acquire(timeout=5)
+    with ThreadPoolExecutor(len(asks)) as pool:
+        futures = [pool.submit(batcher.predict, trained, ask) for ask in asks]
+        time.sleep(0.5)  # every ask has joined a batch (two asks fit the budget, not three)
+        gate.release()
+        for future in futures:
+            future.result(timeout=60)
+    assert batcher.batched == 4 and batcher.batches >= 2
+    chunked = PredictionBatcher(threading.BoundedSemaphore(1), 0.0, 64, max_values=budget)
+    outcomes = chunked.predict_all(trained, asks)
+    assert chunked.batches >= 2 and all(not isinstance(o, Exception) for o in outcomes)

@@ -148,7 +148,9 @@ def _loc(error: dict) -> str | None:
 
 
 def test_batch_limits(settings: Settings, model: str, redis_client: Any):
-    limited = settings.model_copy(update={"max_batch_items": 2, "max_batch_times": 5})
+    limited = settings.model_copy(
+        update={"max_batch_items": 2, "max_batch_times": 5, "max_prediction_values": 1000}
+    )
     with TestClient(create_app(limited)) as client:
         three = [{"series_id": f"s{i}", "times": [1.0]} for i in range(3)]
         error = _error(client.post("/predict/batch", json={"model_id": model, "items": three}), 422)
@@ -159,6 +161,14 @@ def test_batch_limits(settings: Settings, model: str, redis_client: Any):
         ]
         error = _error(client.post("/predict/batch", json={"model_id": model, "items": six}), 422)
         assert "ODECAST_MAX_BATCH_TIMES" in error["message"]
+        # 100 samples x 11 times x 1 dimension: over 1,000 sampled values, for a batch item and
+        # for a single prediction alike.
+        times = [float(t) for t in range(11)]
+        big = {"model_id": model, "items": [{"series_id": "s0", "times": times[:4]}]}
+        assert client.post("/predict/batch", json=big).status_code == 200
+        params = {"model_id": model, "series_id": "s0", "t": times}
+        error = _error(client.get("/predict", params=params), 422)
+        assert error["code"] == "too_large" and "ODECAST_MAX_PREDICTION_VALUES" in error["message"]
     missing = {"model_id": "m-nope", "items": [{"series_id": "s0", "times": [1.0]}]}
     with TestClient(create_app(settings)) as client:
         assert _error(client.post("/predict/batch", json=missing), 404)["code"] == "not_found"
