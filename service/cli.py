@@ -18,6 +18,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -87,6 +88,12 @@ def _workers(text: str) -> int:
     return value
 
 
+def _device(text: str) -> str:
+    if not re.fullmatch(r"auto|cpu|cuda(:[0-9]{1,2})?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not auto, cpu, cuda or cuda:N")
+    return text
+
+
 def _api_workers(text: str) -> int:
     value = _workers(text)
     if value < 1:
@@ -133,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run one training worker alone (RQ)")
     worker.add_argument(
         "--burst", action="store_true", help="exit once the queue is empty instead of waiting"
+    )
+    worker.add_argument(
+        "--device",
+        type=_device,
+        help="train on auto (CUDA if torch sees one), cpu, cuda or cuda:N "
+        "(default: ODECAST_WORKER_DEVICE)",
     )
     worker.set_defaults(func=cmd_worker)
     _add_client_commands(sub)
@@ -411,6 +424,12 @@ def _shared_metrics(workers: int) -> Iterator[None]:
 def cmd_worker(args: argparse.Namespace) -> int:
     from worker.main import run_worker
 
+    if args.device is not None:
+        from service.settings import get_settings
+
+        # Through the environment: the jobs' work horses read the settings too.
+        os.environ["ODECAST_WORKER_DEVICE"] = args.device
+        get_settings.cache_clear()
     run_worker(_settings(), burst=args.burst)
     return EXIT_OK
 

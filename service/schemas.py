@@ -199,6 +199,7 @@ class ModelOut(BaseModel):
     series_ids: list[str]
     metrics: dict[str, float] = Field(default_factory=dict)
     skill: Skill | None = Field(None, description="Held-out skill, once trained.")
+    device: str | None = Field(None, description="Device it trained on (cpu, cuda, cuda:N).")
     error: str | None = None
     created_at: str
     trained_at: str | None = None

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     worker_torch_threads: int = Field(
         1, ge=1, le=256, description="Torch threads per training job (CPU training)."
     )
+    worker_device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:[0-9]{1,2})?)$",
+        description="Device jobs train on: auto (CUDA if torch sees one), cpu, cuda or cuda:N.",
+    )
     worker_heartbeat_s: int = Field(
         10, ge=1, le=300, description="How often a busy worker says it is alive."
     )

@@ -89,6 +89,30 @@ _HINTS = {
 }
 
 
+class DeviceUnavailableError(RuntimeError):
+    """The device this worker was told to train on is not there."""
+
+
+def training_device(requested: str) -> str:
+    """The torch device a job trains on: ``auto`` is CUDA when torch sees a GPU, else the CPU;
+    ``cuda`` and ``cuda:N`` must be there (a worker pinned to a GPU never falls back silently)."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cpu":
+        return requested
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(requested.partition(":")[2] or 0)
+    if index >= count:
+        raise DeviceUnavailableError(
+            f"this worker trains on {requested} (--device / ODECAST_WORKER_DEVICE) but torch "
+            f"sees {count} CUDA device(s) here; give this worker a GPU it can see, or run it with "
+            "--device cpu or auto"
+        )
+    return requested
+
+
 class _TrainingRun:
     """One execution of a training job: the callbacks of ``train`` and their state."""
 
@@ -139,13 +163,16 @@ class _TrainingRun:
 
         config = Config.from_json(self.store.record(self.model_id)["config"])
         dataset = self.store.dataset(self.model_id)
+        device = training_device(self.settings.worker_device)
+        log.info("model %s: training on %s", self.model_id, device)
         self.normaliser = fit_normaliser(config, dataset)
         self.config = config
         resume_from = self._resume_state(config)
-        self._update(status=ModelStatus.TRAINING, error=None, started_at=utc_now())
+        self._update(status=ModelStatus.TRAINING, error=None, started_at=utc_now(), device=device)
         trained = train(
             config,
             dataset,
+            device=device,
             on_progress=self._on_progress,
             checkpoint=self._on_checkpoint,
             resume_from=resume_from,

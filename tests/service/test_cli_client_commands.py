@@ -430,6 +430,8 @@ def test_predict_options() -> None:
         ["predict", "m", "--series", "s"],  # no times
         ["predict", "m", "--at", "1"],  # no series
         ["predict", "m", "--series", "s", "--all", "--at", "1"],
+        ["worker", "--device", "gpu"],
+        ["worker", "--device", "cuda:x"],
         ["predict", "m", "--series", ",", "--at", "1"],
         ["predict", "m", "--series", "s", "--at", "1", "--grid", "0:1:2"],
         ["predict", "m", "--series", "s", "--grid", "2026-03-01T12:00:00+02:00:2026-03-02:5"],

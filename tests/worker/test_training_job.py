@@ -76,6 +76,42 @@ def test_a_job_whose_data_is_unreadable_fails_with_a_reason_and_no_retry(
     assert model["status"] == "failed" and "dataset.json" in model["error"]
 
 
+def test_a_worker_pinned_to_a_missing_gpu_fails_the_job_saying_so(
+    client, run_worker, series_maker, monkeypatch
+) -> None:
+    import torch
+
+    from service.settings import get_settings
+
+    missing = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0}"
+    monkeypatch.setenv("ODECAST_WORKER_DEVICE", missing)
+    get_settings.cache_clear()
+    body = {"series": series_maker(), "model": SMALL_MODEL, "training": TRAINING}
+    accepted = client.post("/fit", json=body).json()
+    run_worker()
+    job = client.get(f"/jobs/{accepted['job_id']}").json()
+    assert job["status"] == "failed" and missing in job["error"], job
+    assert "--device" in job["error"]
+    model = client.get(f"/models/{accepted['model_id']}").json()
+    assert model["status"] == "failed" and missing in model["error"]
+
+
+def test_the_device_a_model_trained_on_is_in_its_record(fitted, client) -> None:
+    model = client.get(f"/models/{fitted['model_id']}").json()
+    assert model["device"] in ("cpu", "cuda")
+
+
+def test_training_devices() -> None:
+    import torch
+
+    from worker.jobs import DeviceUnavailableError, training_device
+
+    assert training_device("cpu") == "cpu"
+    assert training_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(DeviceUnavailableError, match="cuda:63"):
+        training_device("cuda:63")
+
+
 def test_a_model_deleted_while_queued_is_not_trained(client, run_worker, series_maker) -> None:
     body = {"series": series_maker(), "model": SMALL_MODEL, "training": TRAINING}
     accepted = client.post("/fit", json=body).json()
