@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE = ROOT / "docker-compose.yml"
+COMPOSE_GPU = ROOT / "docker-compose.gpu.yml"
 
 # ODECAST_* variables that the deployment files may name before Settings has their field: a
 # later change adds each one. Once the field exists, it is checked like every other.
@@ -298,6 +299,13 @@ def compose() -> dict[str, Any]:
     return data
 
 
+@cache
+def gpu_compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_GPU.read_text())
+    assert isinstance(data, dict), "docker-compose.gpu.yml is not a mapping"
+    return data
+
+
 def service(name: str) -> dict[str, Any]:
     services = compose().get("services") or {}
     assert name in services, f"docker-compose.yml has no service {name!r}"
@@ -408,14 +416,11 @@ def structure_problems(data: Mapping[str, Any]) -> list[str]:
         problems.append("worker: container_name stops `--scale worker=N`")
     if worker.get("ports"):
         problems.append("worker: a published port stops `--scale worker=N`")
-    devices = dig(worker, "deploy", "resources", "reservations", "devices") or []
-    if not any(
-        d.get("driver") == "nvidia"
-        and "gpu" in (d.get("capabilities") or [])
-        and (d.get("count") == "all" or int(d.get("count", 0)) >= 1 or d.get("device_ids"))
-        for d in devices
-    ):
-        problems.append("worker: reserves no nvidia GPU")
+    if dig(worker, "deploy", "resources", "reservations", "devices"):
+        problems.append(
+            "worker: reserves a device, so `docker compose up` fails on a host without the "
+            "NVIDIA runtime; GPUs belong in docker-compose.gpu.yml"
+        )
     grace = worker.get("stop_grace_period")
     if grace is None or parse_duration(grace) < MIN_WORKER_GRACE_S:
         problems.append(f"worker: stop_grace_period {grace!r} is under {MIN_WORKER_GRACE_S:.0f} s")
@@ -454,6 +459,9 @@ def deployment_command_lines() -> list[tuple[str, list[str]]]:
     for name, svc in (compose().get("services") or {}).items():
         if "build" in svc and "command" in svc:
             lines.append((f"docker-compose.yml: {name}", command_words(svc["command"])))
+    for name, svc in (gpu_compose().get("services") or {}).items():
+        if "command" in svc:
+            lines.append((f"docker-compose.gpu.yml: {name}", command_words(svc["command"])))
     return lines
 
 
@@ -666,7 +674,7 @@ def test_compose_keeps_the_deployment_rules():
     [
         (("services", "worker", "stop_grace_period"), "10s"),
         (("services", "worker", "container_name"), "odecast-worker"),
-        (("services", "worker", "deploy"), None),
+        (("services", "worker", "deploy"), {"resources": {"reservations": {"devices": [{}]}}}),
         (("services", "api", "depends_on"), ["redis"]),
         (("services", "redis", "command"), "redis-server"),
         (("services", "redis", "healthcheck"), None),
@@ -727,6 +735,26 @@ def test_worker_does_not_inherit_the_api_healthcheck():
     ), "the worker keeps the image's API healthcheck"
 
 
+def test_gpus_are_opt_in_and_every_gpu_worker_is_pinned():
+    services = gpu_compose().get("services") or {}
+    assert services.get("worker"), "docker-compose.gpu.yml overrides no worker"
+    assert str(gpu_compose().get("version")) in COMPOSE_V1_KNOWS
+    base = compose().get("services") or {}
+    pinned = []
+    for name, svc in services.items():
+        devices = dig(svc, "deploy", "resources", "reservations", "devices") or []
+        gpus = [d for d in devices if d.get("driver") == "nvidia" and "gpu" in d["capabilities"]]
+        assert len(gpus) == 1 and "count" not in gpus[0], f"{name}: one GPU by device_ids"
+        (ids,) = [d["device_ids"] for d in gpus]
+        assert len(ids) == 1, f"{name}: pinned to one GPU"
+        pinned.append(ids[0])
+        words = command_words(svc.get("command") or base[name]["command"])
+        assert words[:2] == ["odecast", "worker"] and "--device" in words, name
+        assert words[words.index("--device") + 1].startswith("cuda"), name
+    assert len(set(pinned)) == len(pinned), "two workers pinned to the same GPU"
+    assert "--device" in command_words(base["worker"]["command"])  # CPU by default
+
+
 def test_docker_compose_validates_the_file():
     binary = shutil.which("docker-compose")
     if binary is not None:
@@ -738,16 +766,17 @@ def test_docker_compose_validates_the_file():
             if not k.startswith(("ODECAST_", "TORCH_")) and k not in ("PYTHONPATH", "PYTHONHOME")
         }
         env.setdefault("PATH", os.defpath)
-        done = subprocess.run(
-            [binary, "-f", str(COMPOSE), "config", "-q"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-        assert "is not set" not in done.stderr, done.stderr  # every ${VAR} has a default
+        for files in ([COMPOSE], [COMPOSE, COMPOSE_GPU]):
+            done = subprocess.run(
+                [binary, *(arg for f in files for arg in ("-f", str(f))), "config", "-q"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            assert "is not set" not in done.stderr, done.stderr  # every ${VAR} has a default
     # Without the binary (CI may lack it), and with it, the rules above on the parsed file.
     assert structure_problems(compose()) == []
     print(f"docker-compose: {binary or 'not installed; structure checked only'}", file=sys.stderr)
