@@ -11,6 +11,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from models.store import Store, UnknownModelError
 from worker.protocol import (
     META_ERROR,
     META_MODEL_ID,
@@ -20,6 +21,7 @@ from worker.protocol import (
     ON_TRAIN_FAILURE,
     TRAIN_JOB,
     JobState,
+    ModelStatus,
     cancel_key,
 )
 
@@ -148,3 +150,28 @@ def _iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.isoformat()
+
+
+def settled(record: dict[str, Any], store: Store, connection: redis.Redis) -> dict[str, Any]:
+    """``record``, marked failed with its job's error when its job failed without telling the
+    store (a worker that does not share the API's store cannot write the record, and the model
+    would stay queued for ever). Without Redis the record is shown as it is."""
+    if record.get("status") not in (ModelStatus.QUEUED, ModelStatus.TRAINING):
+        return record
+    job_id = record.get("job_id")
+    if not isinstance(job_id, str):
+        return record
+    try:
+        job = fetch_job(connection, job_id)
+    except redis.RedisError:
+        return record
+    if job is None or job_state(job) is not JobState.FAILED:
+        return record
+    error = job.meta.get(META_ERROR) or "the training job failed"
+    now = datetime.now(UTC).isoformat()
+    try:
+        return store.update_record(
+            record["model_id"], status=str(ModelStatus.FAILED), error=error, updated_at=now
+        )
+    except UnknownModelError:
+        return record

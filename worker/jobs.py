@@ -89,6 +89,18 @@ _HINTS = {
 }
 
 
+class ModelNotInStoreError(RuntimeError):
+    """The job's model is not in this worker's store and nobody deleted it: the worker does not
+    share the API's store (a different ODECAST_STORE, or a volume not mounted)."""
+
+    def __init__(self, model_id: str, settings: Settings) -> None:
+        super().__init__(
+            f"model {model_id!r} is not in this worker's store ({settings.store}) and was not "
+            "deleted: the worker must share the API's store (the same ODECAST_STORE, or the "
+            "same volume mounted)"
+        )
+
+
 class DeviceUnavailableError(RuntimeError):
     """The device this worker was told to train on is not there."""
 
@@ -128,7 +140,12 @@ class _TrainingRun:
     def execute(self) -> dict[str, Any]:
         self.job.meta[META_MODEL_ID] = self.model_id
         self._save_meta()
-        if self._stop_requested():
+        try:
+            stop = self._stop_requested()
+        except ModelNotInStoreError as err:
+            self._fail(err)
+            raise
+        if stop:
             return self._finish_without_training()
         if self._already_trained():
             # A rerun of a job that stored its model but could not report it (Redis was away).
@@ -240,7 +257,9 @@ class _TrainingRun:
 
     def _stop_requested(self) -> bool:
         if not self.store.exists(self.model_id):
-            self.deleted = True
+            if not self._redis_says_cancel():
+                raise ModelNotInStoreError(self.model_id, self.settings)
+            self.deleted = True  # DELETE /models asks the job to stop, then removes the folder
         elif self._redis_says_cancel():
             self.cancelled = True
         return self.deleted or self.cancelled or self.interrupted

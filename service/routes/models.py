@@ -14,7 +14,7 @@ from models.store import CorruptFileError, UnknownModelError
 
 from ..deps import ModelCacheDep, RedisDep, SettingsDep, StoreDep
 from ..errors import ApiError, not_found, responses
-from ..queueing import fetch_job, request_cancel
+from ..queueing import fetch_job, request_cancel, settled
 from ..schemas import ID_REGEX, ModelList, ModelOut
 
 log = logging.getLogger(__name__)
@@ -33,20 +33,20 @@ def model_out(record: dict[str, Any]) -> ModelOut:
 
 
 @router.get("/models", response_model=ModelList)
-def list_models(store: StoreDep) -> ModelList:
+def list_models(store: StoreDep, connection: RedisDep) -> ModelList:
     """Every model in the store, oldest first (the store, not Redis, is the registry); a model
     whose record cannot be read is left out (GET /models/{id} says why)."""
     shown = []
     for record in store.records():
         with contextlib.suppress(CorruptFileError):
-            shown.append(model_out(record))
+            shown.append(model_out(settled(record, store, connection)))
     return ModelList(models=shown)
 
 
 @router.get("/models/{model_id}", response_model=ModelOut, responses=responses(404, 422))
-def get_model(model_id: ModelId, store: StoreDep) -> ModelOut:
+def get_model(model_id: ModelId, store: StoreDep, connection: RedisDep) -> ModelOut:
     try:
-        return model_out(store.record(model_id))
+        return model_out(settled(store.record(model_id), store, connection))
     except UnknownModelError:
         raise not_found("model", model_id) from None
     except CorruptFileError as err:

@@ -112,6 +112,29 @@ def test_training_devices() -> None:
         training_device("cuda:63")
 
 
+def test_a_worker_on_another_store_fails_the_job_and_the_model_says_why(
+    client, series_maker, settings, monkeypatch, tmp_path
+) -> None:
+    import redis
+
+    from service.settings import get_settings
+    from worker.main import make_worker
+
+    body = {"series": series_maker(), "model": SMALL_MODEL, "training": TRAINING}
+    accepted = client.post("/fit", json=body).json()
+    # A worker whose store is another folder: it shares Redis with the API, not the store.
+    monkeypatch.setenv("ODECAST_STORE", str(tmp_path / "elsewhere"))
+    get_settings.cache_clear()
+    connection = redis.Redis.from_url(settings.redis_url)
+    make_worker(get_settings(), connection, fork=False).work(burst=True)
+    job = client.get(f"/jobs/{accepted['job_id']}").json()
+    assert job["status"] == "failed", job
+    assert "not in this worker's store" in job["error"] and "ODECAST_STORE" in job["error"]
+    model = client.get(f"/models/{accepted['model_id']}").json()  # not queued for ever
+    assert model["status"] == "failed" and model["error"] == job["error"]
+    assert client.get("/models").json()["models"][0]["status"] == "failed"
+
+
 def test_a_model_deleted_while_queued_is_not_trained(client, run_worker, series_maker) -> None:
     body = {"series": series_maker(), "model": SMALL_MODEL, "training": TRAINING}
     accepted = client.post("/fit", json=body).json()
