@@ -49,11 +49,13 @@ MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 WORKER_GRACE_S = 60.0
 API_GRACE_S = 15.0
 REDIS_STARTUP_TIMEOUT_S = 15.0
-# A worker that dies is restarted after a backoff that doubles up to the maximum; it is reset once
-# a worker has run for WORKER_STABLE_S.
+# A part that dies (Redis, the API, a worker) is restarted after a backoff that doubles up to the
+# maximum; it is reset once the part has run for WORKER_STABLE_S.
 RESTART_BACKOFF_S = 1.0
 RESTART_BACKOFF_MAX_S = 30.0
 WORKER_STABLE_S = 30.0
+# A part that dies this many times without running WORKER_STABLE_S in between stops `odecast up`.
+MAX_QUICK_DEATHS = 5
 POLL_S = 0.2
 
 
@@ -941,6 +943,7 @@ class Child:
         self.started_at = 0.0
         self.backoff_s = RESTART_BACKOFF_S
         self.restart_at: float | None = None  # set while a restart is pending
+        self.deaths: list[float] = []  # when it died since it last ran WORKER_STABLE_S
         self.exit_reported = False
 
     def start(self) -> None:
@@ -1156,41 +1159,52 @@ class Supervisor:
             client.close()
 
     def _supervise(self, shown_host: str) -> int:
+        """Restart whatever dies (Redis from its AOF, the API, the workers), with a backoff, while
+        the rest keeps serving; stop when a part keeps dying."""
         assert self.api is not None
         ready = False
         while not self._stop.wait(POLL_S):
-            if self.redis_child is not None and not self.redis_child.alive():
-                self.say(f"redis-server exited with code {self.redis_child.returncode()}; stopping")
-                return EXIT_FAILURE
-            if not self.api.alive():
-                self.say(f"the API exited with code {self.api.returncode()}; stopping")
-                return EXIT_FAILURE
+            now = time.monotonic()
+            parts = [c for c in (self.redis_child, self.api, *self.workers) if c is not None]
+            for part in parts:
+                if not self._tend(part, now):
+                    return EXIT_FAILURE
             if not ready and self._listening():
                 ready = True
                 self.say(f"ready: http://{shown_host}:{self.port} (docs at /docs)")
-            now = time.monotonic()
-            for worker in self.workers:
-                self._tend_worker(worker, now)
         self.say(f"{self._stop_reason or 'stop'} received: stopping")
         return EXIT_OK
 
-    def _tend_worker(self, worker: Child, now: float) -> None:
-        if worker.alive():
-            return
-        if worker.restart_at is None:
-            if now - worker.started_at >= WORKER_STABLE_S:
-                worker.backoff_s = RESTART_BACKOFF_S
-            worker.kill_group()  # anything it forked dies with it
-            worker.join_reader(1.0)
-            worker.restart_at = now + worker.backoff_s
+    def _tend(self, part: Child, now: float) -> bool:
+        """Restart ``part`` if it died (after its backoff); False when it keeps dying."""
+        if part.alive():
+            return True
+        if part.restart_at is None:
+            if now - part.started_at >= WORKER_STABLE_S:
+                part.backoff_s = RESTART_BACKOFF_S
+                part.deaths.clear()
+            part.deaths.append(now)
+            part.kill_group()  # anything it forked dies with it (work horses, API processes)
+            part.join_reader(1.0)
+            if len(part.deaths) >= MAX_QUICK_DEATHS:
+                self.say(
+                    f"{part.name} exited {len(part.deaths)} times within "
+                    f"{now - part.deaths[0]:.0f} s (last exit code {part.returncode()}); it "
+                    "keeps dying, so stopping everything: see its output above"
+                )
+                return False
+            part.restart_at = now + part.backoff_s
             self.say(
-                f"{worker.name} exited with code {worker.returncode()}; "
-                f"restarting it in {worker.backoff_s:.0f} s"
+                f"{part.name} exited with code {part.returncode()}; "
+                f"restarting it in {part.backoff_s:.0f} s"
             )
-            worker.backoff_s = min(worker.backoff_s * 2, RESTART_BACKOFF_MAX_S)
-        elif now >= worker.restart_at:
-            worker.start()
-            self.say(f"{worker.name} restarted (pid {worker.pid})")
+            part.backoff_s = min(part.backoff_s * 2, RESTART_BACKOFF_MAX_S)
+        elif now >= part.restart_at:
+            part.start()
+            if part is self.redis_child and self.redis is not None:
+                self.redis.process = part.proc  # replays its AOF: queued jobs are kept
+            self.say(f"{part.name} restarted (pid {part.pid})")
+        return True
 
     def _listening(self) -> bool:
         host = _display_host(self.host).strip("[]")
