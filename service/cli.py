@@ -927,6 +927,26 @@ def _redact(url: str) -> str:
         return "<unparseable URL>"
 
 
+# Run before a part's own program (Linux): the kernel sends it SIGTERM when `odecast up` dies,
+# even by SIGKILL, so that no part outlives it (exec keeps the setting). A launcher, not a
+# preexec_fn: `up` runs threads, and code between fork and exec is unsafe in a threaded process.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "parent = int(sys.argv[1])\n"
+    "ctypes.CDLL(None).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG\n"
+    "if os.getppid() != parent:\n"
+    "    sys.exit(0)  # the parent died before the setting took effect\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def _dying_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` behind a launcher that ties its life to this process's (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return argv
+    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *argv]
+
+
 class Child:
     """One part of ``odecast up``: a child process in its own session, whose output goes to the
     terminal line by line behind a tag."""
@@ -951,7 +971,7 @@ class Child:
         # parts in order; each part leads its own process group, so that killing the group also
         # ends what it forked (RQ's work horses).
         self.proc = subprocess.Popen(
-            self.argv,
+            _dying_with_parent(self.argv),
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -325,6 +325,24 @@ def test_up_restarts_its_redis_from_the_aof_while_the_api_serves(tmp_path: Path)
 
 
 @pytest.mark.slow
+def test_up_sigkilled_leaves_nothing_running(tmp_path: Path) -> None:
+    port = free_port()
+    store = tmp_path / "store"
+    with running_up(["--port", str(port), "--workers", "1", "--store", str(store)], _env()) as (
+        up,
+        seen,
+    ):
+        up.wait_healthy(port)
+        up.wait_for(lambda: any(_is_worker(p) for p in up.descendants()), 30, "worker start")
+        time.sleep(2)  # the worker has installed its signal handlers
+        seen += up.descendants()
+        assert {"redis-server"} <= set(_names(seen))
+        up.proc.kill()  # no chance to stop anything itself
+        up.proc.wait(10)
+        up.wait_for(lambda: _still_running(seen) == [], 60, "every part gone")
+
+
+@pytest.mark.slow
 def test_up_stops_when_a_part_keeps_dying(tmp_path: Path) -> None:
     port = free_port()
     store = tmp_path / "store"
