@@ -84,6 +84,8 @@ DONE_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 DEFAULT_MAX_RETRY_AFTER_S = 30.0
 MAX_BACKOFF_S = 30.0
 NEW_SERIES_ID = "new"
+# Off a terminal, ``wait`` writes its progress line at most this often (and the last one).
+PROGRESS_LOG_EVERY_S = 5.0
 
 
 # --------------------------------------------------------------------------- errors
@@ -717,6 +719,36 @@ def progress_line(job: Job, width: int = 24) -> str:
 # --------------------------------------------------------------------------- the client
 
 
+class _ProgressOutput:
+    """``Client.wait``'s progress: one line rewritten in place on a terminal; elsewhere a line
+    every ``PROGRESS_LOG_EVERY_S`` when it changed, and the final one."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        isatty = getattr(out, "isatty", None)
+        self.terminal = bool(isatty and isatty())
+        self.shown = ""
+        self.logged_at = -math.inf
+
+    def show(self, line: str, *, final: bool) -> None:
+        if line == self.shown:
+            return
+        if self.terminal:
+            self.out.write("\r" + line.ljust(len(self.shown)))
+        elif final or time.monotonic() - self.logged_at >= PROGRESS_LOG_EVERY_S:
+            self.out.write(line + "\n")
+            self.logged_at = time.monotonic()
+        else:
+            return  # a changed line not written yet: the next one replaces it
+        self.out.flush()
+        self.shown = line
+
+    def close(self) -> None:
+        if self.terminal and self.shown:
+            self.out.write("\n")
+            self.out.flush()
+
+
 class Client:
     """The odecast API over HTTP. Thread-safe as httpx.Client is; use as a context manager or
     call ``close()``.
@@ -888,19 +920,16 @@ class Client:
     ) -> Job:
         """Poll the job until it has ended and return it; a failed or cancelled job is returned,
         not raised (check ``job.status``). With ``progress``, a one-line bar on ``stream``
-        (default stderr), rewritten in place. TimeoutError after ``timeout_s``."""
-        out = stream if stream is not None else sys.stderr
+        (default stderr), rewritten in place on a terminal, else a line every
+        ``PROGRESS_LOG_EVERY_S`` and the last one (a log file or CI output gets no carriage
+        returns). TimeoutError after ``timeout_s``."""
+        out = _ProgressOutput(stream if stream is not None else sys.stderr)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        shown = ""
         try:
             while True:
                 job = self.job(job_id)
                 if progress:
-                    line = progress_line(job)
-                    if line != shown:
-                        out.write("\r" + line.ljust(len(shown)))
-                        out.flush()
-                        shown = line
+                    out.show(progress_line(job), final=job.done)
                 if job.done:
                     return job
                 pause = poll_s
@@ -913,9 +942,7 @@ class Client:
                     pause = min(pause, left)
                 time.sleep(pause)
         finally:
-            if shown:
-                out.write("\n")
-                out.flush()
+            out.close()
 
     # ------------------------------------------------------------------ the registry
 

@@ -98,6 +98,23 @@ def train(client: Client, run_worker, series: Any, **fit_args: Any) -> tuple[Fit
 # --------------------------------------------------------------------------- fit, jobs, registry
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_off_a_terminal_is_a_line_every_few_seconds_and_the_last() -> None:
+    from service.client import _ProgressOutput
+
+    log = io.StringIO()
+    out = _ProgressOutput(log)
+    for epoch in range(1, 50):  # many changes within a few milliseconds
+        out.show(f"running epoch {epoch}/50", final=False)
+    out.show("succeeded epoch 50/50", final=True)
+    out.close()
+    assert log.getvalue() == "running epoch 1/50\nsucceeded epoch 50/50\n"
+
+
 def test_fit_from_dicts_wait_with_a_progress_bar_and_the_registry(api: str, run_worker) -> None:
     series = make_series()
     with Client(api) as client:
@@ -135,9 +152,16 @@ def test_fit_from_dicts_wait_with_a_progress_bar_and_the_registry(api: str, run_
         assert (job.status, job.done, job.error) == ("succeeded", True, None)
         assert job.progress.epoch == job.progress.epochs == FAST_TRAINING["epochs"]
         assert job.progress.loss is not None and job.created_at and job.ended_at
-        bar = stream.getvalue()
+        logged = stream.getvalue()  # not a terminal: whole lines, no carriage return
+        assert "\r" not in logged and logged.endswith("\n")
+        last = logged.splitlines()[-1]
+        assert "succeeded" in last and f"[{'#' * 24}] 4/4" in last and "loss " in last
+
+        terminal = _Terminal()
+        assert client.wait(fitted.job_id, stream=terminal).status == "succeeded"
+        bar = terminal.getvalue()
         assert bar.startswith("\r") and bar.endswith("\n") and bar.count("\n") == 1
-        assert "succeeded" in bar and f"[{'#' * 24}] 4/4" in bar and "loss " in bar
+        assert "succeeded" in bar
 
         quiet = io.StringIO()
         assert client.wait(fitted.job_id, progress=False, stream=quiet).status == "succeeded"
