@@ -29,7 +29,7 @@ before batching (``ODECAST_PREDICT_BATCH_SIZE=1``, one process), on its own port
 Phases:
 
 1. Train the served model (the default architecture, 30 epochs on 8 series x 40 points, as in
-   ``bench/service.py``) to completion; then ``POST /fit`` a longer training (128 series x 50
+   ``bench/serving.py``) to completion; then ``POST /fit`` a longer training (128 series x 50
    points, 100,000 epochs, learning rate 1e-4, ``--train-seconds`` budget, default 600 s) that
    runs through the rest (0.25-0.4 CPU seconds per epoch on an idle machine: a few hundred
    epochs in a default run). At that rate the validation error keeps improving, so early stopping

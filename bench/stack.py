@@ -1,4 +1,4 @@
-"""The stack that the service benchmarks start and stop: shared by ``bench/service.py`` and
+"""The stack that the service benchmarks start and stop: shared by ``bench/serving.py`` and
 ``bench/load.py`` (not a script).
 
 ``own_stack()`` starts, in a temporary folder, an embedded Redis (``EmbeddedRedis``) and the API
@@ -30,7 +30,7 @@ import numpy as np
 import redis
 
 ROOT = Path(__file__).resolve().parents[1]
-# The scripts' folder comes first on sys.path, and bench/service.py would shadow the ``service``
+# The scripts' folder comes first on sys.path, and bench/serving.py would shadow the ``service``
 # package: put the repository root before it.
 if sys.path[:1] != [str(ROOT)]:
     sys.path.insert(0, str(ROOT))

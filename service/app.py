@@ -83,7 +83,7 @@ def _load_model_code(torch_threads: int) -> None:
     """Import torch and the model code now, at startup, not in a client's first request.
 
     One torch thread by default: a prediction's ops are too small to gain from more, and idle
-    OpenMP threads spin on a loaded machine (``bench/service.py``)."""
+    OpenMP threads spin on a loaded machine (``bench/serving.py``)."""
     import torch
 
     import models.latent.predict

@@ -172,7 +172,7 @@ def shaped(
 def run(loaded: LoadedModel, context: Series, ask: Ask, batcher: PredictionBatcher) -> Prediction:
     """Predict, through the batcher: concurrent predictions of one model share one solve, and
     run one batch at a time per process (threads interleaving torch ops this small cost about 3x
-    the CPU per request, in ``bench/service.py``)."""
+    the CPU per request, in ``bench/serving.py``)."""
     from models.ode import SolverError
 
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from stack_data import FAST_TRAINING, SMALL_MODEL, make_series
+from stack_helpers import FAST_TRAINING, SMALL_MODEL, make_series
 
 from service.app import create_app
 from service.embedded_redis import EmbeddedRedis

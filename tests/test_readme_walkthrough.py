@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from stack_data import wait_healthy
+from stack_helpers import wait_healthy
 
 from service.embedded_redis import free_port
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from stack_data import FAST_TRAINING, SMALL_MODEL, make_series, train_once, wait_healthy
+from stack_helpers import FAST_TRAINING, SMALL_MODEL, make_series, train_once, wait_healthy
 
 from service.embedded_redis import free_port
 

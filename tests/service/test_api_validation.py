@@ -19,7 +19,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 from rq import Queue
-from stack_data import (
+from stack_helpers import (
     FAST_TRAINING,
     SMALL_MODEL,
     error_of,

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from stack_data import wait_for, wait_healthy
+from stack_helpers import wait_for, wait_healthy
 
 from service.cli import build_parser, main
 from service.embedded_redis import free_port

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import redis
-from stack_data import wait_healthy
+from stack_helpers import wait_healthy
 
 from service.cli import CliError, build_parser, main, read_series_csv
 from service.embedded_redis import free_port

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from stack_data import FAST_TRAINING, SMALL_MODEL, make_series, wait_healthy
+from stack_helpers import FAST_TRAINING, SMALL_MODEL, make_series, wait_healthy
 
 from service.client import (
     ApiError,

@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from stack_data import (
+from stack_helpers import (
     FAST_TRAINING,
     SMALL_MODEL,
     make_series,

@@ -32,7 +32,7 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from rq import Queue
-from stack_data import (
+from stack_helpers import (
     FAST_TRAINING,
     SMALL_MODEL,
     error_of,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from stack_data import FAST_TRAINING, SMALL_MODEL, make_series, train_once
+from stack_helpers import FAST_TRAINING, SMALL_MODEL, make_series, train_once
 
 from service.app import create_app
 from service.settings import Settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from stack_data import FAST_TRAINING, SMALL_MODEL
+from stack_helpers import FAST_TRAINING, SMALL_MODEL
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

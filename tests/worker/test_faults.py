@@ -12,7 +12,7 @@ import psutil
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from stack_data import FAST_TRAINING, SMALL_MODEL, checkpoint_epoch, ended_job, wait_for
+from stack_helpers import FAST_TRAINING, SMALL_MODEL, checkpoint_epoch, ended_job, wait_for
 
 from models.store import Store, new_id
 from service.app import create_app

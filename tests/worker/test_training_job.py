@@ -11,7 +11,7 @@ import psutil
 import pytest
 from rq.job import Job
 from rq.serializers import JSONSerializer
-from stack_data import SMALL_MODEL, checkpoint_epoch, ended_job, wait_for
+from stack_helpers import SMALL_MODEL, checkpoint_epoch, ended_job, wait_for
 
 WORKER = "from service.settings import get_settings; from worker.main import run_worker; " \
     "run_worker(get_settings())"  # fmt: skip

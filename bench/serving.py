@@ -2,10 +2,10 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/service.py                  # starts its own stack, full run
-    .venv/bin/python bench/service.py --quick          # fewer requests
-    .venv/bin/python bench/service.py --torch-threads 2   # the API it starts with 2 torch threads
-    .venv/bin/python bench/service.py --url http://127.0.0.1:8000   # a server already running
+    .venv/bin/python bench/serving.py                  # starts its own stack, full run
+    .venv/bin/python bench/serving.py --quick          # fewer requests
+    .venv/bin/python bench/serving.py --torch-threads 2   # the API it starts with 2 torch threads
+    .venv/bin/python bench/serving.py --url http://127.0.0.1:8000   # a server already running
 
 Without ``--url`` it starts a stack of its own (``bench/stack.py``) in a temporary folder: an
 embedded Redis (``EmbeddedRedis``), the API (``python -m service.cli api``) with ``ODECAST_STORE``
@@ -65,9 +65,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-
-# This script is named service.py and its folder comes first on sys.path: bench/stack.py puts
-# the repository root before it, so that ``service`` is the package.
 from stack import (
     DIMS,
     READY_TIMEOUT_S,
