@@ -11,9 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, WithJsonSchema
 
+from models.series import ID_PATTERN
 from worker.protocol import JobState, ModelStatus
 
-ID_REGEX = r"^[A-Za-z0-9_-]{1,64}$"
+ID_REGEX = ID_PATTERN.pattern  # one rule for every id: models.series
 # Ceilings of every list, whatever the settings say (the settings' limits are at most these).
 HARD_MAX_SERIES = 100_000
 HARD_MAX_POINTS = 1_000_000

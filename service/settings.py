@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.series import ID_PATTERN
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -21,7 +23,7 @@ class Settings(BaseSettings):
 
     store: Path = Field(Path("odecast-data"), description="Folder of the model store.")
     redis_url: str = Field(DEFAULT_REDIS_URL, description="Redis for the job queue.")
-    queue: str = Field("odecast", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="RQ queue name.")
+    queue: str = Field("odecast", pattern=ID_PATTERN.pattern, description="RQ queue name.")
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=0, le=65535, description="Port the API listens on.")
     workers: int = Field(1, ge=0, le=64, description="Workers that `odecast up` starts.")
