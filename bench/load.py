@@ -109,22 +109,20 @@ from stack import (
     SEED,
     TRAIN_POINTS,
     TRAIN_SERIES,
+    UNBATCHED_ENV,
     Stack,
-    descendants,
     make_series,
     own_stack,
-    proc_stat,
     submit_fit,
     train_body,
     train_model,
+    tree_cpu_s,
     wait_ready,
 )
 
 REQUEST_TIMEOUT_S = 60.0
 PROBE_EVERY_S = 0.1
 JOB_START_TIMEOUT_S = 300.0
-# The configuration before dynamic batching: one API process, every prediction alone.
-UNBATCHED_ENV = {"ODECAST_PREDICT_BATCH_SIZE": "1", "ODECAST_API_WORKERS": "1"}
 # Issue 11's targets for the mixed load while a job trains.
 LOAD_RPS, LOAD_P99_MS, TRAINING_KEPT = 120.0, 500.0, 0.8
 WARM_EPOCHS = 3  # the job's first epochs are not measured (allocations, first solves)
@@ -461,17 +459,6 @@ def wait_running(client: httpx.Client, job_id: str) -> Mark:
 
 
 CpuClock = Callable[[], dict[str, float]]  # CPU seconds so far of each part started here
-
-
-def tree_cpu_s(root: int) -> float:
-    """CPU seconds (user + system) of ``root`` and its living descendants, from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in [root, *(pid for pid, _ in descendants(root))]:
-        fields = proc_stat(pid)
-        if fields is not None:
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
 
 
 def stack_cpu_clock(stack: Stack, api: subprocess.Popen[bytes] | None) -> CpuClock:

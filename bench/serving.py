@@ -71,19 +71,17 @@ from stack import (
     SEED,
     TRAIN_POINTS,
     TRAIN_SERIES,
-    descendants,
+    UNBATCHED_ENV,
     make_series,
     own_stack,
-    proc_stat,
     stop_process,
     train_body,
+    tree_cpu_s,
     wait_ready,
 )
 from stack import train_model as train_served_model
 
 FIT_TARGET_MS = 100.0
-# The configuration before dynamic batching: one API process, every prediction alone.
-UNBATCHED_ENV = {"ODECAST_PREDICT_BATCH_SIZE": "1", "ODECAST_API_WORKERS": "1"}
 # Serving targets (issue 11), printed beside the run's figures.
 SINGLE_P50_MS, MANY_RPS, MANY_GAIN, MANY_P99_MS, BATCH_RATIO = 10.0, 300.0, 6.0, 250.0, 0.2
 BATCH_SERIES = 100
@@ -171,19 +169,8 @@ CpuClock = Callable[[], float]  # the API process' CPU seconds (user + system) s
 
 
 def process_cpu_clock(pid: int) -> CpuClock:
-    """CPU seconds of process ``pid`` and its live descendants (uvicorn's worker processes), all
-    their threads, from /proc/<pid>/stat."""
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def clock() -> float:
-        total = 0.0
-        for one in [pid, *(child for child, _ in descendants(pid))]:
-            fields = proc_stat(one)
-            if fields is not None:
-                total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-        return total
-
-    return clock
+    """CPU seconds of process ``pid`` and its live descendants (uvicorn's worker processes)."""
+    return lambda: tree_cpu_s(pid)
 
 
 @dataclass

@@ -41,6 +41,8 @@ READY_TIMEOUT_S = 60.0
 TRAIN_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 10.0
 SEED = 0
+# The configuration before dynamic batching: one API process, every prediction alone.
+UNBATCHED_ENV = {"ODECAST_PREDICT_BATCH_SIZE": "1", "ODECAST_API_WORKERS": "1"}
 
 # The served model: the default architecture, trained for a few seconds on a small data set.
 TRAIN_SERIES, TRAIN_POINTS, DIMS = 8, 40, 2
@@ -183,6 +185,17 @@ def descendants(root: int) -> list[tuple[int, str]]:
         found += [(pid, starts[pid]) for pid in children]
         frontier += children
     return found
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) of ``root`` and its living descendants, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in [root, *(pid for pid, _ in descendants(root))]:
+        fields = proc_stat(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def kill_survivors(processes: list[tuple[int, str]]) -> None:

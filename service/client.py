@@ -996,14 +996,8 @@ class Client:
             "series": _single_series(series, id_col, time_col, value_cols),
             "times": self._post_times(times, grid),
             "seed": seed,
+            **_interval_fields(level, quantiles, n_samples),
         }
-        levels, qs = _as_list(level), _as_list(quantiles)
-        if levels:
-            body["level"] = [float(v) for v in levels]
-        if qs:
-            body["quantiles"] = [float(q) for q in qs]
-        if n_samples is not None:
-            body["n_samples"] = n_samples
         return Prediction.from_json(self._json("POST", "/predict", body=body))
 
     def predict_batch(
@@ -1026,8 +1020,7 @@ class Client:
         (``series``, any form ``fit`` takes), all at the same ``times`` or ``grid`` (numbers or
         ISO-8601), from one batched solve; the same seed for every series."""
         listed = _grid_values(grid) if times is None and grid is not None else None
-        if listed is None:
-            listed = self._post_times(times, grid)
+        listed = self._post_times(times, grid) if listed is None else listed
         new = (
             []
             if series is None
@@ -1037,14 +1030,12 @@ class Client:
         items += [{"series": one, "times": listed} for one in new]
         if not items:
             raise ValueError("give series_ids, series, or both")
-        body: dict[str, Any] = {"model_id": model_id, "items": items, "seed": seed}
-        levels, qs = _as_list(level), _as_list(quantiles)
-        if levels:
-            body["level"] = [float(v) for v in levels]
-        if qs:
-            body["quantiles"] = [float(q) for q in qs]
-        if n_samples is not None:
-            body["n_samples"] = n_samples
+        body = {
+            "model_id": model_id,
+            "items": items,
+            "seed": seed,
+            **_interval_fields(level, quantiles, n_samples),
+        }
         return PredictionBatch.from_json(self._json("POST", "/predict/batch", body=body))
 
     def plot(
@@ -1113,9 +1104,22 @@ class Client:
         start, stop, num = _grid(grid)
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (start, stop)):
             raise ValueError("a grid for a new series must be numeric; give times instead")
-        if num == 1:
-            return [float(start)]
-        return [start + (stop - start) * i / (num - 1) for i in range(num)]
+        return _grid_values((start, stop, num))
+
+
+def _interval_fields(
+    level: Sequence[float] | float | None, quantiles: Sequence[float] | None, n_samples: int | None
+) -> dict[str, Any]:
+    """The optional intervals and sample count of a POST prediction body."""
+    fields: dict[str, Any] = {}
+    levels, qs = _as_list(level), _as_list(quantiles)
+    if levels:
+        fields["level"] = [float(v) for v in levels]
+    if qs:
+        fields["quantiles"] = [float(q) for q in qs]
+    if n_samples is not None:
+        fields["n_samples"] = n_samples
+    return fields
 
 
 def _grid_values(grid: Any) -> list[Any]:

@@ -234,7 +234,28 @@ class PredictionOut(BaseModel):
     kind: list[Literal["interpolation", "extrapolation"]]
 
 
-class PredictRequest(Strict):
+class PredictOptions(Strict):
+    """What every POST prediction body shares: the model, the intervals, the samples, the seed."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model_id: str = Field(pattern=ID_REGEX)
+    level: list[StrictFloat] | None = Field(
+        None, max_length=MAX_INTERVALS, description="Central interval levels, 0-100."
+    )
+    quantiles: list[StrictFloat] | None = Field(
+        None, max_length=MAX_INTERVALS, description="Quantiles, 0-1."
+    )
+    n_samples: StrictInt | None = Field(None, ge=1, description="Posterior samples (default 100).")
+    seed: StrictInt = Field(
+        0,
+        ge=0,
+        le=2**31 - 1,
+        description="Same request, same seed: same answer (for every item of a batch).",
+    )
+
+
+class PredictRequest(PredictOptions):
     """Predict for a series the model has not seen: it is the context the encoder reads."""
 
     model_config = ConfigDict(
@@ -251,17 +272,8 @@ class PredictRequest(Strict):
         },
     )
 
-    model_id: str = Field(pattern=ID_REGEX)
     series: SeriesIn
     times: list[RawTime] = Field(min_length=1, max_length=HARD_MAX_TIMES)
-    level: list[StrictFloat] | None = Field(
-        None, max_length=MAX_INTERVALS, description="Central interval levels, 0-100."
-    )
-    quantiles: list[StrictFloat] | None = Field(
-        None, max_length=MAX_INTERVALS, description="Quantiles, 0-1."
-    )
-    n_samples: StrictInt | None = Field(None, ge=1, description="Posterior samples (default 100).")
-    seed: StrictInt = Field(0, ge=0, le=2**31 - 1)
 
 
 class BatchItem(Strict):
@@ -272,7 +284,7 @@ class BatchItem(Strict):
     times: list[RawTime] = Field(min_length=1, max_length=HARD_MAX_TIMES)
 
 
-class PredictBatchRequest(Strict):
+class PredictBatchRequest(PredictOptions):
     """Many series of one model in one request, answered from one batched solve."""
 
     model_config = ConfigDict(
@@ -292,16 +304,7 @@ class PredictBatchRequest(Strict):
         },
     )
 
-    model_id: str = Field(pattern=ID_REGEX)
     items: list[BatchItem] = Field(min_length=1, max_length=HARD_MAX_SERIES)
-    level: list[StrictFloat] | None = Field(
-        None, max_length=MAX_INTERVALS, description="Central interval levels, 0-100."
-    )
-    quantiles: list[StrictFloat] | None = Field(
-        None, max_length=MAX_INTERVALS, description="Quantiles, 0-1."
-    )
-    n_samples: StrictInt | None = Field(None, ge=1, description="Posterior samples (default 100).")
-    seed: StrictInt = Field(0, ge=0, le=2**31 - 1, description="The same seed for every item.")
 
 
 class ItemError(BaseModel):

@@ -95,3 +95,17 @@ def fitted(client: TestClient, run_worker) -> dict:
 def series_maker():
     """``make_series(count, points, dims=, seed=)``: series as clients send them."""
     return make_series
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """A small latent ODE trained for two epochs on damped oscillators, for prediction tests."""
+    from models.latent.model import ModelConfig
+    from models.latent.train import Config, TrainingConfig, train
+    from models.synthetic import damped_oscillator
+
+    config = Config(
+        ModelConfig(latent_dim=3, hidden_dim=16, encoder_dim=8),
+        TrainingConfig(epochs=2, batch_size=4, seed=1),
+    )
+    return train(config, damped_oscillator(8, n_points=12, seed=3), device="cpu")

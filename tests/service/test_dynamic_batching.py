@@ -10,24 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from models.latent.model import ModelConfig
 from models.latent.predict import Ask, predict
-from models.latent.train import Config, TrainingConfig, train
 from models.synthetic import damped_oscillator
 from service.batching import PredictionBatcher
 
 # Asks decoded together share one adaptive solve, whose steps depend on the whole batch: answers
 # agree with the solo ones within ten times the decoder's tolerances (rtol 1e-4, atol 1e-5).
 SOLVE_RTOL, SOLVE_ATOL = 1e-3, 1e-4
-
-
-@pytest.fixture(scope="module")
-def trained():
-    config = Config(
-        ModelConfig(latent_dim=3, hidden_dim=16, encoder_dim=8),
-        TrainingConfig(epochs=2, batch_size=4, seed=1),
-    )
-    return train(config, damped_oscillator(8, n_points=12, seed=3), device="cpu")
 
 
 def _asks(count: int) -> list[Ask]:
@@ -38,13 +27,13 @@ def _asks(count: int) -> list[Ask]:
     ]
 
 
-def _concurrently(batcher: PredictionBatcher, trained, asks: list[Ask]) -> list:
+def _concurrently(batcher: PredictionBatcher, tiny_model, asks: list[Ask]) -> list:
     start = threading.Barrier(len(asks))
 
     def one(ask: Ask):
         start.wait()
         try:
-            return batcher.predict(trained, ask)
+            return batcher.predict(tiny_model, ask)
         except Exception as error:  # returned, to check which asks failed
             return error
 
@@ -52,45 +41,45 @@ def _concurrently(batcher: PredictionBatcher, trained, asks: list[Ask]) -> list:
         return list(pool.map(one, asks))
 
 
-def test_concurrent_asks_share_batches_and_answer_as_alone(trained):
+def test_concurrent_asks_share_batches_and_answer_as_alone(tiny_model):
     batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s=0.5, max_size=4)
     asks = _asks(8)
-    answers = _concurrently(batcher, trained, asks)
+    answers = _concurrently(batcher, tiny_model, asks)
     assert batcher.batched == 8 and batcher.batches < 8  # full batches of 4 leave early
     for ask, answer in zip(asks, answers, strict=True):
-        alone = predict(trained, ask.context, ask.times, quantiles=ask.quantiles, seed=ask.seed)
+        alone = predict(tiny_model, ask.context, ask.times, quantiles=ask.quantiles, seed=ask.seed)
         np.testing.assert_allclose(answer.mean, alone.mean, rtol=SOLVE_RTOL, atol=SOLVE_ATOL)
         np.testing.assert_allclose(
             answer.quantiles[0.9], alone.quantiles[0.9], rtol=SOLVE_RTOL, atol=SOLVE_ATOL
         )
 
 
-def test_a_failing_ask_fails_alone(trained):
+def test_a_failing_ask_fails_alone(tiny_model):
     batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s=0.5, max_size=3)
     asks = _asks(3)
     bad = Ask(asks[1].context, asks[1].times, n_samples=0)
-    answers = _concurrently(batcher, trained, [asks[0], bad, asks[2]])
+    answers = _concurrently(batcher, tiny_model, [asks[0], bad, asks[2]])
     assert isinstance(answers[1], ValueError) and "n_samples" in str(answers[1])
     for ask, answer in ((asks[0], answers[0]), (asks[2], answers[2])):
-        alone = predict(trained, ask.context, ask.times, quantiles=ask.quantiles, seed=ask.seed)
+        alone = predict(tiny_model, ask.context, ask.times, quantiles=ask.quantiles, seed=ask.seed)
         np.testing.assert_allclose(answer.mean, alone.mean, rtol=SOLVE_RTOL, atol=SOLVE_ATOL)
 
 
 @pytest.mark.parametrize("window_s", [0.0, 0.5])
-def test_batching_off_runs_each_ask_alone(trained, window_s):
+def test_batching_off_runs_each_ask_alone(tiny_model, window_s):
     batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s, max_size=1)
     assert not batcher.enabled
-    answers = _concurrently(batcher, trained, _asks(3))
+    answers = _concurrently(batcher, tiny_model, _asks(3))
     assert batcher.batches == 3 and all(a.mean.shape[1] == 2 for a in answers)
 
 
-def test_without_a_window_asks_gather_while_the_gate_is_busy(trained):
+def test_without_a_window_asks_gather_while_the_gate_is_busy(tiny_model):
     gate = threading.BoundedSemaphore(1)
     batcher = PredictionBatcher(gate, window_s=0.0, max_size=64)
     asks = _asks(6)
     assert gate.acquire(timeout=5)  # a batch computing: the next one stays open meanwhile
     with ThreadPoolExecutor(len(asks)) as pool:
-        futures = [pool.submit(batcher.predict, trained, ask) for ask in asks]
+        futures = [pool.submit(batcher.predict, tiny_model, ask) for ask in asks]
         deadline = time.monotonic() + 10
         while sum(len(b.requests) for b in batcher._open.values()) < len(asks):
             assert time.monotonic() < deadline, "the asks did not all join the open batch"
@@ -118,7 +107,7 @@ def test_light_endpoints_never_wait_behind_predictions(client, fitted):
     assert client.get("/predict", params=params).status_code == 200
 
 
-def test_a_batch_never_holds_more_sampled_values_than_its_budget(trained):
+def test_a_batch_never_holds_more_sampled_values_than_its_budget(tiny_model):
     from service.batching import sampled_values
 
     asks = _asks(4)
@@ -127,12 +116,12 @@ def test_a_batch_never_holds_more_sampled_values_than_its_budget(trained):
     batcher = PredictionBatcher(gate, window_s=0.0, max_size=64, max_values=budget)
     assert gate.acquire(timeout=5)
     with ThreadPoolExecutor(len(asks)) as pool:
-        futures = [pool.submit(batcher.predict, trained, ask) for ask in asks]
+        futures = [pool.submit(batcher.predict, tiny_model, ask) for ask in asks]
         time.sleep(0.5)  # every ask has joined a batch (two asks fit the budget, not three)
         gate.release()
         for future in futures:
             future.result(timeout=60)
     assert batcher.batched == 4 and batcher.batches >= 2
     chunked = PredictionBatcher(threading.BoundedSemaphore(1), 0.0, 64, max_values=budget)
-    outcomes = chunked.predict_all(trained, asks)
+    outcomes = chunked.predict_all(tiny_model, asks)
     assert chunked.batches >= 2 and all(not isinstance(o, Exception) for o in outcomes)

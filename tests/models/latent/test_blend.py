@@ -17,9 +17,7 @@ from models.latent.blend import (
     shifted,
 )
 from models.latent.calibration import Calibration
-from models.latent.model import ModelConfig
 from models.latent.predict import predict
-from models.latent.train import Config, TrainingConfig, train
 from models.series import Series
 from models.synthetic import damped_oscillator
 
@@ -93,16 +91,7 @@ def test_weights_outside_the_box_are_refused_and_json_round_trips():
     assert Calibration.from_json(old) == Calibration(1.0, 2.0, False)  # checkpoints before blends
 
 
-@pytest.fixture(scope="module")
-def trained():
-    config = Config(
-        ModelConfig(latent_dim=3, hidden_dim=16, encoder_dim=8),
-        TrainingConfig(epochs=2, batch_size=4, seed=1),
-    )
-    return train(config, damped_oscillator(8, n_points=12, seed=3), device="cpu")
-
-
-def test_predict_applies_the_blend_per_kind_of_time(trained):
+def test_predict_applies_the_blend_per_kind_of_time(tiny_model):
     context = damped_oscillator(1, n_points=12, seed=9).series[0]
     first, last = context.times[0], context.times[-1]
     inside = np.linspace(first, last, 7)
@@ -112,11 +101,11 @@ def test_predict_applies_the_blend_per_kind_of_time(trained):
 
     def blending(interpolation: InterpolationBlend, extrapolation: ExtrapolationBlend):
         calibration = dataclasses.replace(
-            trained.calibration,
+            tiny_model.calibration,
             interpolation_blend=interpolation,
             extrapolation_blend=extrapolation,
         )
-        return dataclasses.replace(trained, calibration=calibration)
+        return dataclasses.replace(tiny_model, calibration=calibration)
 
     naive = blending(InterpolationBlend(1.0, 1.0), ExtrapolationBlend("last_value", 1.0))
     blended = predict(naive, context, times, seed=4)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.latent.model import ModelConfig
 from models.latent.predict import Kind, predict
-from models.latent.train import Config, TrainingConfig, train
 from models.synthetic import damped_oscillator
 
 # Asks decoded together share one adaptive solve, whose steps depend on the whole batch: answers
@@ -15,20 +13,11 @@ from models.synthetic import damped_oscillator
 SOLVE_RTOL, SOLVE_ATOL = 1e-3, 1e-4
 
 
-@pytest.fixture(scope="module")
-def trained():
-    config = Config(
-        ModelConfig(latent_dim=3, hidden_dim=16, encoder_dim=8),
-        TrainingConfig(epochs=2, batch_size=4, seed=1),
-    )
-    return train(config, damped_oscillator(8, n_points=12, seed=3), device="cpu")
-
-
-def test_predictions_answer_in_the_order_asked_with_ordered_quantiles(trained):
+def test_predictions_answer_in_the_order_asked_with_ordered_quantiles(tiny_model):
     context = damped_oscillator(1, n_points=12, seed=9).series[0]
     first, last = context.times[0], context.times[-1]
     times = np.array([last + 3.0, first - 1.0, (first + last) / 2, first, last + 3.0])
-    prediction = predict(trained, context, times, n_samples=64, quantiles=(0.05, 0.5, 0.95))
+    prediction = predict(tiny_model, context, times, n_samples=64, quantiles=(0.05, 0.5, 0.95))
     assert prediction.mean.shape == (5, 2) and np.isfinite(prediction.mean).all()
     low, middle, high = (prediction.quantiles[q] for q in (0.05, 0.5, 0.95))
     assert (low <= middle).all() and (middle <= high).all() and (low < high).all()
@@ -43,37 +32,38 @@ def test_predictions_answer_in_the_order_asked_with_ordered_quantiles(trained):
     np.testing.assert_array_equal(prediction.times, times)
 
 
-def test_the_same_seed_gives_the_same_prediction(trained):
+def test_the_same_seed_gives_the_same_prediction(tiny_model):
     context = damped_oscillator(1, n_points=12, seed=9).series[0]
     times = np.linspace(context.times[0], context.times[-1] + 5, 7)
-    a = predict(trained, context, times, seed=3)
-    b = predict(trained, context, times, seed=3)
+    a = predict(tiny_model, context, times, seed=3)
+    b = predict(tiny_model, context, times, seed=3)
     np.testing.assert_array_equal(a.mean, b.mean)
 
 
-def test_bad_quantiles_or_sample_counts_are_rejected(trained):
+def test_bad_quantiles_or_sample_counts_are_rejected(tiny_model):
     context = damped_oscillator(1, n_points=12, seed=9).series[0]
     with pytest.raises(ValueError, match="quantiles"):
-        predict(trained, context, np.array([1.0]), quantiles=(1.5,))
+        predict(tiny_model, context, np.array([1.0]), quantiles=(1.5,))
     with pytest.raises(ValueError, match="n_samples"):
-        predict(trained, context, np.array([1.0]), n_samples=0)
+        predict(tiny_model, context, np.array([1.0]), n_samples=0)
 
 
-def test_a_saved_model_loads_and_predicts_the_same(trained, tmp_path):
+def test_a_saved_model_loads_and_predicts_the_same(tiny_model, tmp_path):
     from models.latent.resume import load_trained_model, save_trained_model
 
-    save_trained_model(tmp_path, trained)
+    save_trained_model(tmp_path, tiny_model)
     loaded = load_trained_model(tmp_path)
-    assert loaded.config == trained.config and loaded.normaliser == trained.normaliser
-    assert loaded.series_ids == trained.series_ids and loaded.metrics == trained.metrics
+    assert loaded.config == tiny_model.config and loaded.normaliser == tiny_model.normaliser
+    assert loaded.series_ids == tiny_model.series_ids and loaded.metrics == tiny_model.metrics
     context = damped_oscillator(1, n_points=12, seed=9).series[0]
     times = np.linspace(context.times[0] - 1, context.times[-1] + 5, 9)
     np.testing.assert_array_equal(
-        predict(loaded, context, times, seed=2).mean, predict(trained, context, times, seed=2).mean
+        predict(loaded, context, times, seed=2).mean,
+        predict(tiny_model, context, times, seed=2).mean,
     )
 
 
-def test_asks_decoded_together_answer_as_they_do_alone(trained):
+def test_asks_decoded_together_answer_as_they_do_alone(tiny_model):
     from models.latent.predict import Ask, predict_many
 
     contexts = damped_oscillator(3, n_points=12, seed=11).series
@@ -83,10 +73,10 @@ def test_asks_decoded_together_answer_as_they_do_alone(trained):
         Ask(contexts[2], np.array([-1.0, 12.0]), n_samples=17, seed=3),  # its own sample count
         Ask(contexts[0], np.linspace(0.0, 14.0, 9), seed=5),  # same times, another seed
     ]
-    together = predict_many(trained, asks)
+    together = predict_many(tiny_model, asks)
     for ask, answer in zip(asks, together, strict=True):
         alone = predict(
-            trained,
+            tiny_model,
             ask.context,
             ask.times,
             n_samples=ask.n_samples,
