@@ -1,6 +1,6 @@
 """Training checkpoints: safetensors for tensors, JSON for everything else, nothing pickled.
 
-A checkpoint is a directory holding
+A checkpoint is a directory (or a folder of an object store) holding
 
 - ``model.safetensors``: the model's state dict;
 - ``optimizer.safetensors``: the tensors of the optimizer's state dict (keys such as
@@ -11,8 +11,8 @@ A checkpoint is a directory holding
   keys, and a ``{"__tensor__": "state.3.exp_avg"}`` reference wherever a tensor was), and the
   caller's ``meta`` (config, normaliser, metrics, training position, RNG states).
 
-Saving writes every file under a temporary name in the same directory, fsyncs it, then renames
-the tensor files into place and ``meta.json`` last. Whatever a crash leaves behind, a reader sees
+Saving writes the tensor files first and ``meta.json`` last (see `models.checkpoint_files` for
+how, on disk and in an object store). Whatever a crash leaves behind, a reader sees
 either the previous checkpoint complete, or a ``meta.json`` whose checksums do not match the tensor
 files, which it reports as a ``CheckpointError``; it never sees a mix of two checkpoints as one.
 One process writes a given directory at a time; any number may read it.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,33 +30,41 @@ from typing import Any
 import safetensors.torch
 import torch
 
-from .atomic import TMP_PREFIX, fsync_directory, stage
+from .atomic import TMP_PREFIX
+from .checkpoint_files import (
+    META_FILE,
+    MODEL_FILE,
+    OBJECT_NAME,
+    OPTIMIZER_FILE,
+    CheckpointError,
+    LocalFiles,
+    ObjectFiles,
+    files_at,
+)
+from .objects import ObjectFolder
+from .optimizer_json import JoinError, cpu_copy, is_json_int, join, split
 
-MODEL_FILE = "model.safetensors"
-OPTIMIZER_FILE = "optimizer.safetensors"
-META_FILE = "meta.json"
-# Files being written are named ``.tmp-<final name>.<random>``; a save removes any it finds, which
-# is safe because one process writes a given directory at a time.
+__all__ = [
+    "META_FILE",
+    "MODEL_FILE",
+    "OPTIMIZER_FILE",
+    "TMP_PREFIX",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointLocation",
+    "checkpoint_version",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+# Where a checkpoint lives: a local directory, or a folder of an object store.
+CheckpointLocation = Path | ObjectFolder
 # Written into meta.json so a reader can tell an odecast checkpoint, and its layout, from any JSON.
 FORMAT = "odecast-checkpoint"
 FORMAT_VERSION = 1
 # A reader whose tensor files stop matching meta.json because a save committed while it read
 # starts again from the new meta.json, at most this many times in all.
 LOAD_ATTEMPTS = 3
-
-# Markers in the JSON form of the optimizer state dict (see `_split`). A dict whose keys are not
-# all strings, or that has a marker among its keys, is written as ``{"__items__": [[k, v], ...]}``.
-_TENSOR = "__tensor__"
-_TUPLE = "__tuple__"
-_ITEMS = "__items__"
-_MARKERS = frozenset({_TENSOR, _TUPLE, _ITEMS})
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, torn (files from two different saves), corrupt or malformed.
-
-    The message names the file and what is wrong with it.
-    """
 
 
 @dataclass(frozen=True)
@@ -85,10 +92,12 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class _FileRecord:
-    """What meta.json says one tensor file holds: its size in bytes and its SHA-256 (hex)."""
+    """What meta.json says one tensor file holds: its size in bytes, its SHA-256 (hex), and the
+    name of the file or object holding it (the file's own name in a local directory)."""
 
     size: int
     sha256: str
+    object: str
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,7 @@ class _Record:
 
 
 def save_checkpoint(
-    directory: Path,
+    directory: CheckpointLocation,
     *,
     model: Mapping[str, torch.Tensor],
     optimizer: Mapping[str, Any] | None,
@@ -116,7 +125,7 @@ def save_checkpoint(
 
     **Arguments:**
 
-    - `directory`: the checkpoint's directory; one process writes it at a time.
+    - `directory`: the checkpoint's directory or object folder; one process writes it at a time.
     - `model`: a state dict, `module.state_dict()`. Tensors may live on any device, be
       non-contiguous or share storage: each is saved as a contiguous, detached CPU copy.
     - `optimizer`: `optimizer.state_dict()`, or None to save no optimizer (removing one an earlier
@@ -133,7 +142,7 @@ def save_checkpoint(
     optimizer_structure = None
     if optimizer is not None:
         _check_optimizer_state_dict(optimizer)
-        optimizer_structure = _split(dict(optimizer), (), optimizer_tensors)
+        optimizer_structure, optimizer_tensors = split(dict(optimizer))
     if not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict, not {type(meta).__name__}")
 
@@ -141,15 +150,14 @@ def save_checkpoint(
     if optimizer is not None:
         blobs[OPTIMIZER_FILE] = _safetensors_bytes(optimizer_tensors)
 
-    directory = Path(directory)
+    files = files_at(directory)
+    version = _previous_version(files) + 1
+    objects = {files.object_name(name, version): (name, data) for name, data in blobs.items()}
     record = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "version": _previous_version(directory) + 1,
-        "files": {
-            name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-            for name, data in blobs.items()
-        },
+        "version": version,
+        "files": {name: _describe(data, obj, name) for obj, (name, data) in objects.items()},
         "optimizer": optimizer_structure,
         "meta": meta,
     }
@@ -157,24 +165,15 @@ def save_checkpoint(
         meta_bytes = json.dumps(record, indent=1).encode()
     except ValueError as err:  # a circular reference
         raise TypeError(f"meta is not JSON-able: {err}") from err
+    files.commit({obj: data for obj, (_, data) in objects.items()}, meta_bytes)
 
-    directory.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(directory)
-    staged: dict[str, Path] = {}
-    try:
-        for name, data in [*blobs.items(), (META_FILE, meta_bytes)]:
-            staged[name] = stage(directory, name, data)
-        for name in [*blobs, META_FILE]:
-            if name == META_FILE:  # the commit: only once the tensor files are in place on disk
-                fsync_directory(directory)
-            os.replace(staged[name], directory / name)
-            del staged[name]
-    finally:
-        for path in staged.values():
-            path.unlink(missing_ok=True)
-    if optimizer is None:
-        (directory / OPTIMIZER_FILE).unlink(missing_ok=True)
-    fsync_directory(directory)
+
+def _describe(data: bytes, obj: str, name: str) -> dict[str, Any]:
+    """meta.json's entry for one tensor file."""
+    entry: dict[str, Any] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    if obj != name:
+        entry["object"] = obj
+    return entry
 
 
 def _model_tensors(model: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -188,7 +187,7 @@ def _model_tensors(model: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
                 f"model state dict entries must be str -> Tensor, got {key!r} -> "
                 f"{type(value).__name__}"
             )
-        tensors[key] = _cpu_copy(value)
+        tensors[key] = cpu_copy(value)
     return tensors
 
 
@@ -201,71 +200,34 @@ def _check_optimizer_state_dict(optimizer: Mapping[str, Any]) -> None:
         )
 
 
-def _cpu_copy(tensor: torch.Tensor) -> torch.Tensor:
-    """A detached, contiguous CPU copy with storage of its own (safetensors refuses shared or
-    strided storage)."""
-    return tensor.detach().to(device="cpu", memory_format=torch.contiguous_format, copy=True)
-
-
-def _split(value: Any, path: tuple[Any, ...], tensors: dict[str, torch.Tensor]) -> Any:
-    """The JSON form of `value`, found at `path` in an optimizer state dict.
-
-    Each tensor moves into `tensors` under its dotted path (``state.3.exp_avg``) and leaves a
-    ``{"__tensor__": path}`` reference behind; tuples become ``{"__tuple__": [...]}`` and dicts
-    with non-string keys (``state`` is keyed by parameter index) ``{"__items__": [[k, v], ...]}``,
-    so that `_join` restores the state dict exactly.
-    """
-    if isinstance(value, torch.Tensor):
-        name = ".".join(str(part) for part in path)
-        if name in tensors:
-            raise TypeError(f"optimizer state dict: two tensors are both named {name!r}")
-        tensors[name] = _cpu_copy(value)
-        return {_TENSOR: name}
-    if isinstance(value, dict):
-        if all(isinstance(key, str) for key in value) and not value.keys() & _MARKERS:
-            return {key: _split(item, (*path, key), tensors) for key, item in value.items()}
-        for key in value:
-            if not isinstance(key, str | int) or isinstance(key, bool):
-                raise TypeError(f"optimizer state dict: key {key!r} at {path} is not str or int")
-        return {_ITEMS: [[key, _split(item, (*path, key), tensors)] for key, item in value.items()]}
-    if isinstance(value, tuple):
-        return {_TUPLE: [_split(item, (*path, i), tensors) for i, item in enumerate(value)]}
-    if isinstance(value, list):
-        return [_split(item, (*path, i), tensors) for i, item in enumerate(value)]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(f"optimizer state dict: {type(value).__name__} at {path} is not JSON-able")
-
-
 def _safetensors_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
     """The safetensors file holding `tensors`."""
     return safetensors.torch.save(tensors, metadata={"format": "pt"})
 
 
-def _previous_version(directory: Path) -> int:
-    """The committed version in `directory`, or 0 if there is none or it cannot be read."""
+def _previous_version(files: LocalFiles | ObjectFiles) -> int:
+    """The committed version there, or 0 if there is none or it cannot be read."""
+    raw = files.read_meta()
+    if raw is None:
+        return 0
     try:
-        return checkpoint_version(directory) or 0
+        return _parse_record(files.where(META_FILE), raw).version
     except CheckpointError:
         return 0
-
-
-def _remove_stale_temporaries(directory: Path) -> None:
-    """Remove files a save that crashed left under temporary names."""
-    for path in directory.glob(f"{TMP_PREFIX}*"):
-        path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading
 
 
-def load_checkpoint(directory: Path, *, device: str | torch.device = "cpu") -> Checkpoint:
+def load_checkpoint(
+    directory: CheckpointLocation, *, device: str | torch.device = "cpu"
+) -> Checkpoint:
     """Read the checkpoint in `directory`, checking every file against meta.json.
 
     **Arguments:**
 
-    - `directory`: the checkpoint's directory.
+    - `directory`: the checkpoint's directory or object folder.
     - `device`: where the model's tensors go. The optimizer's stay on the CPU (see `Checkpoint`).
 
     **Returns:** the `Checkpoint`. Nothing is unpickled: tensors come from safetensors, the rest
@@ -274,14 +236,14 @@ def load_checkpoint(directory: Path, *, device: str | torch.device = "cpu") -> C
     **Raises:** `CheckpointError`, naming the file, when the checkpoint is missing, torn, corrupt
     or malformed.
     """
-    directory = Path(directory)
-    record, blobs = _read_consistent(directory)
-    model = _parse_safetensors(directory / MODEL_FILE, blobs[MODEL_FILE])
+    files = files_at(directory)
+    record, blobs = _read_consistent(files)
+    model = _parse_safetensors(files.where(record.files[MODEL_FILE].object), blobs[MODEL_FILE])
     optimizer = None
     if record.optimizer is not None:
-        path = directory / OPTIMIZER_FILE
-        tensors = _parse_safetensors(path, blobs[OPTIMIZER_FILE])
-        optimizer = _join_optimizer(path, record.optimizer, tensors)
+        where = files.where(record.files[OPTIMIZER_FILE].object)
+        tensors = _parse_safetensors(where, blobs[OPTIMIZER_FILE])
+        optimizer = _join_optimizer(where, record.optimizer, tensors)
     return Checkpoint(
         model={key: tensor.to(device) for key, tensor in model.items()},
         optimizer=optimizer,
@@ -290,7 +252,7 @@ def load_checkpoint(directory: Path, *, device: str | torch.device = "cpu") -> C
     )
 
 
-def checkpoint_version(directory: Path) -> int | None:
+def checkpoint_version(directory: CheckpointLocation) -> int | None:
     """The version committed in `directory`, or None if it holds no checkpoint.
 
     Cheap: reads meta.json only, so it does not check the tensor files; `load_checkpoint` does,
@@ -298,80 +260,61 @@ def checkpoint_version(directory: Path) -> int | None:
 
     **Raises:** `CheckpointError` if meta.json exists but cannot be read.
     """
-    path = Path(directory) / META_FILE
-    try:
-        raw = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as err:
-        raise CheckpointError(f"{path}: cannot be read: {err}") from err
-    return _parse_record(path, raw).version
+    files = files_at(directory)
+    raw = files.read_meta()
+    return None if raw is None else _parse_record(files.where(META_FILE), raw).version
 
 
-def _read_consistent(directory: Path) -> tuple[_Record, dict[str, bytes]]:
+def _read_consistent(files: LocalFiles | ObjectFiles) -> tuple[_Record, dict[str, bytes]]:
     """meta.json and the tensor files it names, checked against each other.
 
     If they do not match and meta.json has changed meanwhile, a save committed while we read:
     start again from the new meta.json.
     """
-    if not directory.is_dir():
-        raise CheckpointError(f"{directory}: no checkpoint here (not an existing directory)")
-    meta_path = directory / META_FILE
-    raw = _read(meta_path)
+    files.check_there()
+    raw = files.read(META_FILE)
     for _ in range(LOAD_ATTEMPTS - 1):
         try:
-            return _read_files(directory, raw)
+            return _read_files(files, raw)
         except CheckpointError:
-            newer = _read_or_none(meta_path)
+            try:
+                newer = files.read_meta()
+            except CheckpointError:
+                newer = None
             if newer is None or newer == raw:
                 raise
             raw = newer
-    return _read_files(directory, raw)
+    return _read_files(files, raw)
 
 
-def _read_files(directory: Path, raw_meta: bytes) -> tuple[_Record, dict[str, bytes]]:
+def _read_files(
+    files: LocalFiles | ObjectFiles, raw_meta: bytes
+) -> tuple[_Record, dict[str, bytes]]:
     """Parse meta.json's bytes and read the tensor files it names, verified."""
-    record = _parse_record(directory / META_FILE, raw_meta)
-    blobs = {name: _read_verified(directory / name, entry) for name, entry in record.files.items()}
+    record = _parse_record(files.where(META_FILE), raw_meta)
+    blobs = {name: _read_verified(files, entry) for name, entry in record.files.items()}
     return record, blobs
 
 
-def _read(path: Path) -> bytes:
-    """The bytes of `path`, or a CheckpointError naming it."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as err:
-        raise CheckpointError(f"{path}: missing") from err
-    except OSError as err:
-        raise CheckpointError(f"{path}: cannot be read: {err}") from err
-
-
-def _read_or_none(path: Path) -> bytes | None:
-    """The bytes of `path`, or None if it cannot be read."""
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
-
-
-def _read_verified(path: Path, expected: _FileRecord) -> bytes:
-    """The bytes of `path`, checked against the size and SHA-256 meta.json recorded."""
-    data = _read(path)
+def _read_verified(files: LocalFiles | ObjectFiles, expected: _FileRecord) -> bytes:
+    """The bytes of one tensor file, checked against the size and SHA-256 meta.json recorded."""
+    data = files.read(expected.object)
+    where = files.where(expected.object)
     if len(data) != expected.size:
         raise CheckpointError(
-            f"{path}: {len(data)} bytes, but {META_FILE} records {expected.size} "
+            f"{where}: {len(data)} bytes, but {META_FILE} records {expected.size} "
             "(truncated, or torn: written by a different save than meta.json)"
         )
     if hashlib.sha256(data).hexdigest() != expected.sha256:
         raise CheckpointError(
-            f"{path}: SHA-256 does not match {META_FILE} "
+            f"{where}: SHA-256 does not match {META_FILE} "
             "(corrupt, or torn: written by a different save than meta.json)"
         )
     return data
 
 
-def _parse_record(path: Path, raw: bytes) -> _Record:
-    """Parse and type-check meta.json."""
+def _parse_record(path: str, raw: bytes) -> _Record:
+    """Parse and type-check meta.json (at `path`, for messages)."""
 
     def fail(problem: str) -> CheckpointError:
         return CheckpointError(f"{path}: {problem}")
@@ -390,7 +333,7 @@ def _parse_record(path: Path, raw: bytes) -> _Record:
     if record["format_version"] != FORMAT_VERSION:
         raise fail(f"format_version is {record['format_version']!r}, not {FORMAT_VERSION}")
     version = record["version"]
-    if not _is_int(version) or version < 1:
+    if not is_json_int(version) or version < 1:
         raise fail(f"version must be an integer >= 1, not {version!r}")
     files = record["files"]
     if not isinstance(files, dict):
@@ -412,24 +355,25 @@ def _parse_record(path: Path, raw: bytes) -> _Record:
     )
 
 
-def _file_record(path: Path, name: str, entry: Any) -> _FileRecord:
-    """Type-check meta.json's ``files[name]``: ``{"bytes": int, "sha256": hex}``."""
+def _file_record(path: str, name: str, entry: Any) -> _FileRecord:
+    """Type-check meta.json's ``files[name]``: ``{"bytes": int, "sha256": hex}``, and in an object
+    store ``"object"``: the versioned object that holds the file (``model.v3.safetensors``)."""
     if not isinstance(entry, dict):
         raise CheckpointError(f"{path}: files[{name!r}] must be an object")
     size, digest = entry.get("bytes"), entry.get("sha256")
-    if not _is_int(size) or size < 0:
+    if not is_json_int(size) or size < 0:
         raise CheckpointError(f"{path}: files[{name!r}].bytes must be an integer >= 0")
     if not isinstance(digest, str) or len(digest) != 64 or set(digest) - set("0123456789abcdef"):
         raise CheckpointError(f"{path}: files[{name!r}].sha256 must be 64 lowercase hex digits")
-    return _FileRecord(size=size, sha256=digest)
+    stored = entry.get("object", name)
+    kind = name.partition(".")[0]
+    match = OBJECT_NAME.fullmatch(stored) if isinstance(stored, str) else None
+    if match is None or match.group(1) != kind:
+        raise CheckpointError(f"{path}: files[{name!r}].object must be {kind}[.vN].safetensors")
+    return _FileRecord(size=size, sha256=digest, object=stored)
 
 
-def _is_int(value: Any) -> bool:
-    """Whether a JSON value is an integer (JSON's true and false are not)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _parse_safetensors(path: Path, data: bytes) -> dict[str, torch.Tensor]:
+def _parse_safetensors(path: str, data: bytes) -> dict[str, torch.Tensor]:
     """The tensors in a safetensors file's bytes, on the CPU."""
     try:
         return safetensors.torch.load(data)
@@ -438,56 +382,10 @@ def _parse_safetensors(path: Path, data: bytes) -> dict[str, torch.Tensor]:
 
 
 def _join_optimizer(
-    path: Path, structure: dict[str, Any], tensors: dict[str, torch.Tensor]
+    path: str, structure: dict[str, Any], tensors: dict[str, torch.Tensor]
 ) -> dict[str, Any]:
     """The optimizer state dict from its JSON structure and the tensors from `path`."""
-    where = f"{path} with the optimizer structure in {META_FILE}"
-    used: set[str] = set()
     try:
-        state_dict = _join(structure, tensors, used)
-    except RecursionError as err:
-        raise CheckpointError(f"{where}: nested too deeply") from err
-    except _JoinError as err:
-        raise CheckpointError(f"{where}: {err}") from err
-    if not isinstance(state_dict.get("state"), dict) or not isinstance(
-        state_dict.get("param_groups"), list
-    ):
-        raise CheckpointError(f"{where}: needs a 'state' dict and a 'param_groups' list")
-    if unused := tensors.keys() - used:
-        raise CheckpointError(f"{where}: tensors never referred to: {sorted(unused)}")
-    return state_dict
-
-
-class _JoinError(Exception):
-    """A malformed optimizer structure (wrapped into a CheckpointError naming the file)."""
-
-
-def _join(value: Any, tensors: dict[str, torch.Tensor], used: set[str]) -> Any:
-    """Undo `_split`: the optimizer state dict value that JSON `value` stands for."""
-    if isinstance(value, list):
-        return [_join(item, tensors, used) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if value.keys() == {_TENSOR}:
-        name = value[_TENSOR]
-        if not isinstance(name, str) or name not in tensors:
-            raise _JoinError(f"refers to tensor {name!r}, which the file does not hold")
-        if name in used:
-            raise _JoinError(f"refers to tensor {name!r} twice")
-        used.add(name)
-        return tensors[name]
-    if value.keys() == {_TUPLE}:
-        if not isinstance(value[_TUPLE], list):
-            raise _JoinError(f"{_TUPLE} must hold a list")
-        return tuple(_join(item, tensors, used) for item in value[_TUPLE])
-    if value.keys() == {_ITEMS}:
-        items = value[_ITEMS]
-        if not isinstance(items, list) or not all(
-            isinstance(item, list)
-            and len(item) == 2
-            and (isinstance(item[0], str) or _is_int(item[0]))
-            for item in items
-        ):
-            raise _JoinError(f"{_ITEMS} must hold [key, value] pairs with str or int keys")
-        return {key: _join(item, tensors, used) for key, item in items}
-    return {key: _join(item, tensors, used) for key, item in value.items()}
+        return join(structure, tensors)
+    except JoinError as err:
+        raise CheckpointError(f"{path} with the optimizer structure in {META_FILE}: {err}") from err

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import redis
 from fastapi import Depends, FastAPI
 
-from models.store import Store
+from models.store import open_store
 
 from .auth import key_digests, require_api_key
 from .batching import PredictionBatcher
@@ -40,8 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store(settings.store)
-        store.models_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(settings.store)
+        store.prepare()
         connection = redis.Redis.from_url(
             settings.redis_url,
             socket_connect_timeout=REDIS_TIMEOUT_S,

@@ -126,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--workers", type=_workers, help="number of workers, 0-64 (default: ODECAST_WORKERS)"
     )
-    up.add_argument("--store", type=Path, help="folder of the model store (default: ODECAST_STORE)")
+    up.add_argument(
+        "--store", help="the model store: a folder or s3://bucket/prefix (default: ODECAST_STORE)"
+    )
     up.set_defaults(func=cmd_up)
 
     api = sub.add_parser("api", help="run the HTTP API alone (uvicorn)")
@@ -886,6 +888,13 @@ def _write(path: Path, data: bytes) -> None:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE) from None
 
 
+def _store_location(location: str) -> str:
+    """``location`` as workers started elsewhere will read it: an absolute folder, or S3 as is."""
+    from models.store import is_s3_url
+
+    return location if is_s3_url(location) else str(Path(location).expanduser().resolve())
+
+
 # --------------------------------------------------------------------------- up
 
 
@@ -894,7 +903,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     host = args.host if args.host is not None else settings.host
     port = args.port if args.port is not None else settings.port
     workers = args.workers if args.workers is not None else settings.workers
-    store = (args.store if args.store is not None else settings.store).expanduser().resolve()
+    store = _store_location(args.store if args.store is not None else settings.store)
     if port == 0:
         from service.embedded_redis import free_port
 
@@ -1030,7 +1039,7 @@ class Supervisor:
     logs, restarts workers that die and stops everything in order on Ctrl-C or SIGTERM."""
 
     def __init__(
-        self, *, host: str, port: int, workers: int, store: Path, redis_url: str | None
+        self, *, host: str, port: int, workers: int, store: str, redis_url: str | None
     ) -> None:
         self.host = host
         self.port = port
@@ -1103,12 +1112,12 @@ class Supervisor:
             f"API on http://{shown}:{self.port} (docs at http://{shown}:{self.port}/docs), "
             f"store in {self.store}, {self.n_workers} worker(s); Ctrl-C stops everything"
         )
-        self.store.mkdir(parents=True, exist_ok=True)
+        from models.store import open_store
+
+        open_store(self.store).prepare()
         if self.redis_url is None:
             self.redis_url = self._start_redis()
-            self.say(
-                f"embedded Redis at {self.redis_url}, persistence in {Path(self.store, 'redis')}"
-            )
+            self.say(f"embedded Redis at {self.redis_url}, persistence in {self._redis_dir()}")
         else:
             self.say(f"using the Redis at {_redact(self.redis_url)} (ODECAST_REDIS_URL)")
         if self._stop.is_set():
@@ -1141,13 +1150,23 @@ class Supervisor:
                     "is another server running there? Choose another --port"
                 ) from None
 
+    def _redis_dir(self) -> Path:
+        """Where the embedded Redis keeps its data: in the store's folder, or, for a store in
+        object storage, in ./odecast-redis."""
+        from models.store import Store, is_s3_url
+
+        return (
+            Path("odecast-redis").resolve()
+            if is_s3_url(self.store)
+            else Store(self.store).redis_dir
+        )
+
     def _start_redis(self) -> str:
         import redis
 
-        from models.store import Store
         from service.embedded_redis import EmbeddedRedis, free_port
 
-        server = EmbeddedRedis(Store(self.store).redis_dir)
+        server = EmbeddedRedis(self._redis_dir())
         server.data_dir.mkdir(parents=True, exist_ok=True)
         server.port = free_port(server.host)
         self.redis = server

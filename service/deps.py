@@ -8,7 +8,7 @@ from typing import Annotated
 import redis
 from fastapi import Depends, Request
 
-from models.store import Store
+from models.store import ModelStore
 
 from .batching import PredictionBatcher
 from .model_cache import ModelCache
@@ -19,7 +19,7 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+def get_store(request: Request) -> ModelStore:
     return request.app.state.store
 
 
@@ -36,7 +36,7 @@ def get_batcher(request: Request) -> PredictionBatcher:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-StoreDep = Annotated[Store, Depends(get_store)]
+StoreDep = Annotated[ModelStore, Depends(get_store)]
 RedisDep = Annotated[redis.Redis, Depends(get_redis)]
 ModelCacheDep = Annotated[ModelCache, Depends(get_model_cache)]
 BatcherDep = Annotated[PredictionBatcher, Depends(get_batcher)]

@@ -16,7 +16,7 @@ import redis
 
 from models.latent.windows import window_in_data_units
 from models.series import Dataset, SeriesValidationError, TimeKind, parse_dataset
-from models.store import Store, new_id
+from models.store import ModelStore, new_id
 from worker.protocol import ModelStatus, idempotency_key
 
 from .errors import ApiError, invalid_input, queue_unavailable
@@ -32,7 +32,7 @@ TIMEOUT_MARGIN_S = 60
 
 def fit(
     body: FitRequest,
-    store: Store,
+    store: ModelStore,
     connection: redis.Redis,
     settings: Settings,
     idempotency: str | None,

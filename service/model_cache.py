@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from models.store import Store
+from models.store import ModelStore
 
 if TYPE_CHECKING:
     from models.latent.train import TrainedModel
@@ -30,7 +30,7 @@ class LoadedModel:
 class ModelCache:
     """Up to ``capacity`` trained models, least recently used evicted first."""
 
-    def __init__(self, store: Store, capacity: int) -> None:
+    def __init__(self, store: ModelStore, capacity: int) -> None:
         self.store, self.capacity = store, capacity
         self._entries: OrderedDict[str, tuple[int, LoadedModel]] = OrderedDict()
         self._lock = threading.Lock()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.series import Series, SeriesValidationError, TimeKind, parse_dataset
-from models.store import CorruptFileError, Store, UnknownModelError
+from models.store import CorruptFileError, ModelStore, UnknownModelError
 from worker.protocol import ModelStatus
 
 from .batching import PredictionBatcher
@@ -66,7 +66,7 @@ def intervals_wanted(
     return tuple(dict.fromkeys(levels or [DEFAULT_LEVEL])), ()
 
 
-def load_servable(store: Store, cache: ModelCache, model_id: str) -> tuple[dict, LoadedModel]:
+def load_servable(store: ModelStore, cache: ModelCache, model_id: str) -> tuple[dict, LoadedModel]:
     """The model's record and its loaded weights; 404 if unknown, 409 if it has no weights."""
     from models.checkpoint import CheckpointError
 

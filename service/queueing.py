@@ -11,7 +11,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from models.store import Store, UnknownModelError
+from models.store import ModelStore, UnknownModelError
 from worker.protocol import (
     META_ERROR,
     META_MODEL_ID,
@@ -152,7 +152,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat()
 
 
-def settled(record: dict[str, Any], store: Store, connection: redis.Redis) -> dict[str, Any]:
+def settled(record: dict[str, Any], store: ModelStore, connection: redis.Redis) -> dict[str, Any]:
     """``record``, marked failed with its job's error when its job failed without telling the
     store (a worker that does not share the API's store cannot write the record, and the model
     would stay queued for ever). Without Redis the record is shown as it is."""

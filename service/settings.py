@@ -5,10 +5,10 @@ The README's settings table lists these; keep the two in step.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
-from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.series import ID_PATTERN
@@ -21,7 +21,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ODECAST_", extra="ignore", frozen=True)
 
-    store: Path = Field(Path("odecast-data"), description="Folder of the model store.")
+    store: str = Field(
+        "odecast-data",
+        min_length=1,
+        description="The model store: a folder, or s3://bucket/prefix (S3-compatible storage).",
+    )
     redis_url: str = Field(DEFAULT_REDIS_URL, description="Redis for the job queue.")
     queue: str = Field("odecast", pattern=ID_PATTERN.pattern, description="RQ queue name.")
     host: str = Field("127.0.0.1", description="Address the API listens on.")
@@ -101,6 +105,12 @@ class Settings(BaseSettings):
     max_batch_times: int = Field(
         100_000, ge=1, le=10_000_000, description="Most timestamps in one POST /predict/batch."
     )
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _path_as_text(cls, value: object) -> object:
+        """A folder given as a Path (``Settings(store=tmp_path)``) is kept as its text."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
     def api_key_list(self) -> list[str]:
         """The configured API keys (none: authentication is off)."""

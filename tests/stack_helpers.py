@@ -18,6 +18,9 @@ import numpy as np
 import pytest
 import redis
 
+from models.checkpoint_files import files_at
+from models.store import open_store
+
 T = TypeVar("T")
 
 FAST_TRAINING = {"epochs": 4, "batch_size": 8, "max_seconds": 30, "seed": 0}
@@ -123,12 +126,13 @@ def model_folders(store: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
-def checkpoint_epoch(store: Path, model_id: str) -> int | None:
-    """The epoch a model's training checkpoint will resume at, or None if it has none."""
-    meta = Path(store) / "models" / model_id / "training" / "meta.json"
+def checkpoint_epoch(store: str | Path, model_id: str) -> int | None:
+    """The epoch a model's training checkpoint will resume at, or None if it has none (in a
+    store of either backend)."""
+    raw = files_at(open_store(store).training_dir(model_id)).read_meta()
     try:
-        return int(json.loads(meta.read_text())["meta"]["position"]["epoch"])
-    except (FileNotFoundError, ValueError):
+        return None if raw is None else int(json.loads(raw)["meta"]["position"]["epoch"])
+    except ValueError:
         return None
 
 

@@ -655,7 +655,7 @@ def test_container_settings_are_valid_settings(monkeypatch: pytest.MonkeyPatch):
             if key.removeprefix("ODECAST_").lower() in Settings.model_fields:
                 monkeypatch.setenv(key, value)
         settings = Settings()
-        assert settings.store == Path(STORE_MOUNT), f"{name}: the store is not {STORE_MOUNT}"
+        assert Path(settings.store) == Path(STORE_MOUNT), f"{name}: the store is not {STORE_MOUNT}"
         assert settings.redis_url == "redis://redis:6379/0", f"{name}: {settings.redis_url}"
         # ODECAST_API_KEYS passes through from the host: named, with no value of its own.
         assert "ODECAST_API_KEYS" in environment(service(name))

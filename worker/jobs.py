@@ -21,7 +21,7 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
-from models.store import Store, UnknownModelError
+from models.store import ModelStore, StoreError, UnknownModelError, open_store
 from service.settings import Settings, get_settings
 
 from .protocol import (
@@ -54,7 +54,7 @@ def train_model(model_id: str) -> dict[str, Any]:
     job = get_current_job()
     if job is None:
         raise RuntimeError("train_model runs inside an RQ job")
-    run = _TrainingRun(job, Store(get_settings().store), model_id, get_settings())
+    run = _TrainingRun(job, open_store(get_settings().store), model_id, get_settings())
     return run.execute()
 
 
@@ -63,11 +63,11 @@ def on_train_failure(job: Job, connection: Any, exc_type: Any, exc: Any, tb: Any
     model_id = job.meta.get(META_MODEL_ID) or (job.args[0] if job.args else None)
     if not isinstance(model_id, str):
         return
-    store = Store(get_settings().store)
+    store = open_store(get_settings().store)
     retrying = job.retries_left is not None and job.retries_left > 0
     status = ModelStatus.QUEUED if retrying else ModelStatus.FAILED
     error = None if retrying else _describe(exc_type, exc)
-    with contextlib.suppress(UnknownModelError):  # deleted meanwhile
+    with contextlib.suppress(StoreError):  # deleted meanwhile, or the store is unreachable
         store.update_record(model_id, status=str(status), error=error, updated_at=utc_now())
 
 
@@ -128,7 +128,7 @@ def training_device(requested: str) -> str:
 class _TrainingRun:
     """One execution of a training job: the callbacks of ``train`` and their state."""
 
-    def __init__(self, job: Job, store: Store, model_id: str, settings: Settings) -> None:
+    def __init__(self, job: Job, store: ModelStore, model_id: str, settings: Settings) -> None:
         self.job, self.store, self.model_id, self.settings = job, store, model_id, settings
         self.interrupted = False
         self.cancelled = False
@@ -142,7 +142,7 @@ class _TrainingRun:
         self._save_meta()
         try:
             stop = self._stop_requested()
-        except ModelNotInStoreError as err:
+        except (ModelNotInStoreError, StoreError) as err:  # not our store, or it is unreachable
             self._fail(err)
             raise
         if stop:
@@ -196,6 +196,7 @@ class _TrainingRun:
             stop=self._stop_requested,
         )
         if self.deleted:
+            self.store.discard_remains(self.model_id)
             return self._outcome(JobState.CANCELLED, {})
         if self.interrupted:
             self._flush_progress(ended=False)
@@ -205,13 +206,13 @@ class _TrainingRun:
         return self._complete(trained.metrics, trained.normaliser.time_scale, trained.skill)
 
     def _resume_state(self, config: Any) -> Any:
-        from models.checkpoint import CheckpointError
+        from models.checkpoint import CheckpointError, checkpoint_version
         from models.latent.resume import load_training_state
 
         folder = self.store.training_dir(self.model_id)
-        if not folder.is_dir():
-            return None
         try:
+            if checkpoint_version(folder) is None:
+                return None
             state, saved_config, _ = load_training_state(folder)
         except CheckpointError as err:
             log.warning("model %s: unreadable checkpoint (%s); starting over", self.model_id, err)
@@ -310,7 +311,9 @@ class _TrainingRun:
         return self._outcome(state, metrics)
 
     def _finish_without_training(self) -> dict[str, Any]:
-        if not self.deleted:
+        if self.deleted:
+            self.store.discard_remains(self.model_id)
+        else:
             self._update(status=ModelStatus.CANCELLED)
         return self._outcome(JobState.CANCELLED, {})
 
@@ -320,7 +323,9 @@ class _TrainingRun:
         self.job.retries_left = 0  # retries are for dead workers, not for deterministic failures
         self.job.meta[META_ERROR] = message
         self._save_meta()
-        with contextlib.suppress(UnknownModelError):
+        # Deleted meanwhile, or the store is unreachable: the API marks the model failed from
+        # the job's error then (service.queueing.settled).
+        with contextlib.suppress(StoreError):
             self._update(status=ModelStatus.FAILED, error=message)
 
     def _outcome(self, state: JobState, metrics: dict[str, float]) -> dict[str, Any]:
@@ -334,6 +339,4 @@ class _TrainingRun:
         self.store.update_record(self.model_id, **changes, updated_at=utc_now())
 
     def _remove_training_checkpoint(self) -> None:
-        import shutil
-
-        shutil.rmtree(self.store.training_dir(self.model_id), ignore_errors=True)
+        self.store.remove_training(self.model_id)

@@ -25,8 +25,8 @@ def readyz(connection: RedisDep, store: StoreDep) -> Response:
         connection.ping()
     except redis.RedisError as err:
         checks["redis"] = f"unreachable: {err}"
-    if not store.is_writable():
-        checks["store"] = f"not writable: {store.root}"
+    if problem := store.problem():
+        checks["store"] = problem
     ready = all(v == "ok" for v in checks.values())
     body = Health(status="ok" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import torch
 
-from models import checkpoint
 from models.checkpoint import (
     META_FILE,
     MODEL_FILE,
@@ -24,6 +23,7 @@ from models.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from models.checkpoint_files import LocalFiles
 
 
 class Net(torch.nn.Module):
@@ -328,14 +328,14 @@ def test_load_retries_when_a_save_commits_meanwhile(
 ) -> None:
     """A reader that read the old meta.json, then a tensor file a newer save wrote, starts over."""
     net, optimizer = trained(steps=5)
-    real_read = checkpoint._read
+    real_read = LocalFiles.read
 
-    def read_while_a_save_lands(path: Path) -> bytes:
-        if path.name == MODEL_FILE and checkpoint_version(saved) == 1:
+    def read_while_a_save_lands(files: LocalFiles, name: str) -> bytes:
+        if name == MODEL_FILE and checkpoint_version(saved) == 1:
             save(saved, net, optimizer, step=5)
-        return real_read(path)
+        return real_read(files, name)
 
-    monkeypatch.setattr(checkpoint, "_read", read_while_a_save_lands)
+    monkeypatch.setattr(LocalFiles, "read", read_while_a_save_lands)
     loaded = load_checkpoint(saved)
     assert loaded.version == 2 and loaded.meta == {"step": 5}
     assert_same_tensors(loaded.model, net.state_dict())

@@ -32,7 +32,7 @@ def test_up_options() -> None:
         ["up", "--host", "0.0.0.0", "--port", "9001", "--workers", "3", "--store", "/tmp/s"]
     )
     assert (args.command, args.host, args.port, args.workers) == ("up", "0.0.0.0", 9001, 3)
-    assert args.store == Path("/tmp/s")
+    assert args.store == "/tmp/s"
 
 
 def test_up_defaults_come_from_settings() -> None:

@@ -7,6 +7,8 @@ with intervals -> /predict.png is a PNG -> DELETE removes it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from stack_helpers import FAST_TRAINING, SMALL_MODEL
@@ -109,13 +111,13 @@ def test_predict_png_is_a_png(client, fitted) -> None:
 
 def test_delete_model_removes_it_everywhere(client, fitted, settings) -> None:
     model_id = fitted["model_id"]
-    assert (settings.store / "models" / model_id).is_dir()
+    assert (Path(settings.store) / "models" / model_id).is_dir()
     assert client.delete(f"/models/{model_id}").status_code == 204
     assert client.get(f"/models/{model_id}").status_code == 404
     assert client.get("/models").json()["models"] == []
     params = {"model_id": model_id, "series_id": "s0", "t": "1"}
     assert client.get("/predict", params=params).status_code == 404
-    assert not (settings.store / "models" / model_id).exists()
+    assert not (Path(settings.store) / "models" / model_id).exists()
     assert client.delete(f"/models/{model_id}").status_code == 404
 
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import psutil
 import pytest
@@ -59,7 +60,7 @@ def test_sigterm_checkpoints_and_the_job_resumes_exactly(
     assert resumed["status"] == uninterrupted["status"] == "ready"
     resumed["metrics"].pop("train_seconds"), uninterrupted["metrics"].pop("train_seconds")
     assert resumed["metrics"] == uninterrupted["metrics"]  # to the last bit
-    assert not (settings.store / "models" / interrupted["model_id"] / "training").exists()
+    assert not (Path(settings.store) / "models" / interrupted["model_id"] / "training").exists()
 
 
 def test_a_job_whose_data_is_unreadable_fails_with_a_reason_and_no_retry(
@@ -67,7 +68,9 @@ def test_a_job_whose_data_is_unreadable_fails_with_a_reason_and_no_retry(
 ) -> None:
     body = {"series": series_maker(), "model": SMALL_MODEL, "training": TRAINING}
     accepted = client.post("/fit", json=body).json()
-    (settings.store / "models" / accepted["model_id"] / "dataset.json").write_text("{not json")
+    (Path(settings.store) / "models" / accepted["model_id"] / "dataset.json").write_text(
+        "{not json"
+    )
     run_worker()
     job = client.get(f"/jobs/{accepted['job_id']}").json()
     assert job["status"] == "failed"

@@ -1,4 +1,5 @@
-"""The model store: one folder per model holding its data set, registry record and checkpoints.
+"""The model store in a local folder: one folder per model holding its data set, registry record
+and checkpoints.
 
 Layout under the store's root (``ODECAST_STORE``)::
 
@@ -10,16 +11,16 @@ Layout under the store's root (``ODECAST_STORE``)::
 
 Every file is replaced atomically (temporary file, fsync, rename); a model folder appears whole
 (built under a temporary name, then renamed) and disappears whole (renamed away, then removed).
-Paths are only ever built from ids that match ``ID_PATTERN``; nothing here unpickles. The store
-does not need Redis, so models outlive it. Torch is not imported here.
+Records are updated under a lock that holds across the processes of one host (``flock``): a store
+shared between hosts belongs in object storage (`models.store.s3`). Paths are only ever built from
+ids that match ``ID_PATTERN``; nothing here unpickles. The store does not need Redis, so models
+outlive it. Torch is not imported here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
-import math
 import os
 import shutil
 import uuid
@@ -27,58 +28,38 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from ..atomic import TMP_PREFIX, fsync_directory, write_atomic
+from ..series import ID_PATTERN, Dataset
+from .encoding import (
+    DATASET_FILE,
+    RECORD_FILE,
+    TRAINED_DIR,
+    TRAINING_DIR,
+    check_id,
+    dataset_from_json,
+    dataset_to_json,
+    dumps,
+    loads,
+    sort_records,
+)
+from .errors import StoreError, UnknownModelError
 
-from .atomic import TMP_PREFIX, fsync_directory, write_atomic
-from .series import ID_PATTERN, Dataset, Series, TimeKind
-
-RECORD_FILE = "record.json"
-DATASET_FILE = "dataset.json"
-TRAINING_DIR = "training"
-TRAINED_DIR = "trained"
 LOCK_FILE = ".lock"
-DATASET_FORMAT = "odecast-dataset"
 _TRASH_PREFIX = ".trash-"
 
 
-class StoreError(Exception):
-    """Base class of the store's errors."""
-
-
-class UnknownModelError(StoreError, KeyError):
-    """No model with this id is in the store."""
-
-    def __init__(self, model_id: str) -> None:
-        super().__init__(model_id)
-        self.model_id = model_id
-
-    def __str__(self) -> str:
-        return f"no model {self.model_id!r} in the store"
-
-
-class CorruptFileError(StoreError, ValueError):
-    """A file of the store cannot be read back; the message names it."""
-
-
-def check_id(value: str, what: str = "id") -> str:
-    """``value`` if it is a valid id, else ValueError naming the rule."""
-    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
-        raise ValueError(f"{what} {value!r} is not valid: use 1 to 64 letters, digits, '_' or '-'")
-    return value
-
-
-def new_id(prefix: str) -> str:
-    """A fresh random id such as ``m-1f3a...`` (valid under ``ID_PATTERN``)."""
-    return f"{prefix}-{uuid.uuid4().hex}"
-
-
 class Store:
-    """The store rooted at ``root`` (created on first write)."""
+    """The store in the folder ``root`` (created on first write)."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self.models_dir = self.root / "models"
         self.redis_dir = self.root / "redis"
+
+    @property
+    def url(self) -> str:
+        """Where the store is, for messages."""
+        return str(self.root)
 
     # -- paths -----------------------------------------------------------------------------
 
@@ -102,8 +83,8 @@ class Store:
         building = self.models_dir / f"{TMP_PREFIX}{model_id}-{uuid.uuid4().hex[:8]}"
         building.mkdir()
         try:
-            write_atomic(building / DATASET_FILE, _dumps(dataset_to_json(dataset)))
-            write_atomic(building / RECORD_FILE, _dumps(record))
+            write_atomic(building / DATASET_FILE, dumps(dataset_to_json(dataset)))
+            write_atomic(building / RECORD_FILE, dumps(record))
             os.rename(building, final)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
@@ -123,7 +104,7 @@ class Store:
         with self.lock(model_id):
             record = self.record(model_id)
             record.update(changes)
-            write_atomic(self.model_dir(model_id) / RECORD_FILE, _dumps(record))
+            write_atomic(self.model_dir(model_id) / RECORD_FILE, dumps(record))
             return record
 
     def records(self) -> list[dict[str, Any]]:
@@ -136,7 +117,7 @@ class Store:
                 continue
             with contextlib.suppress(StoreError):
                 found.append(self.record(path.name))
-        return sorted(found, key=lambda r: (str(r.get("created_at", "")), r.get("model_id", "")))
+        return sort_records(found)
 
     def dataset(self, model_id: str) -> Dataset:
         """The training data set of the model."""
@@ -153,6 +134,17 @@ class Store:
         fsync_directory(self.models_dir)
         shutil.rmtree(trash, ignore_errors=True)
         return True
+
+    def remove_training(self, model_id: str) -> None:
+        """Remove the model's training checkpoint (the model is trained, or starts over)."""
+        shutil.rmtree(self.training_dir(model_id), ignore_errors=True)
+
+    def discard_remains(self, model_id: str) -> None:
+        """Remove what a job wrote for a model after it was deleted (a checkpoint that raced the
+        delete); nothing if the model exists."""
+        folder = self.model_dir(model_id)
+        if not (folder / RECORD_FILE).exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
     @contextlib.contextmanager
     def lock(self, model_id: str) -> Iterator[None]:
@@ -172,14 +164,23 @@ class Store:
 
     def is_writable(self) -> bool:
         """Whether a file can be written and removed in the store now."""
+        return self.problem() is None
+
+    def problem(self) -> str | None:
+        """Why the store cannot be used now (``/readyz``), or None if a file can be written and
+        removed in it."""
         try:
             self.models_dir.mkdir(parents=True, exist_ok=True)
             probe = self.root / f"{TMP_PREFIX}probe-{uuid.uuid4().hex[:8]}"
             probe.write_bytes(b"ok")
             probe.unlink()
-        except OSError:
-            return False
-        return True
+        except OSError as err:
+            return f"not writable: {self.root} ({err.strerror or err})"
+        return None
+
+    def prepare(self) -> None:
+        """Create the store's folder if it is missing (the API does at start)."""
+        self.models_dir.mkdir(parents=True, exist_ok=True)
 
     def remove_leftovers(self) -> None:
         """Remove half-built and half-deleted model folders that a crash left behind."""
@@ -190,56 +191,9 @@ class Store:
                 shutil.rmtree(path, ignore_errors=True)
 
 
-# -- data sets as JSON -----------------------------------------------------------------------
-
-
-def dataset_to_json(dataset: Dataset) -> dict[str, Any]:
-    """A data set as JSON: times as numbers (POSIX seconds for datetimes), null where missing."""
-    return {
-        "format": DATASET_FORMAT,
-        "time_kind": str(dataset.time_kind),
-        "series": [
-            {
-                "id": s.id,
-                "times": s.times.tolist(),
-                "values": [[None if math.isnan(v) else v for v in r] for r in s.values.tolist()],
-            }
-            for s in dataset.series
-        ],
-    }
-
-
-def dataset_from_json(data: dict[str, Any]) -> Dataset:
-    """The inverse of ``dataset_to_json``."""
-    if data.get("format") != DATASET_FORMAT:
-        raise CorruptFileError(f"not an odecast data set (format {data.get('format')!r})")
-    series = tuple(
-        Series(
-            id=s["id"],
-            times=np.asarray(s["times"], dtype=np.float64),
-            values=np.asarray(
-                [[math.nan if v is None else v for v in row] for row in s["values"]],
-                dtype=np.float64,
-            ),
-        )
-        for s in data["series"]
-    )
-    return Dataset(series=series, time_kind=TimeKind(data["time_kind"]))
-
-
-def _dumps(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, indent=1, allow_nan=False).encode()
-
-
 def _load_json(path: Path, model_id: str) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
-    except FileNotFoundError as err:
+    except (FileNotFoundError, NotADirectoryError) as err:
         raise UnknownModelError(model_id) from err
-    try:
-        data = json.loads(raw)
-    except ValueError as err:
-        raise CorruptFileError(f"{path.name} of model {model_id!r} is not valid JSON") from err
-    if not isinstance(data, dict):
-        raise CorruptFileError(f"{path.name} of model {model_id!r} is not a JSON object")
-    return data
+    return loads(raw, path.name, model_id)

@@ -1,0 +1,83 @@
+"""The model store: each model's registry record, data set and checkpoints.
+
+Two backends keep the same layout and guarantees: a local folder (`Store`, the default) and
+S3-compatible object storage (`S3Store`, for API and workers on several hosts). `open_store`
+picks one from ``ODECAST_STORE``; code that only uses a store types it as `ModelStore`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..objects import ObjectFolder
+from ..series import Dataset
+from .encoding import check_id, dataset_from_json, dataset_to_json, new_id
+from .errors import CorruptFileError, StoreError, StoreUnavailableError, UnknownModelError
+from .local import Store
+
+if TYPE_CHECKING:
+    from .s3 import S3Store
+
+__all__ = [
+    "CorruptFileError",
+    "ModelStore",
+    "Store",
+    "StoreError",
+    "StoreUnavailableError",
+    "UnknownModelError",
+    "check_id",
+    "dataset_from_json",
+    "dataset_to_json",
+    "is_s3_url",
+    "new_id",
+    "open_store",
+]
+
+
+class ModelStore(Protocol):
+    """What the API and the workers use of a store, whichever the backend."""
+
+    @property
+    def url(self) -> str: ...
+
+    def training_dir(self, model_id: str) -> Path | ObjectFolder: ...
+
+    def trained_dir(self, model_id: str) -> Path | ObjectFolder: ...
+
+    def create_model(self, model_id: str, record: dict[str, Any], dataset: Dataset) -> None: ...
+
+    def exists(self, model_id: str) -> bool: ...
+
+    def record(self, model_id: str) -> dict[str, Any]: ...
+
+    def update_record(self, model_id: str, **changes: Any) -> dict[str, Any]: ...
+
+    def records(self) -> list[dict[str, Any]]: ...
+
+    def dataset(self, model_id: str) -> Dataset: ...
+
+    def delete_model(self, model_id: str) -> bool: ...
+
+    def remove_training(self, model_id: str) -> None: ...
+
+    def discard_remains(self, model_id: str) -> None: ...
+
+    def problem(self) -> str | None: ...
+
+    def prepare(self) -> None: ...
+
+    def remove_leftovers(self) -> None: ...
+
+
+def is_s3_url(location: str | Path) -> bool:
+    return str(location).startswith("s3://")
+
+
+def open_store(location: str | Path) -> Store | S3Store:
+    """The store at ``location``: ``s3://bucket/prefix`` or a local folder."""
+    if is_s3_url(location):
+        from .s3 import S3Store  # boto3 loads only for a store that needs it
+
+        return S3Store(str(location))
+    return Store(location)
