@@ -949,7 +949,7 @@ _DIE_WITH_PARENT = (
 )
 
 
-def _dying_with_parent(argv: list[str]) -> list[str]:
+def dying_with_parent(argv: list[str]) -> list[str]:
     """``argv`` behind a launcher that ties its life to this process's (Linux only)."""
     if not sys.platform.startswith("linux"):
         return argv
@@ -980,7 +980,7 @@ class Child:
         # parts in order; each part leads its own process group, so that killing the group also
         # ends what it forked (RQ's work horses).
         self.proc = subprocess.Popen(
-            _dying_with_parent(self.argv),
+            dying_with_parent(self.argv),
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

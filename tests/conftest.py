@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from s3_server import S3Server
 from stack_helpers import FAST_TRAINING, SMALL_MODEL, make_series
 
 from service.app import create_app
@@ -38,9 +39,39 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """An S3-compatible server (SeaweedFS) for the session, with the bucket the tests use."""
+    with S3Server(tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_store_url(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty store in the S3 server; the AWS variables point at it, for this process
+    and the workers it starts."""
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    return s3_server.new_store_url()
+
+
 @pytest.fixture
 def store_root(tmp_path: Path) -> Path:
     return tmp_path / "store"
+
+
+@pytest.fixture
+def store_backend() -> str:
+    """Which store the stack uses: ``local`` unless a test parametrises it (``s3``)."""
+    return "local"
+
+
+@pytest.fixture
+def store_location(store_backend: str, store_root: Path, request: pytest.FixtureRequest) -> str:
+    """``ODECAST_STORE`` for a test: a fresh folder, or a fresh prefix of the S3 server."""
+    if store_backend == "s3":
+        return str(request.getfixturevalue("s3_store_url"))
+    return str(store_root)
 
 
 # -- the service's stack -----------------------------------------------------------------------
@@ -48,11 +79,11 @@ def store_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(
-    redis_url: str, store_root: Path, monkeypatch: pytest.MonkeyPatch
+    redis_url: str, store_location: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Settings]:
     """Settings for a test: the session's Redis, a fresh store, frequent checkpoints. Set in the
     environment too, because job functions (in forked work horses) read them from there."""
-    monkeypatch.setenv("ODECAST_STORE", str(store_root))
+    monkeypatch.setenv("ODECAST_STORE", store_location)
     monkeypatch.setenv("ODECAST_REDIS_URL", redis_url)
     monkeypatch.setenv("ODECAST_CHECKPOINT_EVERY_S", "0.2")
     monkeypatch.setenv("ODECAST_PROGRESS_EVERY_S", "0")

@@ -44,18 +44,30 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return bucket, f"{prefix}/" if prefix else ""
 
 
+# The environment variables a client is made from; a change (in tests) makes a new client.
+_CLIENT_VARIABLES = (
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+)
+
+
 class _Clients:
-    """One boto3 client per process, made on first use."""
+    """One boto3 client per process (and setting of the AWS variables), made on first use."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._client: BaseClient | None = None
-        self._pid = 0
+        self._made_for: tuple[object, ...] = ()
 
     def get(self) -> BaseClient:
+        key = (os.getpid(), *(os.environ.get(name) for name in _CLIENT_VARIABLES))
         with self._lock:
-            if self._client is None or self._pid != os.getpid():
-                self._client, self._pid = _new_client(), os.getpid()
+            if self._client is None or self._made_for != key:
+                self._client, self._made_for = _new_client(), key
             return self._client
 
 
@@ -187,13 +199,18 @@ class _Translating:
     def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, _: Any) -> bool:
         if err is None or isinstance(err, ConditionFailedError | StoreUnavailableError):
             return False
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         if isinstance(err, ClientError):
             code = _code(err)
             hint = _HINTS.get(code, "")
             raise StoreUnavailableError(
                 f"cannot {self.what}: {code}{hint.format(bucket=self.bucket)}"
+            ) from err
+        if isinstance(err, NoCredentialsError):
+            raise StoreUnavailableError(
+                f"cannot {self.what}: no credentials (set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
             ) from err
         if isinstance(err, BotoCoreError):
             raise StoreUnavailableError(
@@ -204,7 +221,8 @@ class _Translating:
 
 _HINTS = {
     "NoSuchBucket": " (create the bucket {bucket!r} first, or fix ODECAST_STORE)",
-    "AccessDenied": " (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket's policy)",
+    "AccessDenied": " (check that bucket {bucket!r} exists, AWS_ACCESS_KEY_ID / "
+    "AWS_SECRET_ACCESS_KEY, and the bucket's policy)",
     "InvalidAccessKeyId": " (check AWS_ACCESS_KEY_ID)",
     "SignatureDoesNotMatch": " (check AWS_SECRET_ACCESS_KEY)",
 }
