@@ -14,7 +14,7 @@ import redis
 from fastapi.testclient import TestClient
 from stack_helpers import FAST_TRAINING, SMALL_MODEL, checkpoint_epoch, ended_job, wait_for
 
-from models.store import Store, new_id
+from models.store import new_id, open_store
 from service.app import create_app
 from service.embedded_redis import EmbeddedRedis
 from service.queueing import enqueue_training, fetch_job, request_cancel, training_queue
@@ -48,7 +48,7 @@ def test_a_diverging_training_fails_the_job_with_a_reason(
 ):
     accepted = fit(client, series_maker())
     # No request can ask for this (noise 1e-30 makes the likelihood overflow); the store can.
-    store = Store(settings.store)
+    store = open_store(settings.store)
     config = store.record(accepted["model_id"])["config"]
     config["model"].update(noise_std=1e-30, learn_noise=False)
     store.update_record(accepted["model_id"], config=config)
@@ -74,14 +74,20 @@ def test_a_job_past_its_timeout_fails_clearly(client, series_maker, settings, re
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("store_backend", ["local", "s3"])
 def test_a_job_whose_worker_is_killed_is_picked_up_and_resumes(
-    client, series_maker, settings, monkeypatch
+    client, series_maker, settings, monkeypatch, tmp_path, store_backend
 ):
+    """Two workers in folders of their own, as on two hosts: with the S3 store they share nothing
+    but Redis and the object store, and the second resumes from the first's checkpoint there."""
+    hosts = [tmp_path / "host-a", tmp_path / "host-b"]
+    for host in hosts:
+        host.mkdir()
     monkeypatch.setenv("ODECAST_WORKER_HEARTBEAT_S", "1")
     monkeypatch.setenv("ODECAST_WORKER_MAINTENANCE_S", "2")
     training = {"epochs": 60, "max_seconds": 300, "seed": 3}
     accepted = fit(client, series_maker(8, 20), training=training)
-    first = subprocess.Popen(WORKER, env=os.environ.copy())
+    first = subprocess.Popen(WORKER, env=os.environ.copy(), cwd=hosts[0])
     try:
         wait_for(
             lambda: (checkpoint_epoch(settings.store, accepted["model_id"]) or 0) >= 3,
@@ -95,7 +101,7 @@ def test_a_job_whose_worker_is_killed_is_picked_up_and_resumes(
         lost_at = checkpoint_epoch(settings.store, accepted["model_id"]) or 0
         assert client.get(f"/jobs/{accepted['job_id']}").json()["status"] == "running"
 
-        second = subprocess.Popen(WORKER, env=os.environ.copy())
+        second = subprocess.Popen(WORKER, env=os.environ.copy(), cwd=hosts[1])
         try:
             job_id = accepted["job_id"]
             job = wait_for(lambda: ended_job(client, job_id), 240, "the job to run again and end")
@@ -108,10 +114,15 @@ def test_a_job_whose_worker_is_killed_is_picked_up_and_resumes(
     assert job["resumed_from_epoch"] == lost_at >= 3  # at most one checkpoint interval lost
     assert job["progress"]["epoch"] == training["epochs"]
     assert client.get(f"/models/{accepted['model_id']}").json()["status"] == "ready"
+    predict = {"model_id": accepted["model_id"], "series_id": "s0", "t": "3"}
+    assert client.get("/predict", params=predict).status_code == 200
+    written = [str(p) for host in hosts for p in host.rglob("*")]
+    assert written == [] or store_backend == "local", written
 
 
 @pytest.mark.slow
-def test_redis_stopped_and_restarted(tmp_path, settings, series_maker):
+@pytest.mark.parametrize("store_backend", ["local", "s3"])
+def test_redis_stopped_and_restarted(tmp_path, settings, series_maker, store_backend):
     server = EmbeddedRedis(tmp_path / "redis").start()
     port = server.port
     own = settings.model_copy(update={"redis_url": server.url})
