@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from models.store import StoreUnavailableError
+
 log = logging.getLogger(__name__)
 
 
@@ -59,6 +61,15 @@ def queue_unavailable() -> ApiError:
         "queue_unavailable",
         "the job queue (Redis) is not reachable; predictions from stored models still work. "
         "Try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def store_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "store_unavailable",
+        "the model store is not reachable now (see /readyz and the API's log); try again shortly",
         headers={"Retry-After": "5"},
     )
 
@@ -116,6 +127,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _redis(request: Request, error: redis.RedisError) -> JSONResponse:
         log.warning("redis unavailable: %s", error)
         return error_response(queue_unavailable())
+
+    @app.exception_handler(StoreUnavailableError)
+    async def _store(request: Request, error: StoreUnavailableError) -> JSONResponse:
+        log.warning("model store unavailable: %s", error)
+        return error_response(store_unavailable())
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -1,0 +1,67 @@
+"""The API on a store in S3-compatible object storage (a real SeaweedFS server): it serves,
+answers 409 for a damaged model only, and 503 with a reason while the store is unreachable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from stack_helpers import error_of
+
+from models.store import open_store
+from models.store.s3 import S3Store
+from service.embedded_redis import free_port
+from service.settings import Settings
+
+pytestmark = pytest.mark.parametrize("store_backend", ["s3"])
+
+
+def copy_model(store: S3Store, source: str, target: str) -> None:
+    """A second model with the same objects, as another fit would have left."""
+    for name in store.models.child(source).names():
+        data = store.models.child(source).read(name)
+        assert data is not None
+        if name == "record.json":
+            data = json.dumps({**json.loads(data), "model_id": target}).encode()
+        store.models.child(target).write(name, data)
+
+
+def test_a_damaged_model_answers_409_and_the_others_keep_serving(
+    client: TestClient, fitted: dict, settings: Settings
+) -> None:
+    store = open_store(settings.store)
+    assert isinstance(store, S3Store)
+    damaged = fitted["model_id"]
+    copy_model(store, damaged, "healthy")
+    weights = next(n for n in store.trained_dir(damaged).names() if n.startswith("model"))
+    data = store.trained_dir(damaged).read(weights)
+    assert data is not None
+    store.trained_dir(damaged).write(weights, data[:-8] + b"garbage!")
+
+    params = {"series_id": "s0", "t": ["1.0", "2.5"], "n_samples": "4"}
+    for _ in range(2):  # nothing half-loaded is cached
+        error = error_of(client.get("/predict", params={**params, "model_id": damaged}), 409)
+        assert error["code"] == "model_unreadable" and damaged in error["message"]
+        assert "s3://" not in error["message"]
+        good = client.get("/predict", params={**params, "model_id": "healthy"})
+        assert good.status_code == 200, good.text
+    listed = {m["model_id"] for m in client.get("/models").json()["models"]}
+    assert listed == {damaged, "healthy"}
+    assert client.delete(f"/models/{damaged}").status_code == 204
+    assert store.models.child(damaged).names() == []
+
+
+def test_an_unreachable_store_answers_503_and_readyz_says_why(
+    client: TestClient, fitted: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert client.get("/readyz").json()["checks"]["store"] == "ok"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nobody there
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert "is the object store up" in ready.json()["checks"]["store"]
+    listed = client.get("/models")
+    error = error_of(listed, 503, "store_unavailable")
+    assert "try again" in error["message"] and listed.headers["retry-after"]
+    fit = client.post("/fit", json={"series": fitted["series"]})
+    error_of(fit, 503, "store_unavailable")
