@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from models.store import ModelStore
 
 if TYPE_CHECKING:
+    from models.checkpoint import CheckpointLocation
     from models.latent.train import TrainedModel
     from models.series import Series
 
@@ -40,27 +42,45 @@ class ModelCache:
         """The trained model ``model_id`` and its series; raises CheckpointError, or
         FileNotFoundError when it has no trained weights."""
         from models.checkpoint import checkpoint_version
-        from models.latent.resume import load_trained_model
 
         folder = self.store.trained_dir(model_id)
-        version = checkpoint_version(folder)
-        if version is None:
-            raise FileNotFoundError(f"model {model_id!r} has no trained weights")
         with self._lock:
             entry = self._entries.get(model_id)
-            if entry is not None and entry[0] == version:
-                self._entries.move_to_end(model_id)
-                self.hits += 1
-                return entry[1]
+        if entry is not None:
+            version = checkpoint_version(folder)
+            if version is None:
+                raise FileNotFoundError(f"model {model_id!r} has no trained weights")
+            with self._lock:
+                if self._entries.get(model_id) is entry and entry[0] == version:
+                    self._entries.move_to_end(model_id)
+                    self.hits += 1
+                    return entry[1]
+        with self._lock:
             self.misses += 1
-        dataset = self.store.dataset(model_id)
-        loaded = LoadedModel(load_trained_model(folder), {s.id: s for s in dataset.series})
+        version, loaded = self._load(model_id, folder)
         with self._lock:
             self._entries[model_id] = (version, loaded)
             self._entries.move_to_end(model_id)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
         return loaded
+
+    def _load(self, model_id: str, folder: CheckpointLocation) -> tuple[int, LoadedModel]:
+        """The model's weights and, read meanwhile (each a round trip to an object store), its
+        data set."""
+        from models.checkpoint import CheckpointError, checkpoint_version
+        from models.latent.resume import load_trained_model_and_version
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            dataset = pool.submit(self.store.dataset, model_id)
+            try:
+                trained, version = load_trained_model_and_version(folder)
+            except CheckpointError:
+                if checkpoint_version(folder) is None:
+                    raise FileNotFoundError(f"model {model_id!r} has no trained weights") from None
+                raise
+            series = {s.id: s for s in dataset.result().series}
+        return version, LoadedModel(trained, series)
 
     def forget(self, model_id: str) -> None:
         with self._lock:

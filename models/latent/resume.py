@@ -3,12 +3,11 @@ normaliser too."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..checkpoint import CheckpointError, CheckpointLocation, load_checkpoint, save_checkpoint
 from .calibration import Calibration
 from .normaliser import Normaliser
 from .train import Config, TrainedModel, TrainingState, new_model
@@ -18,7 +17,7 @@ _BEST = "best."
 
 
 def save_training_state(
-    directory: Path, state: TrainingState, config: Config, normaliser: Normaliser
+    directory: CheckpointLocation, state: TrainingState, config: Config, normaliser: Normaliser
 ) -> None:
     """Write ``state`` (with the config and normaliser it belongs to) as one atomic checkpoint."""
     tensors = {**state.model, **{_BEST + k: v for k, v in state.best_model.items()}}
@@ -36,7 +35,7 @@ def save_training_state(
     save_checkpoint(directory, model=tensors, optimizer=state.optimizer, meta=meta)
 
 
-def load_training_state(directory: Path) -> tuple[TrainingState, Config, Normaliser]:
+def load_training_state(directory: CheckpointLocation) -> tuple[TrainingState, Config, Normaliser]:
     """The state saved by ``save_training_state``; raises CheckpointError if it is unreadable."""
     checkpoint = load_checkpoint(directory)
     meta: dict[str, Any] = checkpoint.meta
@@ -56,7 +55,7 @@ def load_training_state(directory: Path) -> tuple[TrainingState, Config, Normali
     return state, Config.from_json(meta["config"]), Normaliser.from_json(meta["normaliser"])
 
 
-def save_trained_model(directory: Path, trained: TrainedModel) -> None:
+def save_trained_model(directory: CheckpointLocation, trained: TrainedModel) -> None:
     """Write a finished model for serving: its weights, config, normaliser, metrics and series."""
     meta = {
         "config": trained.config.to_json(),
@@ -70,8 +69,18 @@ def save_trained_model(directory: Path, trained: TrainedModel) -> None:
     save_checkpoint(directory, model=trained.model.state_dict(), optimizer=None, meta=meta)
 
 
-def load_trained_model(directory: Path, *, device: str | torch.device = "cpu") -> TrainedModel:
+def load_trained_model(
+    directory: CheckpointLocation, *, device: str | torch.device = "cpu"
+) -> TrainedModel:
     """A model written by ``save_trained_model``, ready for ``predict``; never unpickles."""
+    return load_trained_model_and_version(directory, device=device)[0]
+
+
+def load_trained_model_and_version(
+    directory: CheckpointLocation, *, device: str | torch.device = "cpu"
+) -> tuple[TrainedModel, int]:
+    """``load_trained_model`` and the checkpoint version it read (one read of meta.json, which
+    counts on object storage)."""
     checkpoint = load_checkpoint(directory, device=device)
     meta: dict[str, Any] = checkpoint.meta
     try:
@@ -79,7 +88,7 @@ def load_trained_model(directory: Path, *, device: str | torch.device = "cpu") -
         normaliser = Normaliser.from_json(meta["normaliser"])
         model = new_model(config, normaliser, int(meta["dims"])).to(device)
         model.load_state_dict(checkpoint.model)
-        return TrainedModel(
+        trained = TrainedModel(
             model=model.eval(),
             normaliser=normaliser,
             config=config,
@@ -93,3 +102,4 @@ def load_trained_model(directory: Path, *, device: str | torch.device = "cpu") -
         raise CheckpointError(
             f"{directory}: meta.json does not describe its weights: {err}"
         ) from err
+    return trained, checkpoint.version
