@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from stack_helpers import wait_for, wait_healthy
+from stack_helpers import FAST_TRAINING, SMALL_MODEL, make_series, wait_for, wait_healthy
 
 from service.cli import build_parser, main
 from service.embedded_redis import free_port
@@ -300,28 +300,63 @@ def test_up_with_redis_url_starts_no_redis_and_restarts_a_dead_api(
 
 @pytest.mark.slow
 def test_up_restarts_its_redis_from_the_aof_while_the_api_serves(tmp_path: Path) -> None:
+    """Redis SIGKILLed while one model is ready and another trains: predictions go on, /fit
+    answers 503 until Redis is back from its AOF, then the training job finishes."""
     port = free_port()
     store = tmp_path / "store"
-    with running_up(["--port", str(port), "--workers", "0", "--store", str(store)], _env()) as (
+    env = _env(ODECAST_WORKER_HEARTBEAT_S="1", ODECAST_WORKER_MAINTENANCE_S="2")
+    url = f"http://127.0.0.1:{port}"
+    with running_up(["--port", str(port), "--workers", "1", "--store", str(store)], env) as (
         up,
         seen,
     ):
         up.wait_healthy(port)
+        ready = _fit(url, {"epochs": 2})
+        up.wait_for(lambda: _model_status(url, ready) == "ready", 120, "the first model")
+        training = _fit(url, {"epochs": 400, "max_seconds": 25})
+        up.wait_for(lambda: _model_status(url, training) == "training", 60, "training")
         seen += up.descendants()
         (redis_server,) = [p for p in seen if p.name() == "redis-server"]
         redis_server.kill()
-        url = f"http://127.0.0.1:{port}"
-        # Predictions need no Redis: the API stays up while Redis is away, and it comes back.
-        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+        predict = {"model_id": ready["model_id"], "series_id": "s0", "t": "1.5"}
+        # Predictions need no Redis: the API keeps serving while Redis is away.
+        assert httpx.get(f"{url}/predict", params=predict, timeout=30).status_code == 200
+        down = httpx.post(f"{url}/fit", json=_fit_body({"epochs": 2}), timeout=30)
+        if not up.output.count("redis restarted"):  # it may already be back
+            assert down.status_code == 503, down.text
+            assert down.json()["error"]["code"] == "queue_unavailable"
         up.wait_for(lambda: "redis restarted" in up.output, 30, "Redis restart")
         up.wait_for(
             lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200, 30, "ready again"
         )
         assert "redis exited with code -9; restarting it in 1 s" in up.output
+        assert httpx.get(f"{url}/predict", params=predict, timeout=30).status_code == 200
+        up.wait_for(lambda: _model_status(url, training) == "ready", 240, "the job to finish")
+        assert (
+            httpx.post(f"{url}/fit", json=_fit_body({"epochs": 2}), timeout=30).status_code == 202
+        )
         seen += up.descendants()
         up.proc.send_signal(signal.SIGINT)
         assert up.finish(STOP_TIMEOUT_S) == 0, up.output
         assert _still_running(seen) == [], up.output
+
+
+def _fit_body(training: dict) -> dict:
+    return {
+        "series": make_series(6, 16),
+        "model": SMALL_MODEL,
+        "training": {**FAST_TRAINING, **training},
+    }
+
+
+def _fit(url: str, training: dict) -> dict:
+    answer = httpx.post(f"{url}/fit", json=_fit_body(training), timeout=30)
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+def _model_status(url: str, accepted: dict) -> str:
+    return str(httpx.get(f"{url}/models/{accepted['model_id']}", timeout=30).json()["status"])
 
 
 @pytest.mark.slow
