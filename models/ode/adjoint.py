@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import torch
 
-from .controller import FlatNorm, rms_norm
-from .method import Method
+from .adjoint_continuous import ContinuousAdjoint
+from .adjoint_discrete import DiscreteAdjoint
+from .adjoint_spec import AdjointSpec
 from .odeint import check_tolerances, solve
-from .options import SolverOptions
-from .problem import Problem, UserFunc, make_problem
+from .problem import UserFunc, make_problem
 from .registry import resolve
 from .stats import SolveStats
 
@@ -28,43 +27,6 @@ class AdjointMode(StrEnum):
 _ADJOINT_KEYS = frozenset({"mode", "seminorm"})
 # Forward options that do not carry over to the backward solve.
 _FORWARD_ONLY = frozenset({"norm", "first_step"})
-
-
-@dataclass(frozen=True)
-class AdjointSpec:
-    """Everything a backward pass needs besides tensors.
-
-    Attributes:
-        problem: the forward problem.
-        method, options, rtol, atol: the forward solve.
-        params: the parameters that receive gradients (those of adjoint_params requiring grad).
-        stats: forward counters; adjoint_stats: backward counters.
-        backward_method, backward_options, backward_rtol, backward_atol, backward_norm: the
-            continuous adjoint's backward solve (unused by the discrete mode).
-    """
-
-    problem: Problem
-    method: Method
-    options: SolverOptions
-    rtol: float
-    atol: float
-    params: tuple[torch.Tensor, ...]
-    stats: SolveStats
-    adjoint_stats: SolveStats
-    backward_method: Method | None = None
-    backward_options: SolverOptions | None = None
-    backward_rtol: float = 0.0
-    backward_atol: float = 0.0
-    seminorm: bool = True
-    backward_user_norm: FlatNorm | None = None
-
-    def backward_norm(self, state_size: int) -> FlatNorm:
-        """The backward solve's error norm; the seminorm leaves the parameter adjoint out."""
-        if self.backward_user_norm is not None:
-            return self.backward_user_norm
-        if self.seminorm:
-            return lambda error: rms_norm(error[: 2 * state_size])
-        return rms_norm
 
 
 def odeint_adjoint(
@@ -129,15 +91,11 @@ def odeint_adjoint(
     )
     if mode is AdjointMode.DISCRETE:
         _reject_backward_settings(adjoint_rtol, adjoint_atol, adjoint_method, adjoint_options)
-        from .adjoint_discrete import DiscreteAdjoint
-
-        function = DiscreteAdjoint
+        function: type[DiscreteAdjoint] | type[ContinuousAdjoint] = DiscreteAdjoint
     else:
         spec = _with_backward_solver(
             spec, method, options, adjoint_rtol, adjoint_atol, adjoint_method, adjoint_options
         )
-        from .adjoint_continuous import ContinuousAdjoint
-
         function = ContinuousAdjoint
     if len(problem.times) == 1:
         return y0.unsqueeze(0).clone()

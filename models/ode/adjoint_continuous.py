@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch.autograd.function import once_differentiable
 
-from .adjoint import AdjointSpec
+from .adjoint_spec import AdjointSpec
 from .integrator import Integrator
 from .odeint import solve
 from .problem import VectorField

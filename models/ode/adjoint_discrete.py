@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch.autograd.function import once_differentiable
 
-from .adjoint import AdjointSpec
+from .adjoint_spec import AdjointSpec
 from .method import MethodState, StepResult
 from .odeint import solve
 
