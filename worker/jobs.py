@@ -22,7 +22,6 @@ from rq import get_current_job
 from rq.job import Job
 
 from models.store import ModelStore, StoreError, UnknownModelError, open_store
-from service.settings import Settings, get_settings
 
 from .protocol import (
     META_ERROR,
@@ -34,6 +33,7 @@ from .protocol import (
     ModelStatus,
     cancel_key,
 )
+from .settings import WorkerSettings, worker_settings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ def train_model(model_id: str) -> dict[str, Any]:
     job = get_current_job()
     if job is None:
         raise RuntimeError("train_model runs inside an RQ job")
-    run = _TrainingRun(job, open_store(get_settings().store), model_id, get_settings())
+    settings = worker_settings()
+    run = _TrainingRun(job, open_store(settings.store), model_id, settings)
     return run.execute()
 
 
@@ -63,7 +64,7 @@ def on_train_failure(job: Job, connection: Any, exc_type: Any, exc: Any, tb: Any
     model_id = job.meta.get(META_MODEL_ID) or (job.args[0] if job.args else None)
     if not isinstance(model_id, str):
         return
-    store = open_store(get_settings().store)
+    store = open_store(worker_settings().store)
     retrying = job.retries_left is not None and job.retries_left > 0
     status = ModelStatus.QUEUED if retrying else ModelStatus.FAILED
     error = None if retrying else _describe(exc_type, exc)
@@ -93,7 +94,7 @@ class ModelNotInStoreError(RuntimeError):
     """The job's model is not in this worker's store and nobody deleted it: the worker does not
     share the API's store (a different ODECAST_STORE, or a volume not mounted)."""
 
-    def __init__(self, model_id: str, settings: Settings) -> None:
+    def __init__(self, model_id: str, settings: WorkerSettings) -> None:
         super().__init__(
             f"model {model_id!r} is not in this worker's store ({settings.store}) and was not "
             "deleted: the worker must share the API's store (the same ODECAST_STORE, or the "
@@ -128,7 +129,9 @@ def training_device(requested: str) -> str:
 class _TrainingRun:
     """One execution of a training job: the callbacks of ``train`` and their state."""
 
-    def __init__(self, job: Job, store: ModelStore, model_id: str, settings: Settings) -> None:
+    def __init__(
+        self, job: Job, store: ModelStore, model_id: str, settings: WorkerSettings
+    ) -> None:
         self.job, self.store, self.model_id, self.settings = job, store, model_id, settings
         self.interrupted = False
         self.cancelled = False

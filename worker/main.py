@@ -12,9 +12,8 @@ from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from service.settings import Settings
-
 from .jobs import INTERRUPT_SIGNAL
+from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ def _signal_when_parent_dies(sig: int) -> None:
         os.kill(os.getpid(), sig)
 
 
-def make_worker(settings: Settings, connection: redis.Redis, *, fork: bool = True) -> Worker:
+def make_worker(settings: WorkerSettings, connection: redis.Redis, *, fork: bool = True) -> Worker:
     """The worker ``odecast worker`` runs; ``fork=False`` gives one that runs jobs in its own
     process, for a process that already uses torch (GNU OpenMP deadlocks in a child forked
     after the parent ran a parallel region)."""
@@ -79,7 +78,7 @@ def make_worker(settings: Settings, connection: redis.Redis, *, fork: bool = Tru
     return worker
 
 
-def run_worker(settings: Settings, *, burst: bool = False) -> None:
+def run_worker(settings: WorkerSettings, *, burst: bool = False) -> None:
     """Work on the training queue until SIGTERM or SIGINT (or, with ``burst``, until it is empty).
 
     Nothing here touches CUDA: jobs run in forked work horses, which may.
