@@ -1,6 +1,8 @@
 """What the API and the workers agree on: job names, Redis keys, states. No torch here.
 
-The API enqueues jobs by the dotted names below and never imports the training code.
+The API enqueues jobs by the dotted names below and never imports the job code (`worker.jobs`)
+or the worker; it does import the model code (`models.latent`), to check a fit's config and to
+predict. The packages depend one way, models <- worker <- service (tests/test_layers.py).
 """
 
 from __future__ import annotations
