@@ -361,7 +361,7 @@ def _file_record(path: str, name: str, entry: Any) -> _FileRecord:
     if not isinstance(entry, dict):
         raise CheckpointError(f"{path}: files[{name!r}] must be an object")
     size, digest = entry.get("bytes"), entry.get("sha256")
-    if not is_json_int(size) or size < 0:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise CheckpointError(f"{path}: files[{name!r}].bytes must be an integer >= 0")
     if not isinstance(digest, str) or len(digest) != 64 or set(digest) - set("0123456789abcdef"):
         raise CheckpointError(f"{path}: files[{name!r}].sha256 must be 64 lowercase hex digits")

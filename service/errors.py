@@ -120,7 +120,8 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"the body cannot be read as JSON: {error.detail}"
             return error_response(invalid_input("body", message))
         code = _HTTP_CODES.get(error.status_code, "error")
-        api_error = ApiError(error.status_code, code, str(error.detail), headers=error.headers)
+        headers = dict(error.headers) if error.headers else None
+        api_error = ApiError(error.status_code, code, str(error.detail), headers=headers)
         return error_response(api_error)
 
     @app.exception_handler(redis.RedisError)

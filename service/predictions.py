@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from worker.protocol import ModelStatus
 from .batching import PredictionBatcher
 from .errors import ApiError, invalid_input, not_found
 from .model_cache import LoadedModel, ModelCache
-from .schemas import MAX_INTERVALS, Interval, PredictionOut, SeriesIn
+from .schemas import MAX_INTERVALS, Interval, KindLabel, PredictionOut, SeriesIn
 from .series_errors import series_error
 from .timestamps import format_times
 
@@ -165,7 +165,7 @@ def shaped(
         mean=prediction.mean.tolist(),
         intervals=intervals,
         quantiles={_label(q): prediction.quantiles[q].tolist() for q in ask.quantiles},
-        kind=[str(k) for k in prediction.kinds],
+        kind=cast("list[KindLabel]", [str(k) for k in prediction.kinds]),
     )
 
 

@@ -51,6 +51,10 @@ SERIES_EXAMPLE: dict[str, Any] = {
 }
 
 
+# Where a predicted time lies: between the first and last observation, or beyond.
+KindLabel = Literal["interpolation", "extrapolation"]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -113,8 +117,8 @@ class FitRequest(Strict):
     )
 
     series: list[SeriesIn] = Field(min_length=1, max_length=HARD_MAX_SERIES)
-    model: ModelSettings = Field(default_factory=ModelSettings)
-    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    model: ModelSettings = Field(default_factory=lambda: ModelSettings())
+    training: TrainingSettings = Field(default_factory=lambda: TrainingSettings())
     name: str | None = Field(None, max_length=200, description="A label for people.")
 
 
@@ -231,7 +235,7 @@ class PredictionOut(BaseModel):
     quantiles: dict[str, list[list[float]]] = Field(
         default_factory=dict, description='Asked quantiles, e.g. "0.1": [T][D].'
     )
-    kind: list[Literal["interpolation", "extrapolation"]]
+    kind: list[KindLabel]
 
 
 class PredictOptions(Strict):

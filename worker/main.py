@@ -58,7 +58,9 @@ def _signal_when_parent_dies(sig: int) -> None:
         os.kill(os.getpid(), sig)
 
 
-def make_worker(settings: WorkerSettings, connection: redis.Redis, *, fork: bool = True) -> Worker:
+def make_worker(
+    settings: WorkerSettings, connection: redis.Redis, *, fork: bool = True
+) -> Worker | SimpleWorker:
     """The worker ``odecast worker`` runs; ``fork=False`` gives one that runs jobs in its own
     process, for a process that already uses torch (GNU OpenMP deadlocks in a child forked
     after the parent ran a parallel region)."""

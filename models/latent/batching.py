@@ -111,7 +111,7 @@ def make_batch(tasks: list[Task], device: torch.device, dtype: torch.dtype) -> B
     )
     series = np.concatenate([np.full(len(task.target_times), b) for b, task in enumerate(tasks)])
     if tasks[0].target_values is not None:
-        values = np.concatenate([task.target_values for task in tasks])  # type: ignore[misc]
+        values = np.concatenate([task.target_values for task in tasks])
     else:
         values = np.empty((0, dims))
     mask = ~np.isnan(values)

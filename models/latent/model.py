@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -128,7 +128,7 @@ class Dynamics(nn.Module):
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         # The layers called directly: a solve evaluates this ~60 times per prediction, and the
         # modules' call machinery cost about a fifth of each evaluation.
-        first, _, second, _, last = self.net
+        first, _, second, _, last = cast("tuple[nn.Linear, ...]", tuple(self.net))
         hidden = tanh(F.linear(z, first.weight, first.bias))
         hidden = tanh(F.linear(hidden, second.weight, second.bias))
         return F.linear(hidden, last.weight, last.bias)
@@ -261,16 +261,28 @@ class LatentODE(nn.Module):
         t = torch.as_tensor(times, dtype=torch.float64, device=z0.device)
         if len(t) == 1:
             return z0.unsqueeze(0)
-        settings = {
-            "rtol": config.rtol,
-            "atol": config.atol,
-            "method": config.solver,
-            "options": {"max_num_steps": config.max_steps},
-        }
+        options = {"max_num_steps": config.max_steps}
         if config.gradient is GradientMode.BACKPROP or not torch.is_grad_enabled():
-            return odeint(self.dynamics, z0, t, **settings)
+            return odeint(
+                self.dynamics,
+                z0,
+                t,
+                rtol=config.rtol,
+                atol=config.atol,
+                method=config.solver,
+                options=options,
+            )
         mode = "continuous" if config.gradient is GradientMode.CONTINUOUS_ADJOINT else "discrete"
-        return odeint_adjoint(self.dynamics, z0, t, adjoint_options={"mode": mode}, **settings)
+        return odeint_adjoint(
+            self.dynamics,
+            z0,
+            t,
+            rtol=config.rtol,
+            atol=config.atol,
+            method=config.solver,
+            options=options,
+            adjoint_options={"mode": mode},
+        )
 
     def predict_targets(self, batch: Batch, z0: torch.Tensor) -> torch.Tensor:
         """Readout at every target row: z0 [S, B, L] -> [S, N, D] (standardised values).

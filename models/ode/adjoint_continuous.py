@@ -53,6 +53,7 @@ class AugmentedField:
             z = state[:n].detach().requires_grad_(True)
             dz = self.field(t, z)
             inputs = (z, *self.params)
+            grads: tuple[torch.Tensor | None, ...]
             if dz.requires_grad:
                 grads = torch.autograd.grad(dz, inputs, -state[n : 2 * n], allow_unused=True)
             else:  # f depends on neither z nor a parameter: the adjoint does not move

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import StoreUnavailableError
 
@@ -118,7 +118,8 @@ class S3Folder:
                 if _code(err) in _MISSING:
                     return None
                 raise
-            return answer["Body"].read(), answer["ETag"]
+            return answer["Body"].read(), str(answer["ETag"])
+        raise AssertionError("unreachable: _Translating never swallows an error")
 
     def write(
         self, name: str, data: bytes, *, if_absent: bool = False, if_tag: str | None = None
@@ -196,7 +197,9 @@ class _Translating:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, _: Any) -> bool:
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, _: Any
+    ) -> Literal[False]:
         if err is None or isinstance(err, ConditionFailedError | StoreUnavailableError):
             return False
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError

@@ -108,5 +108,6 @@ def _context(
         raise invalid_input(where, "give series_id (a training series) or series, not both")
     if item.series_id is not None:
         return training_series(loaded, model_id, item.series_id)
+    assert item.series is not None  # one of the two, checked above
     check_one_series(item.series, settings, f"{where}.series")
     return context_series(item.series, record, f"{where}.series")
