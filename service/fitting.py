@@ -9,15 +9,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from models.latent.windows import window_in_data_units
 from models.series import Dataset, SeriesValidationError, TimeKind, parse_dataset
-from models.store import ModelStore, new_id
-from worker.protocol import ModelStatus, idempotency_key
+from models.store import ModelStore, new_id, new_record
+from worker.protocol import idempotency_key
 
 from .errors import ApiError, invalid_input, queue_unavailable
 from .limits import check_series_sizes
@@ -44,7 +43,8 @@ def fit(
         earlier = _claim(connection, idempotency, body, model_id, job_id, settings)
         if earlier is not None:
             return earlier
-    store.create_model(model_id, _record(body, dataset, config, model_id, job_id), dataset)
+    record = new_record(model_id, dataset, config, job_id=job_id, name=body.name)
+    store.create_model(model_id, record, dataset)
     try:
         enqueue_training(training_queue(connection, settings), model_id, job_id, settings)
     except redis.RedisError:
@@ -93,35 +93,6 @@ def _parse(body: FitRequest, settings: Settings) -> Dataset:
         return parse_dataset([s.model_dump() for s in body.series])
     except SeriesValidationError as err:
         raise series_error(err, "body.series") from err
-
-
-def _record(
-    body: FitRequest, dataset: Dataset, config: dict[str, Any], model_id: str, job_id: str
-) -> dict[str, Any]:
-    now = datetime.now(UTC).isoformat()
-    return {
-        "model_id": model_id,
-        "name": body.name,
-        "status": str(ModelStatus.QUEUED),
-        "job_id": job_id,
-        "config": config,
-        "dims": dataset.dims,
-        "time_kind": str(dataset.time_kind),
-        "time_range": [
-            min(float(s.times[0]) for s in dataset.series),
-            max(float(s.times[-1]) for s in dataset.series),
-        ],
-        "time_scale": None,
-        "n_series": len(dataset),
-        "n_points": sum(len(s) for s in dataset.series),
-        "series_ids": [s.id for s in dataset.series],
-        "metrics": {},
-        "error": None,
-        "created_at": now,
-        "updated_at": now,
-        "trained_at": None,
-        "checkpoint_version": None,
-    }
 
 
 # -- Idempotency-Key -------------------------------------------------------------------------

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from models.series import Series, SeriesValidationError, TimeKind, parse_dataset
-from models.store import CorruptFileError, ModelStore, UnknownModelError
+from models.store import CorruptFileError, ModelRecord, ModelStore, UnknownModelError
 from worker.protocol import ModelStatus
 
 from .batching import PredictionBatcher
@@ -66,7 +66,9 @@ def intervals_wanted(
     return tuple(dict.fromkeys(levels or [DEFAULT_LEVEL])), ()
 
 
-def load_servable(store: ModelStore, cache: ModelCache, model_id: str) -> tuple[dict, LoadedModel]:
+def load_servable(
+    store: ModelStore, cache: ModelCache, model_id: str
+) -> tuple[ModelRecord, LoadedModel]:
     """The model's record and its loaded weights; 404 if unknown, 409 if it has no weights."""
     from models.checkpoint import CheckpointError
 
@@ -77,18 +79,13 @@ def load_servable(store: ModelStore, cache: ModelCache, model_id: str) -> tuple[
     except CorruptFileError as err:
         raise _unreadable(model_id, err) from err
     try:
-        TimeKind(record["time_kind"]), int(record["dims"])  # what serving reads from it
-    except (KeyError, TypeError, ValueError) as err:
-        raise _unreadable(model_id, CorruptFileError(f"record.json lacks {err}")) from err
-    try:
         return record, cache.get(model_id)
     except FileNotFoundError:
-        status = record.get("status")
         raise ApiError(
             409,
             "model_not_ready",
-            f"model {model_id!r} is {status} and has no trained weights yet; "
-            f"follow its job at /jobs/{record.get('job_id')} and ask again once it is "
+            f"model {model_id!r} is {record.status} and has no trained weights yet; "
+            f"follow its job at /jobs/{record.job_id} and ask again once it is "
             f"{ModelStatus.READY}",
         ) from None
     except UnknownModelError:  # deleted meanwhile
@@ -119,18 +116,18 @@ def training_series(loaded: LoadedModel, model_id: str, series_id: str) -> Serie
     return series
 
 
-def context_series(raw: SeriesIn, record: dict[str, Any], where: str = "body.series") -> Series:
+def context_series(raw: SeriesIn, record: ModelRecord, where: str = "body.series") -> Series:
     """A series sent to be predicted (found at ``where``), validated like training data and
     checked against the model's dimensions and kind of time."""
     try:
         dataset = parse_dataset([raw.model_dump()])
     except SeriesValidationError as err:
         raise series_error(err, where) from err
-    if dataset.dims != record["dims"]:
-        message = f"the model has {record['dims']} dimension(s), this series {dataset.dims}"
+    if dataset.dims != record.dims:
+        message = f"the model has {record.dims} dimension(s), this series {dataset.dims}"
         raise invalid_input(f"{where}.values", message)
-    if str(dataset.time_kind) != record["time_kind"]:
-        message = f"the model was trained on {record['time_kind']} times, not {dataset.time_kind}"
+    if dataset.time_kind is not record.time_kind:
+        message = f"the model was trained on {record.time_kind} times, not {dataset.time_kind}"
         raise invalid_input(f"{where}.times", message)
     return dataset.series[0]
 

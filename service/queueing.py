@@ -11,7 +11,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from models.store import ModelStore, UnknownModelError
+from models.store import ModelRecord, ModelStore, UnknownModelError
 from worker.protocol import (
     META_ERROR,
     META_MODEL_ID,
@@ -152,14 +152,14 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat()
 
 
-def settled(record: dict[str, Any], store: ModelStore, connection: redis.Redis) -> dict[str, Any]:
+def settled(record: ModelRecord, store: ModelStore, connection: redis.Redis) -> ModelRecord:
     """``record``, marked failed with its job's error when its job failed without telling the
     store (a worker that does not share the API's store cannot write the record, and the model
     would stay queued for ever). Without Redis the record is shown as it is."""
-    if record.get("status") not in (ModelStatus.QUEUED, ModelStatus.TRAINING):
+    if record.status not in (ModelStatus.QUEUED, ModelStatus.TRAINING):
         return record
-    job_id = record.get("job_id")
-    if not isinstance(job_id, str):
+    job_id = record.job_id
+    if job_id is None:
         return record
     try:
         job = fetch_job(connection, job_id)
@@ -168,10 +168,7 @@ def settled(record: dict[str, Any], store: ModelStore, connection: redis.Redis) 
     if job is None or job_state(job) is not JobState.FAILED:
         return record
     error = job.meta.get(META_ERROR) or "the training job failed"
-    now = datetime.now(UTC).isoformat()
     try:
-        return store.update_record(
-            record["model_id"], status=str(ModelStatus.FAILED), error=error, updated_at=now
-        )
+        return store.update_record(record.model_id, status=ModelStatus.FAILED, error=error)
     except UnknownModelError:
         return record

@@ -13,7 +13,6 @@ import logging
 import signal
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -21,7 +20,7 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
-from models.store import ModelStore, StoreError, UnknownModelError, open_store
+from models.store import ModelStore, StoreError, UnknownModelError, open_store, utc_now
 
 from .protocol import (
     META_ERROR,
@@ -45,10 +44,6 @@ class TrainingInterrupted(Exception):
     """The worker is shutting down; the job checkpointed and goes back to the queue."""
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 def train_model(model_id: str) -> dict[str, Any]:
     """Train, checkpoint and store the model ``model_id``; return its outcome and metrics."""
     job = get_current_job()
@@ -69,7 +64,7 @@ def on_train_failure(job: Job, connection: Any, exc_type: Any, exc: Any, tb: Any
     status = ModelStatus.QUEUED if retrying else ModelStatus.FAILED
     error = None if retrying else _describe(exc_type, exc)
     with contextlib.suppress(StoreError):  # deleted meanwhile, or the store is unreachable
-        store.update_record(model_id, status=str(status), error=error, updated_at=utc_now())
+        store.update_record(model_id, status=status, error=error)
 
 
 def _describe(exc_type: Any, exc: Any) -> str:
@@ -152,7 +147,7 @@ class _TrainingRun:
             return self._finish_without_training()
         if self._already_trained():
             # A rerun of a job that stored its model but could not report it (Redis was away).
-            return self._outcome(JobState.SUCCEEDED, self.store.record(self.model_id)["metrics"])
+            return self._outcome(JobState.SUCCEEDED, self.store.record(self.model_id).metrics)
         previous = signal.signal(INTERRUPT_SIGNAL, self._on_interrupt)
         try:
             return self._train()
@@ -181,7 +176,7 @@ class _TrainingRun:
         # which costs 3x per epoch when the API shares the cores (bench/load.py).
         torch.set_num_threads(self.settings.worker_torch_threads)
 
-        config = Config.from_json(self.store.record(self.model_id)["config"])
+        config = Config.from_json(self.store.record(self.model_id).config)
         dataset = self.store.dataset(self.model_id)
         device = training_device(self.settings.worker_device)
         log.info("model %s: training on %s", self.model_id, device)
@@ -285,7 +280,7 @@ class _TrainingRun:
         from models.checkpoint import checkpoint_version
 
         record = self.store.record(self.model_id)
-        ready = record.get("status") == ModelStatus.READY and record.get("job_id") == self.job.id
+        ready = record.status is ModelStatus.READY and record.job_id == self.job.id
         return ready and checkpoint_version(self.store.trained_dir(self.model_id)) is not None
 
     def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
@@ -338,8 +333,7 @@ class _TrainingRun:
         return {"model_id": self.model_id, "outcome": str(state), "metrics": metrics}
 
     def _update(self, **changes: Any) -> None:
-        changes = {k: str(v) if isinstance(v, ModelStatus) else v for k, v in changes.items()}
-        self.store.update_record(self.model_id, **changes, updated_at=utc_now())
+        self.store.update_record(self.model_id, **changes)
 
     def _remove_training_checkpoint(self) -> None:
         self.store.remove_training(self.model_id)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# A model's states belong to its record, in the store; re-exported: both sides use them.
+from models.store.record import ModelStatus as ModelStatus
+
 TRAIN_JOB = "worker.jobs.train_model"
 ON_TRAIN_FAILURE = "worker.jobs.on_train_failure"
 
@@ -30,16 +33,6 @@ class JobState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
-
-
-class ModelStatus(StrEnum):
-    """A model in the registry."""
-
-    QUEUED = "queued"  # its job waits for a worker
-    TRAINING = "training"
-    READY = "ready"  # trained weights are stored and serve predictions
-    FAILED = "failed"
-    CANCELLED = "cancelled"  # stopped early; serves predictions if it had trained an epoch
 
 
 def cancel_key(job_id: str) -> str:

@@ -15,12 +15,15 @@ from ..series import Dataset
 from .encoding import check_id, dataset_from_json, dataset_to_json, new_id
 from .errors import CorruptFileError, StoreError, StoreUnavailableError, UnknownModelError
 from .local import Store
+from .record import ModelRecord, ModelStatus, new_record, record_from_json, utc_now
 
 if TYPE_CHECKING:
     from .s3 import S3Store
 
 __all__ = [
     "CorruptFileError",
+    "ModelRecord",
+    "ModelStatus",
     "ModelStore",
     "Store",
     "StoreError",
@@ -31,7 +34,10 @@ __all__ = [
     "dataset_to_json",
     "is_s3_url",
     "new_id",
+    "new_record",
     "open_store",
+    "record_from_json",
+    "utc_now",
 ]
 
 
@@ -45,15 +51,15 @@ class ModelStore(Protocol):
 
     def trained_dir(self, model_id: str) -> Path | ObjectFolder: ...
 
-    def create_model(self, model_id: str, record: dict[str, Any], dataset: Dataset) -> None: ...
+    def create_model(self, model_id: str, record: ModelRecord, dataset: Dataset) -> None: ...
 
     def exists(self, model_id: str) -> bool: ...
 
-    def record(self, model_id: str) -> dict[str, Any]: ...
+    def record(self, model_id: str) -> ModelRecord: ...
 
-    def update_record(self, model_id: str, **changes: Any) -> dict[str, Any]: ...
+    def update_record(self, model_id: str, **changes: Any) -> ModelRecord: ...
 
-    def records(self) -> list[dict[str, Any]]: ...
+    def records(self) -> list[ModelRecord]: ...
 
     def dataset(self, model_id: str) -> Dataset: ...
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..series import ID_PATTERN, Dataset, Series, TimeKind
 from .errors import CorruptFileError
+from .record import ModelRecord
 
 RECORD_FILE = "record.json"
 DATASET_FILE = "dataset.json"
@@ -81,6 +82,6 @@ def loads(raw: bytes, name: str, model_id: str) -> dict[str, Any]:
     return data
 
 
-def sort_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def sort_records(records: list[ModelRecord]) -> list[ModelRecord]:
     """Records oldest first (by ``created_at``, then id), as every listing returns them."""
-    return sorted(records, key=lambda r: (str(r.get("created_at", "")), r.get("model_id", "")))
+    return sorted(records, key=lambda r: (r.created_at, r.model_id))

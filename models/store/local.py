@@ -43,6 +43,7 @@ from .encoding import (
     sort_records,
 )
 from .errors import StoreError, UnknownModelError
+from .record import ModelRecord, record_from_json
 
 LOCK_FILE = ".lock"
 _TRASH_PREFIX = ".trash-"
@@ -74,7 +75,7 @@ class Store:
 
     # -- models ----------------------------------------------------------------------------
 
-    def create_model(self, model_id: str, record: dict[str, Any], dataset: Dataset) -> None:
+    def create_model(self, model_id: str, record: ModelRecord, dataset: Dataset) -> None:
         """Add a model with its registry record and data set, all at once."""
         final = self.model_dir(model_id)
         self.models_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,7 @@ class Store:
         building.mkdir()
         try:
             write_atomic(building / DATASET_FILE, dumps(dataset_to_json(dataset)))
-            write_atomic(building / RECORD_FILE, dumps(record))
+            write_atomic(building / RECORD_FILE, dumps(record.to_json()))
             os.rename(building, final)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
@@ -94,20 +95,21 @@ class Store:
     def exists(self, model_id: str) -> bool:
         return (self.model_dir(model_id) / RECORD_FILE).is_file()
 
-    def record(self, model_id: str) -> dict[str, Any]:
-        """The model's registry record; UnknownModelError if there is no such model."""
+    def record(self, model_id: str) -> ModelRecord:
+        """The model's registry record; UnknownModelError if there is no such model,
+        CorruptFileError if it cannot be read as one."""
         path = self.model_dir(model_id) / RECORD_FILE
-        return _load_json(path, model_id)
+        return record_from_json(_load_json(path, model_id), model_id)
 
-    def update_record(self, model_id: str, **changes: Any) -> dict[str, Any]:
-        """Apply ``changes`` to the record under the model's lock; return the new record."""
+    def update_record(self, model_id: str, **changes: Any) -> ModelRecord:
+        """Apply ``changes`` to the record under the model's lock, stamping ``updated_at``;
+        return the new record."""
         with self.lock(model_id):
-            record = self.record(model_id)
-            record.update(changes)
-            write_atomic(self.model_dir(model_id) / RECORD_FILE, dumps(record))
+            record = self.record(model_id).changed(**changes)
+            write_atomic(self.model_dir(model_id) / RECORD_FILE, dumps(record.to_json()))
             return record
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[ModelRecord]:
         """Every readable record, oldest first. Unreadable ones are left out, not raised."""
         if not self.models_dir.is_dir():
             return []

@@ -34,6 +34,7 @@ from .encoding import (
     sort_records,
 )
 from .errors import CorruptFileError, StoreError, StoreUnavailableError, UnknownModelError
+from .record import ModelRecord, record_from_json
 from .s3_objects import ConditionFailedError, S3Folder, parse_s3_url
 
 # A record update that keeps losing its compare-and-swap gives up after this many tries.
@@ -64,7 +65,7 @@ class S3Store:
 
     # -- models ----------------------------------------------------------------------------
 
-    def create_model(self, model_id: str, record: dict[str, Any], dataset: Dataset) -> None:
+    def create_model(self, model_id: str, record: ModelRecord, dataset: Dataset) -> None:
         """Add a model with its registry record and data set; the record, written last and only
         if there is none, makes it exist."""
         folder = self.model_folder(model_id)
@@ -72,32 +73,33 @@ class S3Store:
             raise FileExistsError(f"model {model_id!r} already exists")
         folder.write(DATASET_FILE, dumps(dataset_to_json(dataset)))
         try:
-            folder.write(RECORD_FILE, dumps(record), if_absent=True)
+            folder.write(RECORD_FILE, dumps(record.to_json()), if_absent=True)
         except ConditionFailedError as err:
             raise FileExistsError(f"model {model_id!r} already exists") from err
 
     def exists(self, model_id: str) -> bool:
         return self.model_folder(model_id).read(RECORD_FILE) is not None
 
-    def record(self, model_id: str) -> dict[str, Any]:
+    def record(self, model_id: str) -> ModelRecord:
         """The model's registry record; UnknownModelError if there is no such model."""
         return self._record_and_tag(model_id)[0]
 
-    def update_record(self, model_id: str, **changes: Any) -> dict[str, Any]:
-        """Apply ``changes`` to the record by compare-and-swap; return the new record."""
+    def update_record(self, model_id: str, **changes: Any) -> ModelRecord:
+        """Apply ``changes`` to the record by compare-and-swap, stamping ``updated_at``; return
+        the new record."""
         folder = self.model_folder(model_id)
         for attempt in range(UPDATE_ATTEMPTS):
             record, tag = self._record_and_tag(model_id)
-            record.update(changes)
+            record = record.changed(**changes)
             try:
-                folder.write(RECORD_FILE, dumps(record), if_tag=tag)
+                folder.write(RECORD_FILE, dumps(record.to_json()), if_tag=tag)
             except ConditionFailedError:
                 time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
                 continue
             return record
         raise StoreError(f"record of model {model_id!r}: {UPDATE_ATTEMPTS} conflicting updates")
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[ModelRecord]:
         """Every readable record, oldest first. Unreadable ones are left out, not raised."""
         ids = [name for name in self.models.subfolders() if ID_PATTERN.fullmatch(name)]
         raws = self.models.read_many([f"{model_id}/{RECORD_FILE}" for model_id in ids])
@@ -106,7 +108,7 @@ class S3Store:
             if raw is None:
                 continue
             try:
-                found.append(loads(raw, RECORD_FILE, model_id))
+                found.append(record_from_json(loads(raw, RECORD_FILE, model_id), model_id))
             except CorruptFileError:
                 continue
         return sort_records(found)
@@ -155,9 +157,9 @@ class S3Store:
     def remove_leftovers(self) -> None:
         """Nothing to do: no write here leaves a temporary object behind."""
 
-    def _record_and_tag(self, model_id: str) -> tuple[dict[str, Any], str]:
+    def _record_and_tag(self, model_id: str) -> tuple[ModelRecord, str]:
         found = self.model_folder(model_id).read_tagged(RECORD_FILE)
         if found is None:
             raise UnknownModelError(model_id)
         raw, tag = found
-        return loads(raw, RECORD_FILE, model_id), tag
+        return record_from_json(loads(raw, RECORD_FILE, model_id), model_id), tag

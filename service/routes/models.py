@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 import redis
 from fastapi import APIRouter, Path, Response
 from pydantic import ValidationError
 
-from models.store import CorruptFileError, UnknownModelError
+from models.store import CorruptFileError, ModelRecord, UnknownModelError
 
 from ..deps import ModelCacheDep, RedisDep, SettingsDep, StoreDep
 from ..errors import ApiError, not_found, responses
@@ -24,12 +24,13 @@ router = APIRouter(tags=["models"])
 ModelId = Annotated[str, Path(pattern=ID_REGEX, description="As returned by POST /fit.")]
 
 
-def model_out(record: dict[str, Any]) -> ModelOut:
+def model_out(record: ModelRecord) -> ModelOut:
     """The record as the API shows it; CorruptFileError if it is not a model's record."""
+    data = record.to_json()
     try:
-        return ModelOut(**{k: record[k] for k in ModelOut.model_fields if k in record})
+        return ModelOut(**{k: data[k] for k in ModelOut.model_fields if k in data})
     except ValidationError as err:
-        raise CorruptFileError(f"record.json of {record.get('model_id')!r}: {err}") from err
+        raise CorruptFileError(f"record.json of {record.model_id!r}: {err}") from err
 
 
 @router.get("/models", response_model=ModelList)
@@ -65,7 +66,7 @@ def delete_model(
 ) -> Response:
     """Remove the model and its files; a job still training it is cancelled."""
     try:
-        job_id = store.record(model_id).get("job_id")
+        job_id = store.record(model_id).job_id
     except UnknownModelError:
         raise not_found("model", model_id) from None
     except CorruptFileError:

@@ -121,7 +121,7 @@ def get_predict(
     """Predict a training series at any times (interpolation inside its observed range,
     extrapolation outside)."""
     record, loaded = load_servable(store, cache, query.model_id)
-    kind = TimeKind(record["time_kind"])
+    kind = record.time_kind
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
     check_size(ask, context.dims, settings.max_prediction_values, "query")
@@ -139,7 +139,7 @@ def post_predict(
 ) -> PredictionOut:
     """Predict a new series from its own observations (the context the encoder reads)."""
     record, loaded = load_servable(store, cache, body.model_id)
-    kind = TimeKind(record["time_kind"])
+    kind = record.time_kind
     check_one_series(body.series, settings, "body.series")
     context = context_series(body.series, record)
     requested = times_from_values(body.times, kind, "body.times", settings.max_predict_times)
@@ -164,7 +164,7 @@ def get_predict_png(
 ) -> Response:
     """The same prediction drawn: observations, mean, bands, and the last observed time."""
     record, loaded = load_servable(store, cache, query.model_id)
-    kind = TimeKind(record["time_kind"])
+    kind = record.time_kind
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
     check_size(ask, context.dims, settings.max_prediction_values, "query")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from models.series import Series, TimeKind
+from models.series import Series
+from models.store import ModelRecord
 
 from ..deps import BatcherDep, ModelCacheDep, SettingsDep, StoreDep
 from ..errors import invalid_input, responses
@@ -47,7 +48,7 @@ def post_predict_batch(
 
     _check_sizes(body, settings)
     record, loaded = load_servable(store, cache, body.model_id)
-    kind = TimeKind(record["time_kind"])
+    kind = record.time_kind
     levels, quantiles = intervals_wanted(body.level, body.quantiles, "body")
     n_samples = body.n_samples or settings.default_samples
     if n_samples > settings.max_samples:
@@ -99,7 +100,7 @@ def _context(
     item: BatchItem,
     loaded: LoadedModel,
     model_id: str,
-    record: dict,
+    record: ModelRecord,
     settings: Settings,
     where: str,
 ) -> Series:

@@ -24,9 +24,12 @@ from models.checkpoint_files import files_at
 from models.series import parse_dataset
 from models.store import (
     CorruptFileError,
+    ModelRecord,
+    ModelStatus,
     ModelStore,
     Store,
     UnknownModelError,
+    new_record,
     open_store,
 )
 from models.store.s3 import S3Store
@@ -74,6 +77,12 @@ def everything(store: ModelStore) -> list[str]:
     return sorted(store.models.names())
 
 
+def record(model_id: str, created_at: str = "2026-01-01", **changes: object) -> ModelRecord:
+    """A queued model's record, as POST /fit writes it."""
+    fresh = new_record(model_id, dataset(), {"model": {}}, job_id=f"j-{model_id}")
+    return fresh.model_copy(update={"created_at": created_at, **changes})
+
+
 def small_state() -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     return torch.nn.Linear(3, 2).state_dict()
@@ -90,14 +99,17 @@ def test_backend_follows_the_location(tmp_path: Path) -> None:
 def test_models_round_trip(store: ModelStore) -> None:
     original = dataset()
     for i, created in enumerate(["2026-01-02", "2026-01-01", "2026-01-03"]):
-        store.create_model(f"m{i}", {"model_id": f"m{i}", "created_at": created}, original)
+        store.create_model(f"m{i}", record(f"m{i}", created), original)
     assert store.exists("m0") and not store.exists("m9")
-    assert store.record("m0") == {"model_id": "m0", "created_at": "2026-01-02"}
+    first = store.record("m0")
+    assert (first.model_id, first.created_at, first.status) == ("m0", "2026-01-02", "queued")
     for before, after in zip(original.series, store.dataset("m0").series, strict=True):
         np.testing.assert_array_equal(before.values, after.values)  # NaN where missing
-    updated = store.update_record("m0", status="ready", metrics={"mse": 0.1})
-    assert updated["status"] == "ready" and store.record("m0")["metrics"] == {"mse": 0.1}
-    assert [r["model_id"] for r in store.records()] == ["m1", "m0", "m2"]
+    before = store.record("m0")
+    updated = store.update_record("m0", status=ModelStatus.READY, metrics={"mse": 0.1})
+    assert updated.status is ModelStatus.READY and store.record("m0").metrics == {"mse": 0.1}
+    assert store.record("m0") == updated and updated.updated_at > before.updated_at
+    assert [r.model_id for r in store.records()] == ["m1", "m0", "m2"]
 
 
 def _set_keys(location: str, writer: int, rounds: int) -> None:
@@ -109,7 +121,7 @@ def _set_keys(location: str, writer: int, rounds: int) -> None:
 def test_concurrent_updates_from_several_processes_lose_nothing(
     store: ModelStore, location: str
 ) -> None:
-    store.create_model("m", {"model_id": "m"}, dataset())
+    store.create_model("m", record("m"), dataset())
     context = multiprocessing.get_context("fork")
     rounds = 15
     writers = [context.Process(target=_set_keys, args=(location, i, rounds)) for i in range(3)]
@@ -118,11 +130,11 @@ def test_concurrent_updates_from_several_processes_lose_nothing(
     for writer in writers:
         writer.join(120)
     assert [w.exitcode for w in writers] == [0, 0, 0]
-    assert len(store.record("m")) == 1 + 3 * rounds
+    assert len(store.record("m").model_extra or {}) == 3 * rounds
 
 
 def test_delete_removes_everything_and_no_update_brings_it_back(store: ModelStore) -> None:
-    store.create_model("m", {"model_id": "m"}, dataset())
+    store.create_model("m", record("m"), dataset())
     save_checkpoint(store.trained_dir("m"), model=small_state(), optimizer=None, meta={})
     assert store.delete_model("m") is True
     assert everything(store) == []
@@ -130,13 +142,13 @@ def test_delete_removes_everything_and_no_update_brings_it_back(store: ModelStor
     with pytest.raises(UnknownModelError, match="no model 'm'"):
         store.record("m")
     with pytest.raises(UnknownModelError):
-        store.update_record("m", status="ready")  # a worker finishing after the delete
+        store.update_record("m", status=ModelStatus.READY)  # a worker ending after the delete
     assert not store.exists("m") and store.records() == []
 
 
 def test_what_a_job_writes_after_a_delete_is_discarded(store: ModelStore) -> None:
-    store.create_model("m", {"model_id": "m"}, dataset())
-    store.create_model("kept", {"model_id": "kept"}, dataset())
+    store.create_model("m", record("m"), dataset())
+    store.create_model("kept", record("kept"), dataset())
     store.delete_model("m")
     save_checkpoint(store.training_dir("m"), model=small_state(), optimizer=None, meta={})
     assert not store.exists("m")  # a checkpoint does not make a model
@@ -146,10 +158,10 @@ def test_what_a_job_writes_after_a_delete_is_discarded(store: ModelStore) -> Non
 
 
 def test_an_existing_model_is_never_overwritten(store: ModelStore) -> None:
-    store.create_model("m", {"first": True}, dataset())
+    store.create_model("m", record("m", name="first"), dataset())
     with pytest.raises(FileExistsError):
-        store.create_model("m", {"first": False}, dataset())
-    assert store.record("m") == {"first": True}
+        store.create_model("m", record("m", name="second"), dataset())
+    assert store.record("m").name == "first"
 
 
 @pytest.mark.parametrize("bad", ["", "../etc", "a/b", ".hidden", "x" * 65, "m.json", "a\x00"])
@@ -158,25 +170,30 @@ def test_ids_that_could_escape_the_store_are_refused(store: ModelStore, bad: str
         with pytest.raises(ValueError, match="not valid"):
             call(bad)
     with pytest.raises(ValueError):
-        store.create_model(bad, {}, dataset())
+        store.create_model(bad, record("m"), dataset())
     assert everything(store) == []
 
 
 def test_damaged_files_are_named_and_hide_no_other_model(store: ModelStore) -> None:
-    store.create_model("good", {"model_id": "good", "created_at": "1"}, dataset())
-    store.create_model("bad", {"model_id": "bad", "created_at": "2"}, dataset())
+    store.create_model("good", record("good", "1"), dataset())
+    store.create_model("bad", record("bad", "2"), dataset())
     overwrite(store, "models/bad/record.json", b'{"truncated": ')
     overwrite(store, "models/bad/dataset.json", b'{"format": "pickle"}')
     with pytest.raises(CorruptFileError, match=r"record\.json of model 'bad'"):
         store.record("bad")
     with pytest.raises(CorruptFileError, match="not an odecast data set"):
         store.dataset("bad")
-    assert [r["model_id"] for r in store.records()] == ["good"]
-    assert store.record("good")["model_id"] == "good"
+    assert [r.model_id for r in store.records()] == ["good"]
+    assert store.record("good").model_id == "good"
+    overwrite(store, "models/bad/record.json", b'{"model_id": "bad", "status": "lost"}')
+    with pytest.raises(
+        CorruptFileError, match=r"record\.json of model 'bad': status: Input should be"
+    ):
+        store.record("bad")
 
 
 def test_checkpoints_round_trip_with_versions(store: ModelStore) -> None:
-    store.create_model("m", {}, dataset())
+    store.create_model("m", record("m"), dataset())
     place = store.training_dir("m")
     assert checkpoint_version(place) is None
     net = torch.nn.Linear(3, 2)
@@ -194,7 +211,7 @@ def test_checkpoints_round_trip_with_versions(store: ModelStore) -> None:
 
 
 def test_a_damaged_checkpoint_is_named(store: ModelStore) -> None:
-    store.create_model("m", {}, dataset())
+    store.create_model("m", record("m"), dataset())
     place = store.trained_dir("m")
     save_checkpoint(place, model=small_state(), optimizer=None, meta={})
     files = files_at(place)
@@ -297,3 +314,11 @@ def test_a_local_store_needs_neither_torch_nor_boto3() -> None:
     code = "import sys, models.store; print('torch' in sys.modules, 'boto3' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False False", result.stderr
+
+
+def test_records_keep_keys_they_do_not_know(store: ModelStore) -> None:
+    store.create_model("m", record("m"), dataset())
+    store.update_record("m", added_by_a_later_release={"x": 1})
+    updated = store.update_record("m", status=ModelStatus.TRAINING)
+    assert updated.model_extra == {"added_by_a_later_release": {"x": 1}}
+    assert store.record("m").to_json()["added_by_a_later_release"] == {"x": 1}

@@ -10,7 +10,7 @@ from models.latent.normaliser import Normaliser
 from models.latent.resume import save_trained_model
 from models.latent.train import Config, TrainedModel
 from models.series import parse_dataset
-from models.store import Store
+from models.store import Store, new_record
 from service.model_cache import ModelCache
 
 SERIES = [{"id": "a", "times": [0.0, 1.0, 2.0], "values": [1.0, 2.0, 1.5]}]
@@ -19,7 +19,7 @@ SERIES = [{"id": "a", "times": [0.0, 1.0, 2.0], "values": [1.0, 2.0, 1.5]}]
 def add_model(store: Store, model_id: str, seed: int) -> None:
     dataset = parse_dataset(SERIES)
     if not store.exists(model_id):
-        store.create_model(model_id, {"model_id": model_id}, dataset)
+        store.create_model(model_id, new_record(model_id, dataset, {}), dataset)
     torch.manual_seed(seed)
     config = Config(ModelConfig(latent_dim=2, hidden_dim=4, encoder_dim=3))
     trained = TrainedModel(
@@ -63,6 +63,6 @@ def test_the_least_recently_used_model_leaves_first(tmp_path) -> None:
 
 def test_a_model_without_weights_is_reported(tmp_path) -> None:
     store = Store(tmp_path)
-    store.create_model("m", {"model_id": "m"}, parse_dataset(SERIES))
+    store.create_model("m", new_record("m", parse_dataset(SERIES), {}), parse_dataset(SERIES))
     with pytest.raises(FileNotFoundError, match="no trained weights"):
         ModelCache(store, capacity=1).get("m")

@@ -49,7 +49,7 @@ def test_a_diverging_training_fails_the_job_with_a_reason(
     accepted = fit(client, series_maker())
     # No request can ask for this (noise 1e-30 makes the likelihood overflow); the store can.
     store = open_store(settings.store)
-    config = store.record(accepted["model_id"])["config"]
+    config = store.record(accepted["model_id"]).config
     config["model"].update(noise_std=1e-30, learn_noise=False)
     store.update_record(accepted["model_id"], config=config)
     run_worker()
