@@ -163,7 +163,8 @@ class JobSkill(BaseModel):
     mse: float = Field(description="MSE of the predictive mean served (model and naive blend).")
     model_mse: float | None = Field(None, description="MSE of the model's mean before the blend.")
     blend: dict[str, float | str] | None = Field(
-        None, description="Weights of the naive answers in the mean (see the README: skill)."
+        None,
+        description="Weights of the naive answers in the mean (see docs/latent-ode.md: skill).",
     )
     baselines: dict[str, float] = Field(description="MSE of each naive method, same points.")
     best_baseline: str
@@ -174,7 +175,7 @@ class JobSkill(BaseModel):
 
 
 class Skill(BaseModel):
-    """How the model did on points it never trained on (see the README: skill)."""
+    """How the model did on points it never trained on (see docs/latent-ode.md: skill)."""
 
     held_out: Literal["points", "series", "in_sample"]
     season: float | None = Field(None, description="Season found in the data, in time units.")

@@ -3,7 +3,7 @@
 The workers' own settings live in `worker.settings` (the worker does not import the API); these
 extend them with the API's.
 
-The README's settings table lists these; keep the two in step.
+docs/settings.md lists these (tests/test_readme_settings.py keeps the two in step).
 """
 
 from __future__ import annotations
