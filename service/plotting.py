@@ -1,7 +1,7 @@
 """The chart behind ``GET /predict.png``: observations, predicted mean and uncertainty bands.
 
-It holds :class:`Band` (one uncertainty band, e.g. the 80% interval), :func:`build_figure`
-(the matplotlib figure) and :func:`render_png` (that figure as PNG bytes).
+It holds :func:`build_figure` (the matplotlib figure) and :func:`render_png` (that figure as PNG
+bytes); what it accepts, :class:`Band` and the limits, is checked in `service.plot_inputs`.
 
 Layout: one panel per dimension (at most :data:`MAX_PANELS`; the title says when more were
 left out) sharing the x axis, the title above them and a single legend below. The
@@ -17,9 +17,7 @@ global backend or ``rcParams``, so several threads may render at once.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC
 from typing import NotRequired, TypedDict, Unpack
 
@@ -32,18 +30,19 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .plot_inputs import (
+    Band,
+    validate_size,
+    validated_arrays,
+    validated_boundary,
+)
+
 MAX_PANELS = 8
 """Most dimensions drawn; the rest are left out and the title says so."""
 
 MARGIN_PX = 64
 """Pixels added to the panels' total height for the title (above) and the legend (below)."""
 
-MIN_WIDTH_PX = 200
-MAX_WIDTH_PX = 8000
-MIN_HEIGHT_PX_PER_DIM = 80
-MAX_HEIGHT_PX_PER_DIM = 2000
-MIN_DPI = 20
-MAX_DPI = 600
 MAX_TITLE_CHARS = 200
 
 OBSERVATION_COLOR = "#222222"
@@ -56,15 +55,6 @@ NARROWEST_BAND_ALPHA = 0.40
 WIDEST_BAND_ALPHA = 0.15
 X_MARGIN = 0.02
 """Padding on each side of the x range, as a fraction of it."""
-
-
-@dataclass(frozen=True)
-class Band:
-    """An uncertainty band: ``lower`` and ``upper`` are ``[T, D]``, like the mean."""
-
-    label: str
-    lower: np.ndarray
-    upper: np.ndarray
 
 
 class PlotArguments(TypedDict):
@@ -121,11 +111,11 @@ def build_figure(
     ``datetime_axis`` the x values are POSIX seconds, shown as UTC dates. Raises ValueError when
     the shapes disagree or a size is out of range.
     """
-    obs_t, obs_v, pred_t, pred_mean, pred_bands = _validated_arrays(
+    obs_t, obs_v, pred_t, pred_mean, pred_bands = validated_arrays(
         observed_times, observed_values, times, mean, bands
     )
-    first, last = _validated_boundary(first_observed, last_observed)
-    _validate_size(width_px, height_px_per_dim, dpi)
+    first, last = validated_boundary(first_observed, last_observed)
+    validate_size(width_px, height_px_per_dim, dpi)
 
     order = np.argsort(pred_t, kind="stable")
     pred_t, pred_mean = pred_t[order], pred_mean[order]
@@ -161,91 +151,6 @@ def build_figure(
     _format_x_axis(axes[-1], datetime_axis)
     _add_header(figure, _title_text(title, dims), band_styles)
     return figure
-
-
-# --- validation -------------------------------------------------------------------------------
-
-
-def _validated_arrays(
-    observed_times: np.ndarray,
-    observed_values: np.ndarray,
-    times: np.ndarray,
-    mean: np.ndarray,
-    bands: Sequence[Band],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Band]]:
-    """The inputs as float64 arrays, or ValueError naming the first one of the wrong shape."""
-    obs_t = _as_float_array("observed_times", observed_times, ndim=1)
-    obs_v = _as_float_array("observed_values", observed_values, ndim=2)
-    pred_t = _as_float_array("times", times, ndim=1)
-    pred_mean = _as_float_array("mean", mean, ndim=2)
-    if obs_v.shape[0] != obs_t.shape[0]:
-        raise ValueError(
-            f"observed_values has {obs_v.shape[0]} rows but observed_times has {obs_t.shape[0]}"
-        )
-    dims = obs_v.shape[1]
-    if dims < 1:
-        raise ValueError("observed_values must have at least one dimension (column)")
-    if pred_t.shape[0] < 1:
-        raise ValueError("times must hold at least one predicted time")
-    expected = (pred_t.shape[0], dims)
-    _check_shape("mean", pred_mean, expected)
-    if not np.all(np.isfinite(obs_t)):
-        raise ValueError("observed_times must be finite")
-    if not np.all(np.isfinite(pred_t)):
-        raise ValueError("times must be finite")
-    checked = [_validated_band(i, band, expected) for i, band in enumerate(bands)]
-    return obs_t, obs_v, pred_t, pred_mean, checked
-
-
-def _validated_band(index: int, band: Band, expected: tuple[int, int]) -> Band:
-    if not isinstance(band, Band):
-        raise ValueError(f"bands[{index}] must be a Band, not {type(band).__name__}")
-    if not isinstance(band.label, str):
-        raise ValueError(f"bands[{index}].label must be a str")
-    lower = _as_float_array(f"bands[{index}].lower", band.lower, ndim=2)
-    upper = _as_float_array(f"bands[{index}].upper", band.upper, ndim=2)
-    _check_shape(f"bands[{index}].lower", lower, expected)
-    _check_shape(f"bands[{index}].upper", upper, expected)
-    return Band(band.label, lower, upper)
-
-
-def _as_float_array(name: str, value: np.ndarray, *, ndim: int) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric: {exc}") from exc
-    if array.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
-    return array
-
-
-def _check_shape(name: str, array: np.ndarray, expected: tuple[int, int]) -> None:
-    if array.shape != expected:
-        raise ValueError(f"{name} has shape {array.shape}, expected [T, D] = {expected}")
-
-
-def _validated_boundary(first_observed: float, last_observed: float) -> tuple[float, float]:
-    first, last = float(first_observed), float(last_observed)
-    if not (math.isfinite(first) and math.isfinite(last)):
-        raise ValueError("first_observed and last_observed must be finite")
-    if first > last:
-        raise ValueError(f"first_observed ({first}) is after last_observed ({last})")
-    return first, last
-
-
-def _validate_size(width_px: int, height_px_per_dim: int, dpi: int) -> None:
-    _check_int_range("width_px", width_px, MIN_WIDTH_PX, MAX_WIDTH_PX)
-    _check_int_range(
-        "height_px_per_dim", height_px_per_dim, MIN_HEIGHT_PX_PER_DIM, MAX_HEIGHT_PX_PER_DIM
-    )
-    _check_int_range("dpi", dpi, MIN_DPI, MAX_DPI)
-
-
-def _check_int_range(name: str, value: int, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an int, not {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
 
 
 # --- drawing ----------------------------------------------------------------------------------
