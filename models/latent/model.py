@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, cast
@@ -261,27 +263,20 @@ class LatentODE(nn.Module):
         t = torch.as_tensor(times, dtype=torch.float64, device=z0.device)
         if len(t) == 1:
             return z0.unsqueeze(0)
-        options = {"max_num_steps": config.max_steps}
-        if config.gradient is GradientMode.BACKPROP or not torch.is_grad_enabled():
-            return odeint(
-                self.dynamics,
-                z0,
-                t,
-                rtol=config.rtol,
-                atol=config.atol,
-                method=config.solver,
-                options=options,
+        solve: Callable[..., torch.Tensor] = odeint
+        if config.gradient is not GradientMode.BACKPROP and torch.is_grad_enabled():
+            adjoint = (
+                "continuous" if config.gradient is GradientMode.CONTINUOUS_ADJOINT else "discrete"
             )
-        mode = "continuous" if config.gradient is GradientMode.CONTINUOUS_ADJOINT else "discrete"
-        return odeint_adjoint(
+            solve = functools.partial(odeint_adjoint, adjoint_options={"mode": adjoint})
+        return solve(
             self.dynamics,
             z0,
             t,
             rtol=config.rtol,
             atol=config.atol,
             method=config.solver,
-            options=options,
-            adjoint_options={"mode": mode},
+            options={"max_num_steps": config.max_steps},
         )
 
     def predict_targets(self, batch: Batch, z0: torch.Tensor) -> torch.Tensor:
