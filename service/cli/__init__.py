@@ -1293,7 +1293,3 @@ class Supervisor:
             self.redis.stop()  # SIGTERM: redis-server flushes its AOF and exits
             self.redis_child.kill_group()
             self.redis_child.join_reader()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
