@@ -30,13 +30,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
+from service.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+
 if TYPE_CHECKING:
     from service.embedded_redis import EmbeddedRedis
     from service.settings import Settings
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
 
 # The client commands (fit, jobs, models, predict, cancel, delete) talk to this API unless --url
 # or ODECAST_URL says otherwise.
@@ -57,14 +55,6 @@ WORKER_STABLE_S = 30.0
 # A part that dies this many times without running WORKER_STABLE_S in between stops `odecast up`.
 MAX_QUICK_DEATHS = 5
 POLL_S = 0.2
-
-
-class CliError(Exception):
-    """A failure to report in one line; ``exit_code`` says which kind."""
-
-    def __init__(self, message: str, exit_code: int = EXIT_FAILURE) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 # --------------------------------------------------------------------------- argument parsing
