@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import csv
 import dataclasses
-import json
 import math
 import os
 import re
@@ -31,6 +30,20 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from service.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from service.cli.output import (
+    SKILL_JOBS,
+    csv_text,
+    fmt,
+    fmt_seconds,
+    fmt_when,
+    note,
+    prediction_table,
+    print_fields,
+    print_json,
+    print_table,
+    skill_text,
+    write_file,
+)
 
 if TYPE_CHECKING:
     from service.embedded_redis import EmbeddedRedis
@@ -578,9 +591,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     data = read_series_csv(args.file, args.id_col, args.time_col, args.value_cols)
     if data.skipped:
         shown = ", ".join(map(str, data.skipped[:10])) + (", ..." if len(data.skipped) > 10 else "")
-        _note(f"skipped {len(data.skipped)} row(s) of {args.file} with no values (line {shown})")
+        note(f"skipped {len(data.skipped)} row(s) of {args.file} with no values (line {shown})")
     dims = ", ".join(f"{i} {c}" for i, c in enumerate(data.value_cols))
-    _note(
+    note(
         f"{len(data.series)} series, {data.rows} rows from {args.file}; dims: {dims}",
         quiet=args.quiet,
     )
@@ -604,13 +617,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if args.quiet:
             print(accepted.model_id, flush=True)
         else:
-            _print_fields({"job_id": accepted.job_id, "model_id": accepted.model_id})
+            print_fields({"job_id": accepted.job_id, "model_id": accepted.model_id})
         if not args.wait:
             return EXIT_OK
         try:
             job = client.wait(accepted.job_id, progress=True, stream=sys.stderr)
         except KeyboardInterrupt:
-            _note(
+            note(
                 f"stopped waiting; job {accepted.job_id} goes on "
                 f"(`odecast jobs`, `odecast cancel {accepted.job_id}`)"
             )
@@ -620,11 +633,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
             raise CliError(f"job {job.job_id} {status}" + (f": {job.error}" if job.error else ""))
         if not args.quiet:
             model = client.model(accepted.model_id)
-            metrics = {k: _fmt(v) for k, v in (model.metrics or {}).items()}
+            metrics = {k: fmt(v) for k, v in (model.metrics or {}).items()}
             skill = {
                 f"{job}_skill": text for job in SKILL_JOBS if (text := skill_text(model.skill, job))
             }
-            _print_fields({"status": job.status, **metrics, **skill})
+            print_fields({"status": job.status, **metrics, **skill})
     return EXIT_OK
 
 
@@ -643,7 +656,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     with _client(args) as client:
         jobs = client.jobs()
     if args.json:
-        return _print_json(jobs)
+        return print_json(jobs)
     rows = []
     for job in jobs:
         p = job.progress
@@ -654,15 +667,15 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 job.model_id or "",
                 job.status,
                 epoch,
-                _fmt(p.loss),
-                _seconds(p.elapsed_s),
-                _seconds(p.eta_s) if job.status == "running" else "",
-                _when(job.created_at),
+                fmt(p.loss),
+                fmt_seconds(p.elapsed_s),
+                fmt_seconds(p.eta_s) if job.status == "running" else "",
+                fmt_when(job.created_at),
                 job.error or "",
             ]
         )
     headers = ["JOB", "MODEL", "STATUS", "EPOCH", "LOSS", "ELAPSED", "ETA", "CREATED", "ERROR"]
-    _print_table(headers, rows, empty="no jobs")
+    print_table(headers, rows, empty="no jobs")
     return EXIT_OK
 
 
@@ -670,7 +683,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     with _client(args) as client:
         models = client.models()
     if args.json:
-        return _print_json(models)
+        return print_json(models)
     rows = [
         [
             m.model_id,
@@ -681,27 +694,13 @@ def cmd_models(args: argparse.Namespace) -> int:
             str(m.n_points),
             skill_text(m.skill, "interpolation"),
             skill_text(m.skill, "extrapolation"),
-            _when(m.created_at),
+            fmt_when(m.created_at),
         ]
         for m in models
     ]
     headers = ["MODEL", "NAME", "STATUS", "DIMS", "SERIES", "POINTS", "INTERP", "EXTRAP"]
-    _print_table([*headers, "CREATED"], rows, empty="no models")
+    print_table([*headers, "CREATED"], rows, empty="no models")
     return EXIT_OK
-
-
-SKILL_JOBS = ("interpolation", "extrapolation")
-
-
-def skill_text(skill: dict[str, Any] | None, job: str) -> str:
-    """A job's held-out skill in a few words: "0.62x linear_interpolation, 80% holds 79%"."""
-    figures = (skill or {}).get(job)
-    if not figures or figures.get("ratio") is None:
-        return ""
-    verdict = "" if figures["beats_naive"] else " (no better)"
-    held = figures.get("coverage", {}).get("80")
-    cover = "" if held is None else f", 80% holds {held:.0%}"
-    return f"{figures['ratio']:.2f}x {figures['best_baseline']}{verdict}{cover}"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -721,14 +720,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if prediction is not None:
         _print_prediction(args, prediction, prediction_table(prediction), len(prediction.times))
     if png is not None:
-        _write(args.plot, png)
+        write_file(args.plot, png)
         print(f"wrote {args.plot} ({len(png)} bytes)")
     return EXIT_OK
 
 
 def _print_batch(args: argparse.Namespace, batch: Any) -> int:
     for error in batch.errors:
-        _note(f"series #{error['index']}: {error['message']}")
+        note(f"series #{error['index']}: {error['message']}")
     rows = batch.to_rows()
     headers = list(rows[0]) if rows else ["id", "time", "dim", "mean", "kind"]
     times = sum(len(p.times) for p in batch.predictions if p is not None)
@@ -741,14 +740,14 @@ def _print_prediction(
 ) -> None:
     headers, rows = table
     if args.json:
-        _print_json(answer)
+        print_json(answer)
     elif args.csv is not None:
-        _write(args.csv, _csv_text(headers, rows).encode())
+        write_file(args.csv, csv_text(headers, rows).encode())
         shape = f"{times} times x {len(rows) // max(1, times)}"
         print(f"wrote {args.csv} ({len(rows)} rows: {shape} dims)")
     else:
-        shown = [[_fmt(v, ".6g") if isinstance(v, float) else str(v) for v in r] for r in rows]
-        _print_table(headers, shown)
+        shown = [[fmt(v, ".6g") if isinstance(v, float) else str(v) for v in r] for r in rows]
+        print_table(headers, shown)
 
 
 def _id_list(text: str) -> list[str]:
@@ -756,14 +755,6 @@ def _id_list(text: str) -> list[str]:
     if not ids:
         raise argparse.ArgumentTypeError("give at least one series id")
     return ids
-
-
-def prediction_table(prediction: Any) -> tuple[list[str], list[list[Any]]]:
-    """One row per time and dimension (``Prediction.to_rows``): time, dim, mean, lower_L and
-    upper_L per level, q_Q per quantile, kind (interpolation or extrapolation)."""
-    rows = prediction.to_rows()
-    headers = list(rows[0]) if rows else ["time", "dim", "mean", "kind"]
-    return headers, [list(r.values()) for r in rows]
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -780,102 +771,6 @@ def cmd_delete(args: argparse.Namespace) -> int:
             client.delete_model(model_id)
             print(f"deleted model {model_id}")
     return EXIT_OK
-
-
-# -- output helpers
-
-
-def _note(text: str, *, quiet: bool = False) -> None:
-    if not quiet:
-        print(f"odecast: {text}", file=sys.stderr, flush=True)
-
-
-def _fmt(value: Any, spec: str = ".4g") -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return format(value, spec)
-    return str(value)
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    value = round(value)
-    return f"{value}s" if value < 60 else f"{value // 60}m{value % 60:02d}s"
-
-
-def _when(stamp: str | None) -> str:
-    """An ISO-8601 time to the second (the API's are UTC)."""
-    return "" if not stamp else stamp[:19].replace("T", " ")
-
-
-def _print_fields(fields: dict[str, Any]) -> None:
-    width = max(16, *(len(k) + 2 for k in fields))  # one width for every block
-    for key, value in fields.items():
-        print(f"{key:<{width}}{value}", flush=True)
-
-
-def _print_table(headers: list[str], rows: list[list[str]], empty: str = "") -> None:
-    if not rows and empty:
-        print(f"({empty})")
-        return
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
-    numeric = [all(_is_number(r[i]) for r in rows) and rows != [] for i in range(len(headers))]
-    for row in [headers, *rows]:
-        cells = [
-            str(c).rjust(w) if num else str(c).ljust(w)
-            for c, w, num in zip(row, widths, numeric, strict=True)
-        ]
-        print("  ".join(cells).rstrip())
-
-
-def _is_number(text: str) -> bool:
-    if text == "":
-        return True
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _plain(obj: Any) -> Any:
-    """JSON for the client's results: the API's answer as sent where the result keeps it."""
-    if getattr(obj, "raw", None):
-        return obj.raw
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = (f.name for f in dataclasses.fields(obj) if f.name != "raw")
-        return {name: _plain(getattr(obj, name)) for name in fields}
-    if hasattr(obj, "_asdict"):
-        return {k: _plain(v) for k, v in obj._asdict().items()}
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    return obj
-
-
-def _print_json(obj: Any) -> int:
-    print(json.dumps(_plain(obj), indent=2))
-    return EXIT_OK
-
-
-def _csv_text(headers: list[str], rows: list[list[Any]]) -> str:
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise CliError(f"cannot write {path}: {exc.strerror or exc}", EXIT_USAGE) from None
 
 
 def _store_location(location: str) -> str:
