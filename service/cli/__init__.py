@@ -17,7 +17,6 @@ import csv
 import dataclasses
 import math
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -29,6 +28,17 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
+from service.cli.arguments import (
+    api_process_count,
+    column_list,
+    device,
+    grid,
+    id_list,
+    port_number,
+    positive,
+    time_value,
+    worker_count,
+)
 from service.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from service.cli.output import (
     SKILL_JOBS,
@@ -73,39 +83,6 @@ POLL_S = 0.2
 # --------------------------------------------------------------------------- argument parsing
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is not in 0-65535")
-    return value
-
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
-    if not 0 <= value <= 64:
-        raise argparse.ArgumentTypeError(f"{value} workers: use 0 to 64")
-    return value
-
-
-def _device(text: str) -> str:
-    if not re.fullmatch(r"auto|cpu|cuda(:[0-9]{1,2})?", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not auto, cpu, cuda or cuda:N")
-    return text
-
-
-def _api_workers(text: str) -> int:
-    value = _workers(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("the API needs at least 1 process")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="odecast",
@@ -125,9 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         "workers get time to checkpoint their jobs.",
     )
     up.add_argument("--host", help="address the API listens on (default: ODECAST_HOST)")
-    up.add_argument("--port", type=_port, help="port of the API (default: ODECAST_PORT)")
+    up.add_argument("--port", type=port_number, help="port of the API (default: ODECAST_PORT)")
     up.add_argument(
-        "--workers", type=_workers, help="number of workers, 0-64 (default: ODECAST_WORKERS)"
+        "--workers", type=worker_count, help="number of workers, 0-64 (default: ODECAST_WORKERS)"
     )
     up.add_argument(
         "--store", help="the model store: a folder or s3://bucket/prefix (default: ODECAST_STORE)"
@@ -136,10 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     api = sub.add_parser("api", help="run the HTTP API alone (uvicorn)")
     api.add_argument("--host", help="address to listen on (default: ODECAST_HOST)")
-    api.add_argument("--port", type=_port, help="port to listen on (default: ODECAST_PORT)")
+    api.add_argument("--port", type=port_number, help="port to listen on (default: ODECAST_PORT)")
     api.add_argument(
         "--workers",
-        type=_api_workers,
+        type=api_process_count,
         help="API processes sharing the port, 1-64 (default: ODECAST_API_WORKERS)",
     )
     api.set_defaults(func=cmd_api)
@@ -150,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument(
         "--device",
-        type=_device,
+        type=device,
         help="train on auto (CUDA if torch sees one), cpu, cuda or cuda:N "
         "(default: ODECAST_WORKER_DEVICE)",
     )
@@ -189,17 +166,17 @@ def _add_client_commands(sub: Any) -> None:
     )
     fit.add_argument(
         "--value-cols",
-        type=_column_list,
+        type=column_list,
         metavar="A,B,...",
         help="value columns, comma-separated, one per dimension (default: every other column)",
     )
     fit.add_argument("--name", help="the model's name (default: the file's name)")
     fit.add_argument(
-        "--epochs", type=_positive(int), metavar="N", help="training.epochs (server default 600)"
+        "--epochs", type=positive(int), metavar="N", help="training.epochs (server default 600)"
     )
     fit.add_argument(
         "--max-seconds",
-        type=_positive(float),
+        type=positive(float),
         metavar="S",
         help="training.max_seconds, the time budget (server default 240)",
     )
@@ -235,7 +212,7 @@ def _add_client_commands(sub: Any) -> None:
     which.add_argument(
         "--series",
         dest="series_ids",
-        type=_id_list,
+        type=id_list,
         metavar="ID[,ID...]",
         help="training series; several (comma-separated) are answered by one POST "
         "/predict/batch, with an id column",
@@ -248,13 +225,13 @@ def _add_client_commands(sub: Any) -> None:
         "--at",
         nargs="+",
         action="extend",
-        type=_time_value,
+        type=time_value,
         metavar="TIME",
         help="times (numbers or ISO-8601); several after one --at, or --at repeated",
     )
     when.add_argument(
         "--grid",
-        type=_grid,
+        type=grid,
         metavar="START:STOP:NUM",
         help="NUM times from START to STOP; write START,STOP,NUM for ISO-8601 datetimes "
         "(they contain ':')",
@@ -278,56 +255,6 @@ def _add_client_commands(sub: Any) -> None:
     delete = sub.add_parser("delete", parents=[conn], help="delete models and their files")
     delete.add_argument("model_ids", nargs="+", metavar="MODEL")
     delete.set_defaults(func=cmd_delete)
-
-
-def _positive(kind: Callable[[str], int | float]) -> Callable[[str], int | float]:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value > 0 or not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-        return value
-
-    return parse
-
-
-def _column_list(text: str) -> list[str]:
-    columns = [c.strip() for c in text.split(",")]
-    if not all(columns):
-        raise argparse.ArgumentTypeError(f"empty column name in {text!r}")
-    return columns
-
-
-def _time_value(text: str) -> float | str:
-    """A time as the API takes it: a number if ``float()`` reads it, else the text (ISO-8601,
-    which the server checks)."""
-    text = text.strip()
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def _grid(text: str) -> tuple[float | str, float | str, int]:
-    """``START:STOP:NUM``, or ``START,STOP,NUM`` (any text with a comma splits on commas, so
-    ISO-8601 datetimes, which contain ':', work)."""
-    parts = text.split("," if "," in text else ":")
-    if len(parts) != 3 or not all(p.strip() for p in parts):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give START:STOP:NUM, or START,STOP,NUM (for ISO-8601 datetimes, "
-            "which contain ':')"
-        )
-    try:
-        num = int(parts[2])
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: NUM {parts[2]!r} is not a whole number"
-        ) from None
-    if num < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: NUM must be at least 1")
-    return _time_value(parts[0]), _time_value(parts[1]), num
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -526,7 +453,7 @@ def _read_series(
             raise CliError(f"{name} line {line}: empty {empty!r} cell", EXIT_USAGE)
         entry = series.setdefault(series_id, {"id": series_id, "times": [], "values": []})
         lines[(series_id, len(entry["times"]))] = line
-        entry["times"].append(_time_value(stamp))
+        entry["times"].append(time_value(stamp))
         entry["values"].append(values)
         rows += 1
     if not series:
@@ -748,13 +675,6 @@ def _print_prediction(
     else:
         shown = [[fmt(v, ".6g") if isinstance(v, float) else str(v) for v in r] for r in rows]
         print_table(headers, shown)
-
-
-def _id_list(text: str) -> list[str]:
-    ids = [part.strip() for part in text.split(",") if part.strip()]
-    if not ids:
-        raise argparse.ArgumentTypeError("give at least one series id")
-    return ids
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
