@@ -1,4 +1,4 @@
-"""``python -m service.cli``: what ``odecast up`` and the tests run to start the API and workers."""
+"""``python -m service.cli``: how ``odecast up``, tests and benches start the API and workers."""
 
 from service.cli import main
 

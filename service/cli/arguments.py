@@ -1,5 +1,8 @@
-"""Argument types of the ``odecast`` parser: ports, process counts, devices, positive numbers,
-column and id lists, times and grids; each turns the text into the value or says what is wrong."""
+"""Argument types of the ``odecast`` parser: text to a port, count, device, list, time or grid.
+
+Each returns the value or raises ``argparse.ArgumentTypeError`` saying what is wrong, which
+argparse prints as a usage error (exit code 2).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""The parts of ``odecast up`` as child processes (``Child``): started in their own session behind
-a launcher that ties their life to ``up``'s (``dying_with_parent``), their output tagged."""
+"""One part of ``odecast up`` as a child process (``Child``) that dies with ``up``, output tagged.
+
+A part starts in its own session behind a launcher (``dying_with_parent``) that ties its life to
+``up``'s; its output goes to the terminal line by line behind its name.
+"""
 
 from __future__ import annotations
 

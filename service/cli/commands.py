@@ -1,5 +1,8 @@
-"""The client commands: ``fit``, ``jobs``, ``models``, ``predict``, ``cancel`` and ``delete``, which
-talk to a running API through ``service.client`` and turn its refusals into ``CliError``."""
+"""The client commands ``fit``, ``jobs``, ``models``, ``predict``, ``cancel`` and ``delete``.
+
+They talk to a running API through ``service.client`` (imported when a command runs: httpx is
+slow to import) and turn what the server refuses into ``CliError``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The CSV reader of ``odecast fit``: a long-format file (one row per observation) read into the
-API's series, with the file line of each observation to point at when the server rejects one."""
+"""The CSV reader of ``odecast fit``: a long-format file, one row per observation, into series.
+
+It keeps the file line of each observation, to point at when the server rejects one.
+"""
 
 from __future__ import annotations
 

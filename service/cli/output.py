@@ -1,5 +1,4 @@
-"""What the client commands print: numbers, durations and times as text, tables, fields, JSON,
-CSV, models' skill and predictions as rows; notes on stderr; files written."""
+"""How the client commands print: tables, fields, JSON, CSV, numbers, times, skill, notes, files."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""The commands that run the service: ``odecast api`` (uvicorn, one process or several sharing
-the port), ``odecast worker`` (RQ) and ``odecast up`` (all of it on one machine, supervised)."""
+"""The commands that run the service: ``odecast api`` (uvicorn), ``worker`` (RQ) and ``up``.
+
+``api`` runs one uvicorn process or several sharing the port; ``up`` runs all of it on one
+machine under ``supervisor.Supervisor``.
+"""
 
 from __future__ import annotations
 

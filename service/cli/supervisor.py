@@ -1,5 +1,9 @@
-"""``odecast up``'s ``Supervisor``: starts Redis, the API and the workers as children, shows their
-output, restarts a part that dies (with a backoff) and stops them all in order."""
+"""``odecast up``'s ``Supervisor``: starts the parts, restarts one that dies, stops them in order.
+
+The parts are Redis (unless ``ODECAST_REDIS_URL`` names one), the API and the workers, each a
+``children.Child``; a part that dies is restarted after a backoff, and one that keeps dying
+stops everything.
+"""
 
 from __future__ import annotations
 
