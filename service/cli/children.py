@@ -59,7 +59,7 @@ class Child:
         # The restart bookkeeping of the supervisor (Supervisor._tend).
         self.backoff_s = backoff_s  # the wait before the next restart
         self.restart_at: float | None = None  # set while a restart is pending
-        self.deaths: list[float] = []  # when it died since it last ran WORKER_STABLE_S
+        self.deaths: list[float] = []  # its deaths since it last ran supervisor.WORKER_STABLE_S
         self.exit_reported = False
 
     def start(self) -> None:
