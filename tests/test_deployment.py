@@ -555,7 +555,7 @@ def test_dockerignore_keeps_local_state_out_of_the_context():
         "bench/results.json",
     ):
         assert dockerignored(path), f".dockerignore lets {path} into the build context"
-    for path in ("pyproject.toml", "README.md", "service/cli.py", "models/ode/__init__.py"):
+    for path in ("pyproject.toml", "README.md", "service/cli/parser.py", "models/ode/__init__.py"):
         assert not dockerignored(path), f".dockerignore leaves {path} out"
 
 

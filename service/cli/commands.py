@@ -136,6 +136,8 @@ def _csv_lines(details: list[dict[str, Any]] | None, data: CsvSeries, path: Path
     out = []
     for problem in details or []:
         series, index = problem.get("series"), problem.get("index")
+        if not isinstance(series, str) or not isinstance(index, int):
+            continue
         line = data.lines.get((series, index))
         if line is not None:
             out.append(f"\n  {series}[{index}] is {path} line {line}")
@@ -178,7 +180,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         [
             m.model_id,
             m.name or "",
-            m.status,
+            m.status or "",
             str(m.dims),
             str(m.n_series),
             str(m.n_points),
