@@ -27,6 +27,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The benchmarks also need the bench extra (statsmodels, Prophet), which `make test` does not.
 bench: $(STAMP)
