@@ -37,21 +37,27 @@ def is_known(presented: str, digests: tuple[bytes, ...]) -> bool:
     return found
 
 
+# The challenge sent with every 401.
+CHALLENGE = f'ApiKey header="{HEADER}"'
+
+
+def refusal(presented: str | None, digests: tuple[bytes, ...]) -> str | None:
+    """Why a request carrying ``presented`` (None: no header) is refused, or None if it may pass
+    (no keys configured, or a known key). The one rule, used by the middleware that refuses
+    before a body is read and by the routes' dependency that documents the scheme."""
+    if not digests or (presented is not None and is_known(presented, digests)):
+        return None
+    problem = "missing" if presented is None else "not a valid key"
+    return f"the {HEADER} header is {problem}; send one of the keys in ODECAST_API_KEYS"
+
+
 def require_api_key(
     request: Request, presented: Annotated[str | None, Security(_scheme)] = None
 ) -> None:
     """A dependency: passes when no keys are configured or the request carries a known one."""
-    digests: tuple[bytes, ...] = request.app.state.api_key_digests
-    if not digests:
-        return
-    if presented is None or not is_known(presented, digests):
-        problem = "missing" if presented is None else "not a valid key"
-        raise ApiError(
-            401,
-            "unauthorized",
-            f"the {HEADER} header is {problem}; send one of the keys in ODECAST_API_KEYS",
-            headers={"WWW-Authenticate": f'ApiKey header="{HEADER}"'},
-        )
+    message = refusal(presented, request.app.state.api_key_digests)
+    if message is not None:
+        raise ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": CHALLENGE})
 
 
 def _digest(key: str) -> bytes:

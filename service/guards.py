@@ -7,7 +7,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import HEADER, is_known
+from .auth import CHALLENGE, HEADER, refusal
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
@@ -24,12 +24,11 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         presented = _header(scope, HEADER.lower().encode())
-        if presented is not None and is_known(presented.decode("latin-1"), self.digests):
+        message = refusal(None if presented is None else presented.decode("latin-1"), self.digests)
+        if message is None:
             await self.app(scope, receive, send)
             return
-        problem = "missing" if presented is None else "not a valid key"
-        message = f"the {HEADER} header is {problem}; send one of the keys in ODECAST_API_KEYS"
-        challenge = (b"www-authenticate", f'ApiKey header="{HEADER}"'.encode())
+        challenge = (b"www-authenticate", CHALLENGE.encode())
         await _answer(send, 401, "unauthorized", message, [challenge])
 
 
