@@ -19,6 +19,7 @@ from worker.protocol import (
     META_PROGRESS,
     META_RESUMED_FROM,
     ON_TRAIN_FAILURE,
+    RQ_FAILURES,
     TRAIN_JOB,
     JobState,
     ModelStatus,
@@ -130,10 +131,9 @@ def _error(job: Job, state: JobState) -> str | None:
     if isinstance(message, str):
         return message
     info = _last_exception_line(job)
-    if "AbandonedJobError" in info:
-        return "the worker running this job died and no retries were left"
-    if "JobTimeoutException" in info:
-        return "training ran past the job timeout (ODECAST_JOB_TIMEOUT_S)"
+    for exception, meaning in RQ_FAILURES.items():
+        if exception in info:
+            return meaning
     return info or "the job failed"
 
 

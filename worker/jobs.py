@@ -28,6 +28,7 @@ from .protocol import (
     META_OUTCOME,
     META_PROGRESS,
     META_RESUMED_FROM,
+    RQ_FAILURES,
     JobState,
     ModelStatus,
     cancel_key,
@@ -69,10 +70,8 @@ def on_train_failure(job: Job, connection: Any, exc_type: Any, exc: Any, tb: Any
 
 def _describe(exc_type: Any, exc: Any) -> str:
     name = getattr(exc_type, "__name__", "error")
-    if name == "AbandonedJobError":
-        return "the worker running this job died and no retries were left"
-    if name == "JobTimeoutException":
-        return "training ran past the job timeout (ODECAST_JOB_TIMEOUT_S)"
+    if name in RQ_FAILURES:
+        return RQ_FAILURES[name]
     text = f"{name}: {exc}" if str(exc) else name
     return text + _HINTS.get(name, "")
 
@@ -192,6 +191,7 @@ class _TrainingRun:
             checkpoint=self._on_checkpoint,
             resume_from=resume_from,
             stop=self._stop_requested,
+            normaliser=self.normaliser,
         )
         if self.deleted:
             self.store.discard_remains(self.model_id)

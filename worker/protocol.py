@@ -15,6 +15,13 @@ from models.store.record import ModelStatus as ModelStatus
 TRAIN_JOB = "worker.jobs.train_model"
 ON_TRAIN_FAILURE = "worker.jobs.on_train_failure"
 
+# What a job's failure means when RQ, not the job, ended it (by the exception's class name); the
+# worker records these, and the API says the same when it reads RQ's record alone.
+RQ_FAILURES = {
+    "AbandonedJobError": "the worker running this job died and no retries were left",
+    "JobTimeoutException": "training ran past the job timeout (ODECAST_JOB_TIMEOUT_S)",
+}
+
 KEY_PREFIX = "odecast"
 
 # job.meta keys, written only by the worker.

@@ -148,16 +148,19 @@ def train(
     resume_from: TrainingState | None = None,
     device: torch.device | str | None = None,
     stop: Callable[[], bool] | None = None,
+    normaliser: Normaliser | None = None,
 ) -> TrainedModel:
     """Train ``config.model`` on ``dataset``; return the model with the best validation error.
 
     After every epoch: ``on_progress`` gets the figures, ``checkpoint`` the state (to save it if it
     wants), then training ends early if ``stop()`` says so (a cancelled or interrupted job).
+    ``normaliser``: ``fit_normaliser(config, dataset)`` when the caller has it already (a worker
+    saves it in its checkpoints); fitted here otherwise.
     """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     training = config.training
     torch.manual_seed(training.seed)
-    normaliser = fit_normaliser(config, dataset)
+    normaliser = normaliser or fit_normaliser(config, dataset)
     holdout = make_holdout(dataset, normaliser, training.val_fraction, training.seed)
     model = new_model(config, normaliser, dataset.dims).to(device)
     train_series = [_without_base(s, normaliser) for s in holdout.train]
