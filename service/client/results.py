@@ -78,6 +78,7 @@ class Model:
     series_ids: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     skill: dict[str, Any] | None = None
+    device: str | None = None
     error: str | None = None
     created_at: str | None = None
     trained_at: str | None = None
