@@ -64,6 +64,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _query_number(value: Any) -> str:
+    """A number as a query value; floats by repr, which keeps every digit."""
     np = _numpy()
     if np is not None and isinstance(value, np.generic):
         value = value.item()

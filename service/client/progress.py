@@ -13,6 +13,7 @@ PROGRESS_LOG_EVERY_S = 5.0
 
 
 def _duration(seconds: float) -> str:
+    """Seconds as 42s, 3m07s or 2h05m."""
     seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds}s"

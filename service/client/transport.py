@@ -36,6 +36,8 @@ MAX_BACKOFF_S = 30.0
 
 
 def _json_default(obj: Any) -> Any:
+    """What json cannot write itself: numpy arrays and scalars (in settings or dicts sent as
+    given), timezone-aware datetimes as ISO-8601."""
     np = _numpy()
     if np is not None:
         if isinstance(obj, np.ndarray):
@@ -48,6 +50,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def _dumps(body: Any) -> bytes:
+    """A request body as compact JSON (series can be large)."""
     return json.dumps(body, separators=(",", ":"), default=_json_default).encode()
 
 
@@ -117,6 +120,8 @@ class HttpSession:
         self.close()
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
+        """Seconds before the next attempt: the server's Retry-After if it gave one (at most
+        ``max_retry_after_s``), else exponential backoff (at most ``MAX_BACKOFF_S``)."""
         asked = _retry_after(retry_after)
         if asked is not None:
             return min(asked, self.max_retry_after_s)
@@ -168,6 +173,8 @@ class HttpSession:
             attempt += 1
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """``_request``'s answer as JSON; a success that is not JSON (a proxy's page, say) is a
+        ClientError."""
         response = self._request(method, path, **kwargs)
         try:
             return response.json()
