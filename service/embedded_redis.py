@@ -37,6 +37,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    """SIGTERM ``process`` and wait; SIGKILL it if it is still there after ``timeout_s``."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class EmbeddedRedis:
     """A ``redis-server`` child process with AOF persistence in ``data_dir``.
@@ -91,14 +103,7 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM makes it flush its AOF); kill it if it will not stop."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, STOP_TIMEOUT_S)
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from service.cli import dying_with_parent
-from service.embedded_redis import free_port
+from service.embedded_redis import free_port, stop_process
 
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -110,14 +110,7 @@ class S3Server:
         return f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}"
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, STOP_TIMEOUT_S)
 
     def __enter__(self) -> S3Server:
         return self.start()
