@@ -14,6 +14,8 @@ from pydantic import Field, SecretStr
 
 from worker.settings import DEFAULT_REDIS_URL, WorkerSettings
 
+from .defaults import DEFAULT_HOST, DEFAULT_PORT
+
 __all__ = ["DEFAULT_REDIS_URL", "Settings", "WorkerSettings", "get_settings"]
 
 
@@ -21,8 +23,8 @@ class Settings(WorkerSettings):
     """The service's settings: the workers' and the API's. Each field is read from
     ``ODECAST_<NAME>``."""
 
-    host: str = Field("127.0.0.1", description="Address the API listens on.")
-    port: int = Field(8000, ge=0, le=65535, description="Port the API listens on.")
+    host: str = Field(DEFAULT_HOST, description="Address the API listens on.")
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="Port the API listens on.")
     workers: int = Field(1, ge=0, le=64, description="Workers that `odecast up` starts.")
     api_workers: int = Field(
         2, ge=1, le=64, description="API processes (`odecast api`, `odecast up`), one port."

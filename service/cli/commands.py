@@ -30,6 +30,7 @@ from service.cli.output import (
     skill_text,
     write_file,
 )
+from service.defaults import DEFAULT_URL
 
 if TYPE_CHECKING:
     # Only for the hints: httpx, which service.client imports, stays out of `odecast --help`.
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 # The client commands (fit, jobs, models, predict, cancel, delete) talk to this API unless --url
 # or ODECAST_URL says otherwise.
-DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 def _connection(args: argparse.Namespace) -> tuple[str, str | None]:

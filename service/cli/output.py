@@ -30,10 +30,10 @@ def fmt(value: Any, spec: str = ".4g") -> str:
 
 
 def fmt_seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    value = round(value)
-    return f"{value}s" if value < 60 else f"{value // 60}m{value % 60:02d}s"
+    """Seconds as the progress line writes them (42s, 3m07s, 2h05m); empty for None."""
+    from service.client.progress import duration  # loaded by then: the answer came through it
+
+    return "" if value is None else duration(value)
 
 
 def fmt_when(stamp: str | None) -> str:

@@ -12,7 +12,7 @@ from service.client.results import Job
 PROGRESS_LOG_EVERY_S = 5.0
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     """Seconds as 42s, 3m07s or 2h05m."""
     seconds = max(0, round(seconds))
     if seconds < 60:
@@ -37,9 +37,9 @@ def progress_line(job: Job, width: int = 24) -> str:
         extrap = "-" if p.val_extrap_mse is None else f"{p.val_extrap_mse:.3g}"
         parts.append(f"val interp {interp} extrap {extrap}")
     if p.elapsed_s is not None:
-        parts.append(f"{_duration(p.elapsed_s)} elapsed")
+        parts.append(f"{duration(p.elapsed_s)} elapsed")
     if p.eta_s is not None and not job.done:
-        parts.append(f"ETA {_duration(p.eta_s)}")
+        parts.append(f"ETA {duration(p.eta_s)}")
     if job.error:
         parts.append(f"error: {job.error}")
     return "  ".join(parts)

@@ -13,6 +13,7 @@ import httpx
 
 from service.client.errors import ClientError, ServerUnavailable, _api_error, _unavailable
 from service.client.values import _numpy, _time_value
+from service.defaults import DEFAULT_URL
 
 
 def _package_version() -> str:
@@ -86,7 +87,7 @@ class HttpSession:
 
     def __init__(
         self,
-        base_url: str = "http://127.0.0.1:8000",
+        base_url: str = DEFAULT_URL,
         api_key: str | None = None,
         *,
         timeout: float = 30.0,
