@@ -4,10 +4,11 @@ answers 409 for a damaged model only, and 503 with a reason while the store is u
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from fastapi.testclient import TestClient
-from stack_helpers import error_of
+from stack_helpers import FAST_TRAINING, SMALL_MODEL, error_of
 
 from models.store import open_store
 from models.store.s3 import S3Store
@@ -65,3 +66,20 @@ def test_an_unreachable_store_answers_503_and_readyz_says_why(
     assert "try again" in error["message"] and listed.headers["retry-after"]
     fit = client.post("/fit", json={"series": fitted["series"]})
     error_of(fit, 503, "store_unavailable")
+
+
+def test_a_worker_that_cannot_reach_the_store_fails_the_job_saying_so(
+    client: TestClient, run_worker, series_maker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"series": series_maker(), "model": SMALL_MODEL, "training": FAST_TRAINING}
+    accepted = client.post("/fit", json=body).json()
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # the worker's view
+    run_worker()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # the API's
+    job = client.get(f"/jobs/{accepted['job_id']}").json()
+    assert job["status"] == "failed"
+    assert job["error"].startswith("StoreUnavailableError"), job["error"]
+    assert "is the object store up" in job["error"]
+    model = client.get(f"/models/{accepted['model_id']}").json()
+    assert model["status"] == "failed" and model["error"] == job["error"]  # never queued for ever
