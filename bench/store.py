@@ -42,7 +42,7 @@ from models.latent.resume import (  # noqa: E402
     save_training_state,
 )
 from models.latent.train import Config, TrainingConfig, TrainingState, train  # noqa: E402
-from models.store import ModelStore, open_store  # noqa: E402
+from models.store import ModelStore, new_record, open_store  # noqa: E402
 from models.synthetic import damped_oscillator  # noqa: E402
 from service.model_cache import ModelCache  # noqa: E402
 
@@ -70,7 +70,7 @@ def main() -> None:
             "s3": open_store(server.new_store_url()),
         }
         for store in stores.values():
-            store.create_model(MODEL_ID, {"model_id": MODEL_ID}, dataset)
+            store.create_model(MODEL_ID, new_record(MODEL_ID, dataset, config.to_json()), dataset)
             save_trained_model(store.trained_dir(MODEL_ID), trained)
 
         def operations(store: ModelStore) -> dict[str, Callable[[], object]]:

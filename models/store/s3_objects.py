@@ -82,6 +82,10 @@ def _new_client() -> BaseClient:
         retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
         s3={"addressing_style": "path" if endpoint else "auto"},
         max_pool_connections=32,
+        # SHA-256 in meta.json checks every checkpoint file; botocore's own CRC32 on every
+        # upload and download would only add CPU (S3 still gets Content-MD5 where it needs one).
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
     )
     # A region is required to sign requests; S3-compatible servers accept any.
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
