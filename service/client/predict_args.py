@@ -87,12 +87,8 @@ def _predict_params(
 ) -> list[tuple[str, str]]:
     """The query of ``GET /predict`` and ``GET /predict.png`` for a training series."""
     params = [("model_id", str(model_id)), ("series_id", str(series_id))]
-    if (times is None) == (grid is None):
-        raise ValueError("give times or grid=(start, stop, num), one of them")
-    if times is not None:
-        listed = _times_json(times, "times")
-        if not listed:
-            raise ValueError("times is empty")
+    listed = _listed_times(times, grid)
+    if listed is not None:
         params += [("t", _query_time(t, "times")) for t in listed]
     else:
         start, stop, num = _grid(grid)
@@ -111,14 +107,23 @@ def _predict_params(
 
 def _post_times(times: Any, grid: tuple[Any, Any, int] | None) -> list[Any]:
     """The ``times`` of ``POST /predict``'s body: ``times`` as JSON, or a numeric ``grid``'s."""
-    if (times is None) == (grid is None):
-        raise ValueError("give times or grid=(start, stop, num), one of them")
-    if times is not None:
-        listed = _times_json(times, "times")
-        if not listed:
-            raise ValueError("times is empty")
+    listed = _listed_times(times, grid)
+    if listed is not None:
         return listed
     start, stop, num = _grid(grid)
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (start, stop)):
         raise ValueError("a grid for a new series must be numeric; give times instead")
     return _grid_values((start, stop, num))
+
+
+def _listed_times(times: Any, grid: tuple[Any, Any, int] | None) -> list[Any] | None:
+    """``times`` as JSON values (never empty), or None when a grid is given instead; ValueError
+    unless exactly one of the two is."""
+    if (times is None) == (grid is None):
+        raise ValueError("give times or grid=(start, stop, num), one of them")
+    if times is None:
+        return None
+    listed = _times_json(times, "times")
+    if not listed:
+        raise ValueError("times is empty")
+    return listed
