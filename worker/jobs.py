@@ -130,6 +130,7 @@ class _TrainingRun:
         self.interrupted = False
         self.cancelled = False
         self.deleted = False
+        self.stopping = False  # decided once an epoch, in _on_checkpoint
         self.last_progress = 0.0
         self.latest_progress: Any = None
         self.last_checkpoint = time.monotonic()
@@ -190,7 +191,7 @@ class _TrainingRun:
             on_progress=self._on_progress,
             checkpoint=self._on_checkpoint,
             resume_from=resume_from,
-            stop=self._stop_requested,
+            stop=self._stop_decided,
             normaliser=self.normaliser,
         )
         if self.deleted:
@@ -246,13 +247,20 @@ class _TrainingRun:
     def _on_checkpoint(self, state: Any) -> None:
         from models.latent.resume import save_training_state
 
+        self.stopping = self._stop_requested()
         due = time.monotonic() - self.last_checkpoint >= self.settings.checkpoint_every_s
-        if not (due or self._stop_requested()) or self.deleted:
+        if not (due or self.stopping) or self.deleted:
             return
         save_training_state(
             self.store.training_dir(self.model_id), state, self.config, self.normaliser
         )
         self.last_checkpoint = time.monotonic()
+
+    def _stop_decided(self) -> bool:
+        """Whether training stops after this epoch, as the checkpoint callback decided it: a
+        cancel that lands after the callback waits an epoch, so training always stops at the
+        epoch its last checkpoint holds."""
+        return self.stopping
 
     def _stop_requested(self) -> bool:
         if not self.store.exists(self.model_id):
