@@ -38,16 +38,19 @@ class ModelCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, model_id: str) -> LoadedModel:
+    def get(self, model_id: str, version: int | None = None) -> LoadedModel:
         """The trained model ``model_id`` and its series; raises CheckpointError, or
-        FileNotFoundError when it has no trained weights."""
+        FileNotFoundError when it has no trained weights. ``version``: the checkpoint version
+        its record names, if it names one: a cached model of that version is served without
+        reading meta.json (a round trip to an object store on every prediction)."""
         from models.checkpoint import checkpoint_version
 
         folder = self.store.trained_dir(model_id)
         with self._lock:
             entry = self._entries.get(model_id)
         if entry is not None:
-            version = checkpoint_version(folder)
+            if version != entry[0]:  # no hint, or one that disagrees: meta.json decides
+                version = checkpoint_version(folder)
             if version is None:
                 raise FileNotFoundError(f"model {model_id!r} has no trained weights")
             with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from models.checkpoint import CheckpointError
 from models.latent.model import LatentODE, ModelConfig
 from models.latent.normaliser import Normaliser
 from models.latent.resume import save_trained_model
@@ -66,3 +67,17 @@ def test_a_model_without_weights_is_reported(tmp_path) -> None:
     store.create_model("m", new_record("m", parse_dataset(SERIES), {}), parse_dataset(SERIES))
     with pytest.raises(FileNotFoundError, match="no trained weights"):
         ModelCache(store, capacity=1).get("m")
+
+
+def test_the_records_version_spares_a_read_and_a_wrong_one_is_harmless(tmp_path) -> None:
+    store = Store(tmp_path)
+    add_model(store, "m", seed=0)
+    cache = ModelCache(store, capacity=2)
+    loaded = cache.get("m", version=7)  # a wrong hint: the checkpoint holds version 1
+    assert cache.get("m", version=7) is loaded and cache.misses == 1  # meta.json decided
+    assert cache.get("m", version=1) is loaded
+    meta = store.trained_dir("m") / "meta.json"
+    meta.write_text("{damaged")  # the record's version is believed without reading it
+    assert cache.get("m", version=1) is loaded
+    with pytest.raises(CheckpointError):
+        cache.get("m")  # without it, meta.json is read
