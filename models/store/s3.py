@@ -139,9 +139,6 @@ class S3Store:
 
     # -- health ----------------------------------------------------------------------------
 
-    def is_writable(self) -> bool:
-        return self.problem() is None
-
     def problem(self) -> str | None:
         """Why the store cannot be used now, or None if an object can be written and removed."""
         try:
