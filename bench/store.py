@@ -8,10 +8,11 @@ trains one model of the default architecture for one epoch, and times, interleav
 - ``save training``: a training checkpoint (weights, best weights, AdamW state), as a worker
   writes every ``ODECAST_CHECKPOINT_EVERY_S``;
 - ``load training``: reading it back, as a resumed job does;
-- ``save trained``: the finished model for serving;
+- ``save trained``: the finished model for serving, and its record updated to name it, as a
+  worker does when training ends;
 - ``cold load``: what the API does for a model that is not in its cache: its record, then the
-  weights (named by the record's checkpoint version) and the data set, into a fresh
-  ``ModelCache``;
+  weights (named by the copy of ``meta.json`` that the record keeps) and the data set, into a
+  fresh ``ModelCache``;
 - ``record read``: what every prediction of a cached model costs the store (its record, whose
   checkpoint version says the cached weights are current).
 
@@ -36,14 +37,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import torch  # noqa: E402
 from s3_server import S3Server  # noqa: E402
 
-from models.checkpoint import checkpoint_version  # noqa: E402
+from models.checkpoint import checkpoint_manifest  # noqa: E402
 from models.latent.model import ModelConfig  # noqa: E402
 from models.latent.resume import (  # noqa: E402
     load_training_state,
     save_trained_model,
     save_training_state,
 )
-from models.latent.train import Config, TrainingConfig, TrainingState, train  # noqa: E402
+from models.latent.train import Config, TrainedModel, TrainingConfig, TrainingState, train  # noqa: E402
 from models.store import ModelStore, new_record, open_store  # noqa: E402
 from models.synthetic import damped_oscillator  # noqa: E402
 from service.model_cache import ModelCache  # noqa: E402
@@ -73,10 +74,7 @@ def main() -> None:
         }
         for store in stores.values():
             store.create_model(MODEL_ID, new_record(MODEL_ID, dataset, config.to_json()), dataset)
-            save_trained_model(store.trained_dir(MODEL_ID), trained)
-            store.update_record(
-                MODEL_ID, checkpoint_version=checkpoint_version(store.trained_dir(MODEL_ID))
-            )
+            _save_trained(store, trained)
 
         def operations(store: ModelStore) -> dict[str, Callable[[], object]]:
             return {
@@ -84,7 +82,7 @@ def main() -> None:
                     store.training_dir(MODEL_ID), state, config, trained.normaliser
                 ),
                 "load training": lambda: load_training_state(store.training_dir(MODEL_ID)),
-                "save trained": lambda: save_trained_model(store.trained_dir(MODEL_ID), trained),
+                "save trained": lambda: _save_trained(store, trained),
                 "cold load": lambda: _cold_load(store),
                 "record read": lambda: store.record(MODEL_ID),
             }
@@ -107,10 +105,20 @@ def main() -> None:
         print(f"{name:<16}{local:>10.2f}{s3:>10.2f}{s3 / local:>10.2f}")
 
 
+def _save_trained(store: ModelStore, trained: TrainedModel) -> None:
+    """What a worker does when training ends: save the model, then point its record at it."""
+    save_trained_model(store.trained_dir(MODEL_ID), trained)
+    manifest = checkpoint_manifest(store.trained_dir(MODEL_ID))
+    assert manifest is not None
+    store.update_record(
+        MODEL_ID, checkpoint_version=manifest["version"], checkpoint_manifest=manifest
+    )
+
+
 def _cold_load(store: ModelStore) -> object:
     """What ``load_servable`` does for a model the API has not loaded yet."""
     record = store.record(MODEL_ID)
-    return ModelCache(store, 1).get(MODEL_ID, record.checkpoint_version)
+    return ModelCache(store, 1).get(MODEL_ID, record.checkpoint_version, record.checkpoint_manifest)
 
 
 def _training_state(model: torch.nn.Module) -> TrainingState:

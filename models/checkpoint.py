@@ -52,6 +52,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "CheckpointLocation",
+    "checkpoint_manifest",
     "checkpoint_version",
     "load_checkpoint",
     "save_checkpoint",
@@ -221,7 +222,10 @@ def _previous_version(files: LocalFiles | ObjectFiles) -> int:
 
 
 def load_checkpoint(
-    directory: CheckpointLocation, *, device: str | torch.device = "cpu"
+    directory: CheckpointLocation,
+    *,
+    device: str | torch.device = "cpu",
+    manifest: Mapping[str, Any] | None = None,
 ) -> Checkpoint:
     """Read the checkpoint in `directory`, checking every file against meta.json.
 
@@ -229,6 +233,10 @@ def load_checkpoint(
 
     - `directory`: the checkpoint's directory or object folder.
     - `device`: where the model's tensors go. The optimizer's stay on the CPU (see `Checkpoint`).
+    - `manifest`: meta.json's content as `checkpoint_manifest` returned it earlier (a model's
+      record keeps it), tried first to save reading meta.json, a round trip to an object store.
+      It is checked like meta.json; if its files are gone or differ (a newer save, or a damaged
+      copy), meta.json decides.
 
     **Returns:** the `Checkpoint`. Nothing is unpickled: tensors come from safetensors, the rest
     from JSON.
@@ -237,7 +245,7 @@ def load_checkpoint(
     or malformed.
     """
     files = files_at(directory)
-    record, blobs = _read_consistent(files)
+    record, blobs = _read_consistent(files, manifest)
     model = _parse_safetensors(files.where(record.files[MODEL_FILE].object), blobs[MODEL_FILE])
     optimizer = None
     if record.optimizer is not None:
@@ -250,6 +258,22 @@ def load_checkpoint(
         meta=record.meta,
         version=record.version,
     )
+
+
+def checkpoint_manifest(directory: CheckpointLocation) -> dict[str, Any] | None:
+    """meta.json's content (checked), or None if `directory` holds no checkpoint: what
+    `load_checkpoint`'s ``manifest`` takes. Its ``"version"`` is `checkpoint_version`'s answer.
+
+    **Raises:** `CheckpointError` if meta.json exists but cannot be read.
+    """
+    files = files_at(directory)
+    raw = files.read_meta()
+    if raw is None:
+        return None
+    where = files.where(META_FILE)
+    content = _decode_json(where, raw)
+    _check_record(where, content)
+    return content
 
 
 def checkpoint_version(directory: CheckpointLocation) -> int | None:
@@ -265,13 +289,23 @@ def checkpoint_version(directory: CheckpointLocation) -> int | None:
     return None if raw is None else _parse_record(files.where(META_FILE), raw).version
 
 
-def _read_consistent(files: LocalFiles | ObjectFiles) -> tuple[_Record, dict[str, bytes]]:
-    """meta.json and the tensor files it names, checked against each other.
+def _read_consistent(
+    files: LocalFiles | ObjectFiles, manifest: Mapping[str, Any] | None = None
+) -> tuple[_Record, dict[str, bytes]]:
+    """meta.json (or the `manifest` given for it) and the tensor files it names, checked against
+    each other.
 
     If they do not match and meta.json has changed meanwhile, a save committed while we read:
     start again from the new meta.json.
     """
     files.check_there()
+    if manifest is not None:
+        try:
+            where = f"{files.where(META_FILE)} (as the record keeps it)"
+            record = _check_record(where, manifest)
+            return record, _read_record_files(files, record)
+        except CheckpointError:
+            pass  # superseded by a newer save (its files deleted), or a damaged copy
     raw = files.read(META_FILE)
     for _ in range(LOAD_ATTEMPTS - 1):
         try:
@@ -292,8 +326,11 @@ def _read_files(
 ) -> tuple[_Record, dict[str, bytes]]:
     """Parse meta.json's bytes and read the tensor files it names, verified."""
     record = _parse_record(files.where(META_FILE), raw_meta)
-    blobs = {name: _read_verified(files, entry) for name, entry in record.files.items()}
-    return record, blobs
+    return record, _read_record_files(files, record)
+
+
+def _read_record_files(files: LocalFiles | ObjectFiles, record: _Record) -> dict[str, bytes]:
+    return {name: _read_verified(files, entry) for name, entry in record.files.items()}
 
 
 def _read_verified(files: LocalFiles | ObjectFiles, expected: _FileRecord) -> bytes:
@@ -315,15 +352,23 @@ def _read_verified(files: LocalFiles | ObjectFiles, expected: _FileRecord) -> by
 
 def _parse_record(path: str, raw: bytes) -> _Record:
     """Parse and type-check meta.json (at `path`, for messages)."""
+    return _check_record(path, _decode_json(path, raw))
+
+
+def _decode_json(path: str, raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as err:  # ValueError covers bad UTF-8 too
+        raise CheckpointError(f"{path}: not valid JSON ({err})") from err
+
+
+def _check_record(path: str, record: Any) -> _Record:
+    """Type-check meta.json's decoded content (at `path`, for messages)."""
 
     def fail(problem: str) -> CheckpointError:
         return CheckpointError(f"{path}: {problem}")
 
-    try:
-        record = json.loads(raw)
-    except (ValueError, RecursionError) as err:  # ValueError covers bad UTF-8 too
-        raise fail(f"not valid JSON ({err})") from err
-    if not isinstance(record, dict):
+    if not isinstance(record, Mapping):
         raise fail(f"must hold a JSON object, not {type(record).__name__}")
     missing = {"format", "format_version", "version", "files", "optimizer", "meta"} - record.keys()
     if missing:

@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from models.store import ModelStore
 
@@ -38,11 +38,17 @@ class ModelCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, model_id: str, version: int | None = None) -> LoadedModel:
+    def get(
+        self,
+        model_id: str,
+        version: int | None = None,
+        manifest: dict[str, Any] | None = None,
+    ) -> LoadedModel:
         """The trained model ``model_id`` and its series; raises CheckpointError, or
         FileNotFoundError when it has no trained weights. ``version``: the checkpoint version
         its record names, if it names one: a cached model of that version is served without
-        reading meta.json (a round trip to an object store on every prediction)."""
+        reading meta.json (a round trip to an object store on every prediction). ``manifest``:
+        that version's meta.json as the record keeps it, so that loading skips reading it too."""
         from models.checkpoint import checkpoint_version
 
         folder = self.store.trained_dir(model_id)
@@ -60,7 +66,7 @@ class ModelCache:
                     return entry[1]
         with self._lock:
             self.misses += 1
-        version, loaded = self._load(model_id, folder)
+        version, loaded = self._load(model_id, folder, manifest)
         with self._lock:
             self._entries[model_id] = (version, loaded)
             self._entries.move_to_end(model_id)
@@ -68,7 +74,9 @@ class ModelCache:
                 self._entries.popitem(last=False)
         return loaded
 
-    def _load(self, model_id: str, folder: CheckpointLocation) -> tuple[int, LoadedModel]:
+    def _load(
+        self, model_id: str, folder: CheckpointLocation, manifest: dict[str, Any] | None
+    ) -> tuple[int, LoadedModel]:
         """The model's weights and, read meanwhile (each a round trip to an object store), its
         data set."""
         from models.checkpoint import CheckpointError, checkpoint_version
@@ -77,7 +85,7 @@ class ModelCache:
         with ThreadPoolExecutor(max_workers=1) as pool:
             dataset = pool.submit(self.store.dataset, model_id)
             try:
-                trained, version = load_trained_model_and_version(folder)
+                trained, version = load_trained_model_and_version(folder, manifest=manifest)
             except CheckpointError:
                 if checkpoint_version(folder) is None:
                     raise FileNotFoundError(f"model {model_id!r} has no trained weights") from None

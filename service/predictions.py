@@ -79,7 +79,7 @@ def load_servable(
     except CorruptFileError as err:
         raise _unreadable(model_id, err) from err
     try:
-        return record, cache.get(model_id, record.checkpoint_version)
+        return record, cache.get(model_id, record.checkpoint_version, record.checkpoint_manifest)
     except FileNotFoundError:
         raise ApiError(
             409,

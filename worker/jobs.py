@@ -299,16 +299,17 @@ class _TrainingRun:
     def _complete(
         self, metrics: dict[str, float], time_scale: float, skill: dict[str, Any]
     ) -> dict[str, Any]:
-        from models.checkpoint import checkpoint_version
+        from models.checkpoint import checkpoint_manifest
 
         state = JobState.CANCELLED if self.cancelled else JobState.SUCCEEDED
         status = ModelStatus.CANCELLED if self.cancelled else ModelStatus.READY
-        version = checkpoint_version(self.store.trained_dir(self.model_id))
+        manifest = checkpoint_manifest(self.store.trained_dir(self.model_id))
         self._update(
             status=status,
             metrics=metrics,
             skill=skill,
-            checkpoint_version=version,
+            checkpoint_version=None if manifest is None else manifest["version"],
+            checkpoint_manifest=manifest,
             time_scale=time_scale,
             trained_at=utc_now(),
         )

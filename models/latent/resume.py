@@ -3,6 +3,7 @@ normaliser too."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -77,11 +78,15 @@ def load_trained_model(
 
 
 def load_trained_model_and_version(
-    directory: CheckpointLocation, *, device: str | torch.device = "cpu"
+    directory: CheckpointLocation,
+    *,
+    device: str | torch.device = "cpu",
+    manifest: Mapping[str, Any] | None = None,
 ) -> tuple[TrainedModel, int]:
-    """``load_trained_model`` and the checkpoint version it read (one read of meta.json, which
-    counts on object storage)."""
-    checkpoint = load_checkpoint(directory, device=device)
+    """``load_trained_model`` and the checkpoint version it read. ``manifest``: meta.json's
+    content as the model's record keeps it, which saves reading meta.json (see
+    `load_checkpoint`)."""
+    checkpoint = load_checkpoint(directory, device=device, manifest=manifest)
     meta: dict[str, Any] = checkpoint.meta
     try:
         config = Config.from_json(meta["config"])

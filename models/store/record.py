@@ -57,6 +57,9 @@ class ModelRecord(BaseModel):
     started_at: str | None = None
     trained_at: str | None = None
     checkpoint_version: int | None = None
+    # meta.json of that version (`checkpoint_manifest`): the API loads the model without
+    # reading meta.json, one round trip less to an object store.
+    checkpoint_manifest: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as ``record.json`` holds it."""

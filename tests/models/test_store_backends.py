@@ -16,6 +16,7 @@ from models.checkpoint import (
     META_FILE,
     MODEL_FILE,
     CheckpointError,
+    checkpoint_manifest,
     checkpoint_version,
     load_checkpoint,
     save_checkpoint,
@@ -223,6 +224,45 @@ def test_a_damaged_checkpoint_is_named(store: ModelStore) -> None:
     overwrite(store, f"models/m/trained/{META_FILE}", b"{not json")
     with pytest.raises(CheckpointError, match=META_FILE):
         checkpoint_version(place)
+
+
+def test_a_kept_manifest_saves_reading_meta_json(
+    store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record's copy of meta.json (what the API loads a model with) is read instead of it."""
+    place = store.trained_dir("m")
+    save_checkpoint(place, model=small_state(), optimizer=None, meta={"step": 1})
+    manifest = checkpoint_manifest(place)
+    assert manifest is not None and manifest["version"] == checkpoint_version(place) == 1
+    files = files_at(place)
+    real_read, read = type(files).read, []
+
+    def counted(self: object, name: str) -> bytes:
+        read.append(name)
+        return real_read(self, name)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(files), "read", counted)
+    loaded = load_checkpoint(place, manifest=manifest)
+    assert loaded.meta == {"step": 1} and loaded.version == 1
+    assert META_FILE not in read and len(read) == 1
+    assert torch.equal(loaded.model["weight"], small_state()["weight"])
+
+
+@pytest.mark.parametrize("stale", ["older version", "damaged copy"])
+def test_a_stale_or_damaged_manifest_defers_to_meta_json(store: ModelStore, stale: str) -> None:
+    place = store.trained_dir("m")
+    save_checkpoint(place, model=small_state(), optimizer=None, meta={"step": 1})
+    manifest = checkpoint_manifest(place)
+    assert manifest is not None
+    newer = torch.nn.Linear(3, 2).state_dict()
+    save_checkpoint(place, model=newer, optimizer=None, meta={"step": 2})
+    if stale == "damaged copy":
+        manifest = checkpoint_manifest(place)
+        assert manifest is not None
+        manifest["files"][MODEL_FILE]["object"] = "../../elsewhere/model.safetensors"
+    loaded = load_checkpoint(place, manifest=manifest)
+    assert loaded.version == 2 and loaded.meta == {"step": 2}
+    assert torch.equal(loaded.model["weight"], newer["weight"])
 
 
 def _names(place: object) -> list[str]:

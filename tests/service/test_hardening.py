@@ -730,6 +730,19 @@ def _edit_meta(change: Callable[[dict[str, Any]], None]) -> Callable[[Path], Non
     return damage
 
 
+def _meta_json(damage: Callable[[Path], None]) -> Callable[[Path], None]:
+    """``damage`` to trained/meta.json, which the API reads only when the model's record keeps
+    no copy of it (as records written before that copy existed): drop the copy too."""
+
+    def damage_and_forget_the_copy(folder: Path) -> None:
+        damage(folder)
+        record = json.loads((folder / "record.json").read_text())
+        assert record.pop("checkpoint_manifest") is not None
+        (folder / "record.json").write_text(json.dumps(record))
+
+    return damage_and_forget_the_copy
+
+
 # (name, damage to the model folder, the 409 codes allowed, whether its record stays readable)
 DAMAGES: list[tuple[str, Callable[[Path], None], set[str], bool]] = [
     (
@@ -752,31 +765,31 @@ DAMAGES: list[tuple[str, Callable[[Path], None], set[str], bool]] = [
     ),
     (
         "meta_garbage",
-        lambda f: (f / "trained" / "meta.json").write_bytes(b"\x00garbage{"),
+        _meta_json(lambda f: (f / "trained" / "meta.json").write_bytes(b"\x00garbage{")),
         {"model_unreadable"},
         True,
     ),
     (
         "meta_truncated",
-        lambda f: _truncate(f / "trained" / "meta.json"),
+        _meta_json(lambda f: _truncate(f / "trained" / "meta.json")),
         {"model_unreadable"},
         True,
     ),
     (
         "meta_missing",
-        lambda f: (f / "trained" / "meta.json").unlink(),
+        _meta_json(lambda f: (f / "trained" / "meta.json").unlink()),
         {"model_unreadable", "model_not_ready"},
         True,
     ),
     (
         "meta_config_not_an_object",
-        _edit_meta(lambda meta: meta.update(config=[1, 2])),
+        _meta_json(_edit_meta(lambda meta: meta.update(config=[1, 2]))),
         {"model_unreadable"},
         True,
     ),
     (
         "meta_dims_wrong",
-        _edit_meta(lambda meta: meta.update(dims=meta["dims"] + 1)),
+        _meta_json(_edit_meta(lambda meta: meta.update(dims=meta["dims"] + 1))),
         {"model_unreadable"},
         True,
     ),
@@ -861,6 +874,21 @@ def test_a_damaged_model_answers_409_and_the_others_keep_serving(
     # and the damaged one can still be deleted, to fit again
     assert client.delete(f"/models/{DAMAGED}").status_code == 204
     assert model_folders(settings.store) == [HEALTHY]
+
+
+def test_a_model_whose_record_keeps_its_manifest_serves_without_meta_json(
+    client: TestClient, settings: Settings, trained_store: dict
+) -> None:
+    """The weights are checked against the record's copy of meta.json, so a lost meta.json does
+    not stop a model whose files are whole from serving."""
+    folder = install(settings, trained_store, DAMAGED)
+    (folder / "trained" / "meta.json").write_bytes(b"\x00garbage{")
+    assert predict(client, DAMAGED, t=[1.0], n_samples=2).status_code == 200
+    _flip(folder / "trained" / "model.safetensors")
+    client.app.state.model_cache.forget(DAMAGED)
+    assert error_of(predict(client, DAMAGED, t=[1.0], n_samples=2), 409)["code"] == (
+        "model_unreadable"
+    )
 
 
 # -- no pickle ---------------------------------------------------------------------------------

@@ -104,6 +104,18 @@ def test_the_device_a_model_trained_on_is_in_its_record(fitted, client) -> None:
     assert model["device"] in ("cpu", "cuda")
 
 
+def test_the_record_keeps_the_served_checkpoints_manifest(fitted, store_location) -> None:
+    """The API loads a model with the record's copy of its meta.json, so the copy must be it."""
+    from models.checkpoint import checkpoint_manifest
+    from models.store import open_store
+
+    store = open_store(store_location)
+    record = store.record(fitted["model_id"])
+    manifest = checkpoint_manifest(store.trained_dir(fitted["model_id"]))
+    assert manifest is not None and record.checkpoint_manifest == manifest
+    assert record.checkpoint_version == manifest["version"] >= 1
+
+
 def test_training_devices() -> None:
     import torch
 
