@@ -23,6 +23,11 @@ MIN_CYCLES = 2.5
 # looks like a few slow cycles.
 RECENT_SHARES = (0.25, 0.5)
 RECENT_MIN_CYCLES = 10.0
+# The period of the latest LATEST_CYCLES cycles replaces the season when the season's sine and
+# cosine explain less than DRIFT_EXPLAINED of what that period's explain there: it has drifted,
+# and a forecast repeats the latest cycles, not the average one.
+LATEST_CYCLES = 5
+DRIFT_EXPLAINED = 0.8
 # Periods tried: this many, log-spaced between 4 typical spacings and span / MIN_CYCLES.
 GRID_SIZE = 400
 # Periods tried around the best grid period to place its peak precisely.
@@ -60,6 +65,26 @@ def find_recent_season(series: Series, time_kind: TimeKind) -> float | None:
         if found is not None:
             return found
     return None
+
+
+def latest_period(series: Series, time_kind: TimeKind, season: float) -> float:
+    """``season``, or the period of the latest ``LATEST_CYCLES`` cycles of ``series`` when the
+    season no longer fits them (a drifting oscillation; see ``DRIFT_EXPLAINED``)."""
+    observed = _first_observed(series)
+    if observed is None:
+        return season
+    times, values = observed
+    latest = times >= times[-1] - LATEST_CYCLES * season
+    if latest.sum() < MIN_OBSERVED:
+        return season
+    times, values = times[latest], values[latest]
+    found = _season_of(times, values, time_kind, LATEST_CYCLES / 2)
+    if found is None or found == season:
+        return season
+    residual = _detrended(times, values)
+    if _explained(times, residual, season) >= DRIFT_EXPLAINED * _explained(times, residual, found):
+        return season
+    return found
 
 
 def _first_observed(series: Series) -> tuple[np.ndarray, np.ndarray] | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..seasons import find_recent_season, find_season
+from ..seasons import find_recent_season, find_season, latest_period
 from ..series import Dataset, Series, TimeKind
 
 # A data set is windowed when one of its series has more observations than this.
@@ -40,7 +40,8 @@ class WindowPlan:
     Attributes:
         length: a window's span in the data's time units (seconds for datetime data), or None
             when no series is long: every series is then one window.
-        season: the season found in the data (same units), or None.
+        season: the season found in the data (same units), or None; the period of its latest
+            cycles when it has drifted (``models.seasons.latest_period``).
         steady: the season holds over the whole longest series, not only its latest part
             (``models.seasons.find_recent_season``): only a steady one carries a fitted base.
     """
@@ -59,6 +60,8 @@ def plan_windows(dataset: Dataset, override: float | None = None) -> WindowPlan:
     steady = season is not None
     if season is None:
         season = find_recent_season(longest, dataset.time_kind)
+    if season is not None:
+        season = latest_period(longest, dataset.time_kind, season)
     if override is not None:
         length: float | None = override
     elif len(longest) <= LONG_SERIES_POINTS:

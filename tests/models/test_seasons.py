@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.seasons import DAY_S, find_recent_season, find_season
+from models.seasons import DAY_S, find_recent_season, find_season, latest_period
 from models.series import Series, TimeKind
 from models.synthetic import drifting_oscillator, mean_reverting
 
@@ -45,6 +45,30 @@ def test_a_random_walk_and_white_noise_have_no_season(seed):
     noise = _series(np.sort(rng.uniform(0, 100, 2000)), rng.normal(size=2000))
     assert find_season(noise, TimeKind.NUMERIC) is None
     assert find_recent_season(noise, TimeKind.NUMERIC) is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_season_that_has_drifted_gives_way_to_the_latest_cycles(seed):
+    """Three quarters of the series at a period of 0.9, the last quarter at 1.0: the season
+    found is the old period, and a forecast must repeat the latest cycles."""
+    rng = np.random.default_rng(seed)
+    times = np.sort(rng.uniform(0, 40, 1600))
+    cycles = np.where(times < 30, times / 0.9, 30 / 0.9 + (times - 30) / 1.0)
+    series = _series(times, np.sin(2 * np.pi * cycles) + 0.1 * rng.normal(size=1600))
+    season = find_season(series, TimeKind.NUMERIC)
+    assert season == pytest.approx(0.9, rel=0.02)
+    assert latest_period(series, TimeKind.NUMERIC, season) == pytest.approx(1.0, rel=0.01)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_steady_season_stays(seed):
+    rng = np.random.default_rng(seed)
+    times = np.sort(rng.uniform(0, 50, 600))
+    values = np.sin(2 * np.pi * times / 3.7) + 0.5 * rng.normal(size=600) + 0.1 * times
+    series = _series(times, values)
+    season = find_season(series, TimeKind.NUMERIC)
+    assert season is not None
+    assert latest_period(series, TimeKind.NUMERIC, season) == season
 
 
 def test_too_few_observations_say_nothing():
