@@ -161,13 +161,23 @@ def fit_weights(features: np.ndarray, residual: np.ndarray) -> tuple[float, ...]
     return best
 
 
-def cross_fitted_shift(samples: np.ndarray, features: np.ndarray, truth: np.ndarray) -> np.ndarray:
+def cross_fitted_shift(
+    samples: np.ndarray,
+    features: np.ndarray,
+    truth: np.ndarray,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Samples [S, M] shifted honestly: each half of the entries (alternating) by the weights
-    fitted on the other half, so that errors measured on them are out of sample."""
+    fitted on the other half (and on ``extra``'s features [K, E] and residuals [E], evidence
+    that is not scored), so that errors measured on them are out of sample."""
     halves = np.arange(truth.size) % 2 == 0
     residual = truth - samples.mean(axis=0)
+    more_features, more_residual = extra if extra is not None else (features[:, :0], residual[:0])
     out = samples.copy()
     for half in (halves, ~halves):
-        weights = fit_weights(features[:, ~half], residual[~half])
+        weights = fit_weights(
+            np.concatenate([features[:, ~half], more_features], axis=1),
+            np.concatenate([residual[~half], more_residual]),
+        )
         out[:, half] = shifted(samples[:, half], features[:, half], weights)
     return out

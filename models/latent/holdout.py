@@ -28,6 +28,9 @@ TAIL_SHARE = 0.2
 INTERIOR_SHARE = 0.1
 # A series with fewer points is not split (it trains whole and is not scored).
 MIN_SPLIT_POINTS = 10
+# In-sample forecasts (`in_sample_forecasts`): origins per series, spread after this share of it.
+IN_SAMPLE_ORIGINS = 12
+IN_SAMPLE_START = 0.25
 
 
 @dataclass(frozen=True)
@@ -131,3 +134,33 @@ def _rows(series: Series, rows: np.ndarray) -> Series:
 
 def _case(series: Series, context: np.ndarray, targets: np.ndarray) -> HeldOut:
     return HeldOut(_rows(series, context), series.times[targets], series.values[targets])
+
+
+def in_sample_forecasts(holdout: Holdout) -> list[HeldOut]:
+    """Forecasts from ``IN_SAMPLE_ORIGINS`` origins spread over each training series (after its
+    first ``IN_SAMPLE_START``), each over the held-out tails' horizon: cases whose targets
+    training has seen, so their errors flatter the model, but many of them, where the held-out
+    tail is one short stretch. Empty when whole series are held out (those are many already)."""
+    if holdout.by_series or not holdout.extrapolation:
+        return []
+    horizon = max(
+        (float(c.times[-1] - c.context.times[-1]) for c in holdout.extrapolation if len(c.times)),
+        default=0.0,
+    )
+    if horizon <= 0:
+        return []
+    cases = []
+    for s in holdout.train:
+        if len(s) < MIN_SPLIT_POINTS:
+            continue
+        first, last = float(s.times[0]), float(s.times[-1])
+        origins = np.linspace(
+            first + IN_SAMPLE_START * (last - first), last - horizon, IN_SAMPLE_ORIGINS
+        )
+        for origin in origins[origins > first]:
+            past = np.flatnonzero(s.times <= origin)
+            last_seen = s.times[past[-1]]  # horizons count from it, as the tail's do
+            ahead = np.flatnonzero((s.times > last_seen) & (s.times <= last_seen + horizon))
+            if len(past) >= MIN_SPLIT_POINTS and len(ahead):
+                cases.append(_case(s, past, ahead))
+    return cases

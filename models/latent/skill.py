@@ -40,7 +40,7 @@ from .calibration import (
     floored,
 )
 from .decoding import Request, decode
-from .holdout import HeldOut, Holdout
+from .holdout import HeldOut, Holdout, in_sample_forecasts
 from .model import LatentODE
 from .normaliser import Normaliser
 
@@ -72,6 +72,7 @@ def assess(
         seed,
         with_base=with_base,
         floor=interp_choice.error,
+        in_sample=in_sample_forecasts(holdout),
     )
     held_out = "in_sample" if holdout.in_sample else ("series" if holdout.by_series else "points")
     figures = {
@@ -139,10 +140,16 @@ def _job_skill(
     *,
     with_base: bool,
     floor: tuple[float, ...] | None = None,
+    in_sample: list[HeldOut] | None = None,
 ) -> tuple[dict[str, Any] | None, _Choice]:
     """One job's figures, and the blend and interval scale fitted on all its held-out entries;
     ``floor`` is the least variance of its samples per dimension, as a share of each context's
     variance (``Calibration.extrapolation_floor``).
+
+    ``in_sample``: forecasts of points training saw, from many origins (``in_sample_forecasts``);
+    the blend's weights are fitted on them too, never scored on them. A held-out tail is one
+    short stretch, and a model that happens to do well there can drift at other origins: weights
+    from the tail alone were a lottery over training seeds.
 
     Interpolation is the job whose only baseline is linear interpolation. The figures are out of
     sample: each half of the entries is blended and widened by what the other half chose
@@ -167,7 +174,10 @@ def _job_skill(
     )  # [S, N, D], [K, N, D]
     samples, features = samples[:, mask], features[:, mask]  # [S, M], [K, M]
     mean = samples.mean(axis=0)
-    honest = cross_fitted(cross_fitted_shift(samples, features, observed), observed)
+    extra = _in_sample_evidence(
+        model, normaliser, _usable(in_sample or []), seed, with_base, baselines[best], fallback
+    )
+    honest = cross_fitted(cross_fitted_shift(samples, features, observed, extra), observed)
     dims = np.nonzero(mask)[1]  # [M] the dimension of each entry
     spread = np.concatenate(
         [np.broadcast_to(context_variance(c.context), c.values.shape) for c in cases]
@@ -180,7 +190,7 @@ def _job_skill(
     per_dim = np.bincount(dims, relative, truth.shape[1]) / np.maximum(
         np.bincount(dims, minlength=truth.shape[1]), 1
     )
-    weights = fit_weights(features, observed - mean)
+    weights = fit_weights(*_pooled(features, observed - mean, extra))
     blend = InterpolationBlend(*weights) if interpolating else ExtrapolationBlend(best, *weights)
     figures = {
         "points": int(mask.sum()),
@@ -196,6 +206,35 @@ def _job_skill(
     }
     scale = fit_scale(shifted(samples, features, weights), observed)
     return figures, _Choice(weights, best, scale, tuple(float(x) for x in per_dim))
+
+
+def _in_sample_evidence(
+    model: LatentODE,
+    normaliser: Normaliser,
+    cases: list[HeldOut],
+    seed: int,
+    with_base: bool,
+    partner: Baseline,
+    fallback: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The extrapolation blend's features [1, E] and residuals [E] at ``cases``' observed
+    entries, with ``partner`` as the naive forecast; None without cases."""
+    if not cases:
+        return None
+    truth = np.concatenate([c.values for c in cases])  # [N, D]
+    mask = ~np.isnan(truth)
+    naive = np.concatenate([per_dimension(partner, c.context, c.times, fallback) for c in cases])
+    samples, features = _samples_and_features(model, normaliser, cases, seed, with_base, naive)
+    return features[:, mask], truth[mask] - samples.mean(axis=0)[mask]
+
+
+def _pooled(
+    features: np.ndarray, residual: np.ndarray, extra: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features [K, M] and residuals [M] with ``extra``'s appended."""
+    if extra is None:
+        return features, residual
+    return np.concatenate([features, extra[0]], axis=1), np.concatenate([residual, extra[1]])
 
 
 def _samples_and_features(

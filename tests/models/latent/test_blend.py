@@ -126,6 +126,21 @@ def test_predict_applies_the_blend_per_kind_of_time(tiny_model):
     np.testing.assert_allclose(spread[9], (alone.quantiles[0.9] - alone.quantiles[0.1])[9])
 
 
+def test_evidence_that_is_not_scored_steers_the_cross_fitted_weights():
+    """A held-out stretch that says "the model alone" is outweighed by many in-sample forecasts
+    that say "the naive method": each half is shifted by weights fitted on both."""
+    rng = np.random.default_rng(0)
+    samples = rng.normal(size=(50, 40))  # [S, M], mean about 0
+    features = np.ones((1, 40))  # the naive forecast lies 1 above the mean
+    truth = samples.mean(axis=0)  # the model's mean is right on the held-out entries
+    alone = cross_fitted_shift(samples, features, truth)
+    np.testing.assert_allclose(alone, samples)  # weight 0
+    extra = (np.ones((1, 400)), np.ones(400))  # elsewhere the naive forecast is right
+    steered = cross_fitted_shift(samples, features, truth, extra)
+    shift = (steered - samples).mean()
+    assert 0.85 < shift < 1.0  # weight (400 + 0) / (400 + 20) per half
+
+
 def test_a_forecast_is_never_surer_than_the_floor():
     from models.latent.calibration import floored
 

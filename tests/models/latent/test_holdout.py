@@ -7,7 +7,7 @@ import pytest
 
 from models.latent.batching import Task
 from models.latent.calibration import Calibration, coverage, cross_fitted, fit_scale
-from models.latent.holdout import make_holdout
+from models.latent.holdout import IN_SAMPLE_ORIGINS, in_sample_forecasts, make_holdout
 from models.latent.model import ModelConfig
 from models.latent.normaliser import Normaliser
 from models.latent.skill import _crps
@@ -40,6 +40,27 @@ def test_one_long_series_holds_out_its_tail_and_interior_points_never_trained_on
     assert extrap.times.min() > max(trained)  # the tail, after everything trained on
     assert len(trained) + len(interp.times) + len(extrap.times) == len(data.series[0])
     assert len(extrap.times) <= 0.2 * len(data.series[0]) + 1
+
+
+def test_in_sample_forecasts_read_only_what_trains_and_span_the_tails_horizon():
+    data = Dataset((seasonal_series(),), TimeKind.NUMERIC)
+    holdout = make_holdout(data, Normaliser.fit(data), 0.2, seed=0)
+    (tail,) = holdout.extrapolation
+    horizon = tail.times[-1] - tail.context.times[-1]
+    cases = in_sample_forecasts(holdout)
+    assert 0.8 * IN_SAMPLE_ORIGINS <= len(cases) <= IN_SAMPLE_ORIGINS
+    trained = _times(holdout.train)
+    origins = [case.context.times[-1] for case in cases]
+    (train,) = holdout.train
+    quarter = train.times[0] + 0.24 * (train.times[-1] - train.times[0])
+    assert origins == sorted(origins) and origins[0] >= quarter
+    for case in cases:
+        assert _times([case.context]) <= trained and set(case.times.tolist()) <= trained
+        ahead = case.times - case.context.times[-1]
+        assert ahead.min() > 0 and ahead.max() <= horizon
+        assert not set(case.context.times.tolist()) & set(case.times.tolist())
+    family = falling_object(10, seed=0)
+    assert in_sample_forecasts(make_holdout(family, Normaliser.fit(family), 0.2, seed=0)) == []
 
 
 def test_a_family_holds_out_whole_series():
