@@ -46,6 +46,8 @@ from .normaliser import Normaliser
 
 SKILL_SAMPLES = 100
 INTERPOLATION_PARTNER = "linear_interpolation"
+# The interpolation blend's weights that serve linear interpolation itself (``blend.py``).
+LINEAR_ONLY = (1.0, 1.0)
 
 
 def assess(
@@ -153,7 +155,9 @@ def _job_skill(
 
     Interpolation is the job whose only baseline is linear interpolation. The figures are out of
     sample: each half of the entries is blended and widened by what the other half chose
-    (``cross_fitted_shift``, ``cross_fitted``).
+    (``cross_fitted_shift``, ``cross_fitted``). When the blend so measured does not beat linear
+    interpolation, linear interpolation itself is served (``LINEAR_ONLY``, with the model's
+    calibrated spread): the better of the two out of sample.
     """
     cases = _usable(cases)
     if not cases:
@@ -178,6 +182,10 @@ def _job_skill(
         model, normaliser, _usable(in_sample or []), seed, with_base, baselines[best], fallback
     )
     honest = cross_fitted(cross_fitted_shift(samples, features, observed, extra), observed)
+    blended_mse = float(np.mean((honest.mean(axis=0) - observed) ** 2))
+    linear_only = interpolating and blended_mse >= errors[best]
+    if linear_only:  # the fitted blend does not beat linear interpolation out of sample
+        honest = cross_fitted(shifted(samples, features, LINEAR_ONLY), observed)
     dims = np.nonzero(mask)[1]  # [M] the dimension of each entry
     spread = np.concatenate(
         [np.broadcast_to(context_variance(c.context), c.values.shape) for c in cases]
@@ -190,7 +198,9 @@ def _job_skill(
     per_dim = np.bincount(dims, relative, truth.shape[1]) / np.maximum(
         np.bincount(dims, minlength=truth.shape[1]), 1
     )
-    weights = fit_weights(*_pooled(features, observed - mean, extra))
+    weights = (
+        LINEAR_ONLY if linear_only else fit_weights(*_pooled(features, observed - mean, extra))
+    )
     blend = InterpolationBlend(*weights) if interpolating else ExtrapolationBlend(best, *weights)
     figures = {
         "points": int(mask.sum()),

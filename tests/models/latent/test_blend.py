@@ -158,3 +158,35 @@ def test_a_forecast_is_never_surer_than_the_floor():
     np.testing.assert_allclose(widened[:, :, 1], samples[:, :, 1], rtol=1e-12)  # constant: none
     np.testing.assert_allclose(calibration.widen(samples, np.array([True] * 3)), samples)
     np.testing.assert_allclose(widened[:, 1], samples[:, 1], rtol=1e-12)  # interpolation: no floor
+
+
+def test_a_model_that_does_not_beat_linear_interpolation_serves_it():
+    """An untrained model fills gaps worse than a straight line; its blend, measured out of
+    sample, cannot do better either, so linear interpolation itself is served, and the skill
+    figures say that it does not beat it."""
+    import torch
+
+    from models.latent.holdout import make_holdout
+    from models.latent.model import ModelConfig
+    from models.latent.normaliser import Normaliser
+    from models.latent.skill import assess
+    from models.latent.train import Config, TrainedModel, TrainingConfig, new_model
+    from models.series import Dataset, TimeKind
+
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.uniform(0.0, 40.0, 600))
+    values = np.cumsum(rng.normal(size=600)) * 0.3 + 0.05 * rng.normal(size=600)
+    data = Dataset((_series(times, values),), TimeKind.NUMERIC)
+    config = Config(ModelConfig(latent_dim=3, hidden_dim=8, encoder_dim=8), TrainingConfig())
+    normaliser = Normaliser.fit(data)
+    torch.manual_seed(0)
+    model = new_model(config, normaliser, 1).eval()
+    calibration, figures = assess(model, normaliser, make_holdout(data, normaliser, 0.2, 0), 0)
+    assert calibration.interpolation_blend == InterpolationBlend(1.0, 1.0)
+    interpolation = figures["interpolation"]
+    assert interpolation["ratio"] == pytest.approx(1.0, rel=1e-9)
+    assert not interpolation["beats_naive"] and interpolation["model_mse"] > interpolation["mse"]
+    trained = TrainedModel(model, normaliser, config, {}, ("s",), figures, calibration)
+    gaps = np.array([5.05, 17.3, 33.33])
+    served = predict(trained, data.series[0], gaps, n_samples=20).mean[:, 0]
+    np.testing.assert_allclose(served, np.interp(gaps, times, values), rtol=1e-9, atol=1e-9)
