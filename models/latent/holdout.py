@@ -28,8 +28,10 @@ TAIL_SHARE = 0.2
 INTERIOR_SHARE = 0.1
 # A series with fewer points is not split (it trains whole and is not scored).
 MIN_SPLIT_POINTS = 10
-# In-sample forecasts (`in_sample_forecasts`): origins per series, spread after this share of it.
+# In-sample forecasts (`in_sample_forecasts`): origins per series (at least 2, at most
+# IN_SAMPLE_CASES in all), spread after IN_SAMPLE_START of it.
 IN_SAMPLE_ORIGINS = 12
+IN_SAMPLE_CASES = 48
 IN_SAMPLE_START = 0.25
 
 
@@ -151,13 +153,11 @@ def in_sample_forecasts(holdout: Holdout) -> list[HeldOut]:
     if horizon <= 0:
         return []
     cases = []
-    for s in holdout.train:
-        if len(s) < MIN_SPLIT_POINTS:
-            continue
+    long_enough = [s for s in holdout.train if len(s) >= MIN_SPLIT_POINTS]
+    per_series = max(2, min(IN_SAMPLE_ORIGINS, IN_SAMPLE_CASES // max(1, len(long_enough))))
+    for s in long_enough:
         first, last = float(s.times[0]), float(s.times[-1])
-        origins = np.linspace(
-            first + IN_SAMPLE_START * (last - first), last - horizon, IN_SAMPLE_ORIGINS
-        )
+        origins = np.linspace(first + IN_SAMPLE_START * (last - first), last - horizon, per_series)
         for origin in origins[origins > first]:
             past = np.flatnonzero(s.times <= origin)
             last_seen = s.times[past[-1]]  # horizons count from it, as the tail's do

@@ -8,7 +8,13 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import CheckpointError, CheckpointLocation, load_checkpoint, save_checkpoint
+from ..checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointLocation,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .calibration import Calibration
 from .normaliser import Normaliser
 from .train import Config, TrainedModel, TrainingState, new_model
@@ -85,15 +91,29 @@ def load_trained_model_and_version(
 ) -> tuple[TrainedModel, int]:
     """``load_trained_model`` and the checkpoint version it read. ``manifest``: meta.json's
     content as the model's record keeps it, which saves reading meta.json (see
-    `load_checkpoint`)."""
-    checkpoint = load_checkpoint(directory, device=device, manifest=manifest)
+    `load_checkpoint`); when it does not describe the weights (a record's JSON turns NaN into
+    null, or it was edited), meta.json decides."""
+    if manifest is not None:
+        try:
+            checkpoint = load_checkpoint(directory, device=device, manifest=manifest)
+            return _trained(directory, checkpoint, device), checkpoint.version
+        except CheckpointError:
+            pass
+    checkpoint = load_checkpoint(directory, device=device)
+    return _trained(directory, checkpoint, device), checkpoint.version
+
+
+def _trained(
+    directory: CheckpointLocation, checkpoint: Checkpoint, device: str | torch.device
+) -> TrainedModel:
+    """The model a checkpoint written by ``save_trained_model`` describes."""
     meta: dict[str, Any] = checkpoint.meta
     try:
         config = Config.from_json(meta["config"])
         normaliser = Normaliser.from_json(meta["normaliser"])
         model = new_model(config, normaliser, int(meta["dims"])).to(device)
         model.load_state_dict(checkpoint.model)
-        trained = TrainedModel(
+        return TrainedModel(
             model=model.eval(),
             normaliser=normaliser,
             config=config,
@@ -107,4 +127,3 @@ def load_trained_model_and_version(
         raise CheckpointError(
             f"{directory}: meta.json does not describe its weights: {err}"
         ) from err
-    return trained, checkpoint.version

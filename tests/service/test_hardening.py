@@ -891,6 +891,23 @@ def test_a_model_whose_record_keeps_its_manifest_serves_without_meta_json(
     )
 
 
+@pytest.mark.parametrize("edit", ["dims", "nan_lost"])
+def test_a_record_copy_that_does_not_describe_the_weights_defers_to_meta_json(
+    client: TestClient, settings: Settings, trained_store: dict, edit: str
+) -> None:
+    """A record's JSON turns NaN (a dimension never observed) into null, and a record can be
+    edited: the copy then fails to build the model, and meta.json, intact, serves it."""
+    folder = install(settings, trained_store, DAMAGED)
+    record = json.loads((folder / "record.json").read_text())
+    meta = record["checkpoint_manifest"]["meta"]
+    if edit == "dims":
+        meta["dims"] += 1
+    else:
+        meta["normaliser"]["mean"] = [None] * len(meta["normaliser"]["mean"])
+    (folder / "record.json").write_text(json.dumps(record))
+    assert predict(client, DAMAGED, t=[1.0], n_samples=2).status_code == 200
+
+
 # -- no pickle ---------------------------------------------------------------------------------
 
 PICKLING_MODULES = {"pickle", "cPickle", "_pickle", "dill", "joblib", "cloudpickle", "shelve"}
