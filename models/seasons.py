@@ -28,6 +28,8 @@ RECENT_MIN_CYCLES = 10.0
 # and a forecast repeats the latest cycles, not the average one.
 LATEST_CYCLES = 5
 DRIFT_EXPLAINED = 0.8
+# A latest period further than this factor from the season is another season, not a drift.
+MAX_DRIFT = 1.3
 # Periods tried: this many, log-spaced between 4 typical spacings and span / MIN_CYCLES.
 GRID_SIZE = 400
 # Periods tried around the best grid period to place its peak precisely.
@@ -69,7 +71,9 @@ def find_recent_season(series: Series, time_kind: TimeKind) -> float | None:
 
 def latest_period(series: Series, time_kind: TimeKind, season: float) -> float:
     """``season``, or the period of the latest ``LATEST_CYCLES`` cycles of ``series`` when the
-    season no longer fits them (a drifting oscillation; see ``DRIFT_EXPLAINED``)."""
+    season no longer fits them (a drifting oscillation; see ``DRIFT_EXPLAINED``) and it lies
+    within ``MAX_DRIFT`` of the season (further, it is another season: a weekly one beside a
+    yearly one)."""
     observed = _first_observed(series)
     if observed is None:
         return season
@@ -79,7 +83,7 @@ def latest_period(series: Series, time_kind: TimeKind, season: float) -> float:
         return season
     times, values = times[latest], values[latest]
     found = _season_of(times, values, time_kind, LATEST_CYCLES / 2)
-    if found is None or found == season:
+    if found is None or found == season or not 1 / MAX_DRIFT <= found / season <= MAX_DRIFT:
         return season
     residual = _detrended(times, values)
     if _explained(times, residual, season) >= DRIFT_EXPLAINED * _explained(times, residual, found):

@@ -60,6 +60,20 @@ def test_a_season_that_has_drifted_gives_way_to_the_latest_cycles(seed):
     assert latest_period(series, TimeKind.NUMERIC, season) == pytest.approx(1.0, rel=0.01)
 
 
+def test_another_season_in_the_latest_cycles_is_not_a_drift():
+    """A period of 10 over the whole series, but its last 50 units dominated by a period of 3."""
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.uniform(0, 300, 3000))
+    late = times > 250
+    values = np.where(late, 0.3, 1.0) * np.sin(2 * np.pi * times / 10) + np.where(
+        late, 1.5, 0.0
+    ) * np.sin(2 * np.pi * times / 3)
+    series = _series(times, values + 0.1 * rng.normal(size=3000))
+    season = find_season(series, TimeKind.NUMERIC)
+    assert season == pytest.approx(10.0, rel=0.02)
+    assert latest_period(series, TimeKind.NUMERIC, season) == season
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_a_steady_season_stays(seed):
     rng = np.random.default_rng(seed)
