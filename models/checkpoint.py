@@ -284,9 +284,8 @@ def checkpoint_version(directory: CheckpointLocation) -> int | None:
 
     **Raises:** `CheckpointError` if meta.json exists but cannot be read.
     """
-    files = files_at(directory)
-    raw = files.read_meta()
-    return None if raw is None else _parse_record(files.where(META_FILE), raw).version
+    manifest = checkpoint_manifest(directory)
+    return None if manifest is None else int(manifest["version"])
 
 
 def _read_consistent(
