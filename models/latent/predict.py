@@ -123,10 +123,29 @@ def _shaped(trained: TrainedModel, ask: Ask, wanted: np.ndarray, samples: np.nda
     raw = trained.calibration.widen(samples, outside, ask.context)[:, positions]
     kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
     levels = list(ask.quantiles)
-    values = np.quantile(raw, levels, axis=0) if levels else np.empty((0, *raw.shape[1:]))
+    values = sample_quantiles(raw, levels)
     return Prediction(
         times=times,
         mean=raw.mean(axis=0),
         quantiles=dict(zip(levels, values, strict=True)),  # one partition for all levels
         kinds=kinds,
     )
+
+
+def sample_quantiles(samples: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """``np.quantile(samples, levels, axis=0)`` (its default, linear interpolation): [Q, ...]
+    from samples [S, ...]; NaN where an entry's samples hold one.
+
+    One sort along the samples instead of numpy's partition, which runs about 7x slower along
+    a first axis of 100 samples (0.29 against 0.04 ms for [100, 100, 2]), and a prediction
+    paid it on every request.
+    """
+    ordered = np.sort(samples, axis=0)  # NaN sorts last
+    position = np.asarray(levels, dtype=np.float64) * (len(samples) - 1)
+    below = np.floor(position).astype(np.intp)
+    above = np.minimum(below + 1, len(samples) - 1)
+    weight = (position - below).reshape(-1, *([1] * (samples.ndim - 1)))
+    lower, upper = ordered[below], ordered[above]
+    values = lower + (upper - lower) * weight
+    values[:, np.isnan(ordered[-1])] = np.nan
+    return values

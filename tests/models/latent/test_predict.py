@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.latent.predict import Kind, predict
+from models.latent.predict import Kind, predict, sample_quantiles
 from models.synthetic import damped_oscillator
 
 # Asks decoded together share one adaptive solve, whose steps depend on the whole batch: answers
@@ -91,3 +91,21 @@ def test_asks_decoded_together_answer_as_they_do_alone(tiny_model):
                 answer.quantiles[q], alone.quantiles[q], rtol=SOLVE_RTOL, atol=SOLVE_ATOL
             )
     assert not np.allclose(together[0].mean, together[3].mean)  # seeds are per ask
+
+
+@pytest.mark.parametrize("shape", [(100, 100, 2), (1, 5, 1), (7, 3), (2, 4, 3)])
+@pytest.mark.parametrize("levels", [(0.1, 0.9), (0.0, 0.5, 1.0), (), (0.05, 0.333, 0.95)])
+def test_sample_quantiles_are_numpys(shape, levels):
+    samples = np.random.default_rng(len(shape) + len(levels)).normal(size=shape)
+    expected = np.quantile(samples, levels, axis=0) if levels else np.empty((0, *shape[1:]))
+    got = sample_quantiles(samples, levels)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_sample_quantiles_are_nan_where_a_sample_is():
+    samples = np.random.default_rng(0).normal(size=(10, 4, 2))
+    samples[3, 1, 0] = np.nan
+    got = sample_quantiles(samples, (0.1, 0.9))
+    assert np.isnan(got[:, 1, 0]).all()
+    assert not np.isnan(np.delete(got.reshape(2, -1), 2, axis=1)).any()
