@@ -6,7 +6,7 @@ import numpy as np
 
 from models.latent.normaliser import DEFAULT_MODEL_SPAN, Normaliser
 from models.series import Dataset, Series, TimeKind
-from models.synthetic import damped_oscillator
+from models.synthetic import damped_oscillator, drifting_oscillator, trend_season
 
 
 def test_values_round_trip_and_are_standardised_over_observed_entries():
@@ -36,3 +36,24 @@ def test_a_constant_dimension_is_not_divided_by_zero():
 def test_json_round_trip():
     normaliser = Normaliser.fit(damped_oscillator(5, seed=2))
     assert Normaliser.from_json(normaliser.to_json()) == normaliser
+
+
+def test_a_steady_season_bends_its_trend_and_a_drifted_one_keeps_a_line():
+    steady = Normaliser.fit(trend_season(0))
+    drifted = Normaliser.fit(drifting_oscillator(4))  # a seed whose season is found whole
+    assert steady.base and steady.bends
+    assert drifted.base and not drifted.bends
+    (series,) = drifting_oscillator(4).series
+    fitted = drifted.fit_base(series)
+    assert fitted is not None and fitted.knots == ()
+    fitted = steady.fit_base(trend_season(0).series[0])
+    assert fitted is not None and len(fitted.knots) > 5
+
+
+def test_a_model_saved_before_knots_keeps_its_line():
+    saved = Normaliser.fit(trend_season(0)).to_json()
+    del saved["bends"]
+    normaliser = Normaliser.from_json(saved)
+    assert normaliser.base and not normaliser.bends
+    fitted = normaliser.fit_base(trend_season(0).series[0])
+    assert fitted is not None and fitted.knots == ()
