@@ -135,6 +135,32 @@ class Dynamics(nn.Module):
         hidden = tanh(F.linear(hidden, second.weight, second.bias))
         return F.linear(hidden, last.weight, last.bias)
 
+    @torch.no_grad()
+    def folded(self) -> FoldedDynamics:
+        """The same field for solves without gradients, its tanh's affine parts folded into the
+        weights: an evaluation is three ``linear`` and two in-place ``sigmoid``, five torch calls
+        instead of eleven. Build it per solve: it copies the weights as they are now."""
+        first, _, second, _, last = cast("tuple[nn.Linear, ...]", tuple(self.net))
+        # tanh(a) = 2 s(2a) - 1 with s the sigmoid, so with s1, s2 the layers' sigmoids:
+        # 2 a1 = 2 W1 z + 2 b1;  2 a2 = 4 W2 s1 + 2 (b2 - W2 1);  f = 2 W3 s2 + (b3 - W3 1).
+        return FoldedDynamics(
+            (2 * first.weight, 2 * first.bias),
+            (4 * second.weight, 2 * (second.bias - second.weight.sum(dim=1))),
+            (2 * last.weight, last.bias - last.weight.sum(dim=1)),
+        )
+
+
+class FoldedDynamics:
+    """``Dynamics.folded()``: the field as three (weight, bias) pairs with sigmoids between."""
+
+    def __init__(self, *layers: tuple[torch.Tensor, torch.Tensor]) -> None:
+        self.first, self.second, self.last = layers
+
+    def __call__(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        hidden = torch.sigmoid_(F.linear(z, *self.first))
+        hidden = torch.sigmoid_(F.linear(hidden, *self.second))
+        return F.linear(hidden, *self.last)
+
 
 def masked_inputs(batch: Batch) -> torch.Tensor:
     """The encoder's inputs with every unobserved value multiplied by its zero mask, so that
@@ -297,7 +323,7 @@ class LatentODE(nn.Module):
     def _decode_scattered(self, z0: torch.Tensor, batch: Batch) -> torch.Tensor:
         config = self.config
         return odeint_scattered(
-            self.dynamics,
+            self.dynamics.folded(),
             z0,
             0.0,
             batch.grid[batch.target_grid.cpu().numpy()],
