@@ -190,3 +190,23 @@ def test_a_model_that_does_not_beat_linear_interpolation_serves_it():
     gaps = np.array([5.05, 17.3, 33.33])
     served = predict(trained, data.series[0], gaps, n_samples=20).mean[:, 0]
     np.testing.assert_allclose(served, np.interp(gaps, times, values), rtol=1e-9, atol=1e-9)
+
+
+def test_the_blend_is_served_only_when_it_beats_linear_interpolation_clearly():
+    from models.latent.skill import _clearly_better
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=60)
+    linear = (truth + rng.normal(scale=1.0, size=60))[None]  # [S=1, M]
+    better = (truth + rng.normal(scale=0.5, size=60))[None]  # a quarter of the error, everywhere
+    assert _clearly_better(better, linear, truth)
+    assert not _clearly_better(linear, better, truth)
+    assert not _clearly_better(linear, linear, truth)  # a tie is no gain
+    lucky = linear.copy()
+    errors = (linear[0] - truth) ** 2
+    worst, small = int(np.argmax(errors)), int(np.argmin(errors))
+    lucky[0, worst] = truth[worst]  # one point far better, another a little worse: no proof
+    lucky[0, small] = truth[small] + 0.5
+    assert np.mean((lucky[0] - truth) ** 2) < np.mean((linear[0] - truth) ** 2)
+    assert not _clearly_better(lucky, linear, truth)
+    assert not _clearly_better(better[:, :1], linear[:, :1], truth[:1])  # one point proves nothing
