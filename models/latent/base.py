@@ -18,14 +18,16 @@ from ..series import Series
 # Harmonics of the season in the base: enough for a skewed yearly shape, few enough to fit from
 # two or three seasons.
 HARMONICS = 3
-# The trend's slope may change at a knot every KNOT_SEASONS seasons (Prophet's changepoints, at
-# fixed places), each change shrunk by a ridge of TREND_RIDGE per observation: a forecast goes on
-# with the latest years' slope, not the whole history's. Measured on the long quality cases, the
-# base alone forecasting the held-out season (/tmp script): one line over four decades of co2 had
-# 59x Prophet's error, this trend 0.9x; against the line, trend_season 0.79x, drifting_oscillator
-# 1.05x, sunspots 1.26x (its interpolation 0.9x). Knots every 1 or 4 seasons and ridges of 0.3 to
-# 3 gave co2 0.9-1.5x Prophet; without the ridge, 1 to 7x.
+# The trend's slope may change at a knot every KNOT_SEASONS seasons, at most MAX_KNOTS of them
+# (Prophet's changepoints: 25, at fixed places), each change shrunk by a ridge of TREND_RIDGE per
+# observation: a forecast goes on with the latest years' slope, not the whole history's.
+# `bench/base_trend.py` measures the base alone forecasting the long cases' held-out season: one
+# line over four decades of co2 had 59x Prophet's error, this trend 0.89x; against the line,
+# trend_season 0.78x, drifting_oscillator 1.05x, sunspots 1.26x (its interpolation 0.90x). Knots
+# every 1 to 4 seasons with ridges of 0.3 to 3 gave co2 0.89-1.87x Prophet; without the ridge,
+# 1.35-6.6x.
 KNOT_SEASONS = 2.0
+MAX_KNOTS = 25
 TREND_RIDGE = 1.0
 
 
@@ -68,22 +70,20 @@ def fit_base(series: Series, period: float, *, bends: bool = True) -> FittedBase
 
 
 def trend_knots(start: float, stop: float, period: float) -> tuple[float, ...]:
-    """Knots splitting [start, stop] into equal segments of about ``KNOT_SEASONS`` seasons (none
-    for a span under two such segments: one line)."""
-    segments = max(1, int((stop - start) / (KNOT_SEASONS * period)))
+    """Knots splitting [start, stop] into equal segments of about ``KNOT_SEASONS`` seasons, or
+    longer ones beyond ``MAX_KNOTS`` (none for a span under two such segments: one line)."""
+    segments = max(1, min(MAX_KNOTS + 1, int((stop - start) / (KNOT_SEASONS * period))))
     return tuple(float(k) for k in np.linspace(start, stop, segments + 1)[1:-1])
 
 
 def _ridge_fit(design: np.ndarray, values: np.ndarray, knots: tuple[float, ...]) -> np.ndarray:
     """Least squares of ``values`` [N] on ``design`` [N, P], the last ``len(knots)`` columns'
-    coefficients (the slope changes) shrunk by ``TREND_RIDGE`` per observation: [P]."""
-    penalty = np.zeros((len(knots), design.shape[1]))
-    penalty[:, design.shape[1] - len(knots) :] = np.sqrt(TREND_RIDGE * len(values)) * np.eye(
-        len(knots)
-    )
-    stacked = np.concatenate([design, penalty])
-    target = np.concatenate([values, np.zeros(len(knots))])
-    solution, *_ = np.linalg.lstsq(stacked, target, rcond=None)
+    coefficients (the slope changes) shrunk by ``TREND_RIDGE`` per observation: [P]. Solved on
+    the P x P normal equations: a prediction refits the base on its whole context."""
+    gram = design.T @ design
+    changes = np.arange(design.shape[1] - len(knots), design.shape[1])
+    gram[changes, changes] += TREND_RIDGE * len(values)
+    solution, *_ = np.linalg.lstsq(gram, design.T @ values, rcond=None)
     return solution
 
 

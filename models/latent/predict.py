@@ -146,6 +146,8 @@ def sample_quantiles(samples: np.ndarray, levels: Sequence[float]) -> np.ndarray
     above = np.minimum(below + 1, len(samples) - 1)
     weight = (position - below).reshape(-1, *([1] * (samples.ndim - 1)))
     lower, upper = ordered[below], ordered[above]
-    values = lower + (upper - lower) * weight
+    step = upper - lower
+    # numpy's own interpolation, from the nearer side, so that the values are numpy's to the bit
+    values = np.where(weight >= 0.5, upper - step * (1 - weight), lower + step * weight)
     values[:, np.isnan(ordered[-1])] = np.nan
     return values

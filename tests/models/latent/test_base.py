@@ -58,8 +58,10 @@ def test_a_straight_trend_is_fitted_exactly_whatever_the_knots():
     np.testing.assert_allclose(fitted(ahead)[:, 0], 0.5 * ahead - 3.0 + seasonal(ahead), atol=1e-8)
 
 
-@pytest.mark.parametrize(("span", "knots"), [(1.0, 0), (3.9, 0), (4.0, 1), (10.0, 4), (41.0, 19)])
-def test_knots_every_two_seasons_and_none_for_a_short_span(span, knots):
+@pytest.mark.parametrize(
+    ("span", "knots"), [(1.0, 0), (3.9, 0), (4.0, 1), (10.0, 4), (41.0, 19), (1000.0, 25)]
+)
+def test_knots_every_two_seasons_at_most_25_and_none_for_a_short_span(span, knots):
     found = trend_knots(5.0, 5.0 + span * PERIOD, PERIOD)
     assert len(found) == knots
     assert all(5.0 < k < 5.0 + span for k in found)
