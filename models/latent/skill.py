@@ -201,9 +201,12 @@ def _job_skill(
         honest = floored(honest, np.asarray(floor)[dims] * spread)
     squared = (honest.mean(axis=0) - observed) ** 2
     mse = float(np.mean(squared))
-    relative = squared / np.maximum(spread, np.finfo(float).tiny)
-    per_dim = np.bincount(dims, relative, truth.shape[1]) / np.maximum(
-        np.bincount(dims, minlength=truth.shape[1]), 1
+    # The error as a share of the contexts' variance, per dimension: a ratio of sums, since a
+    # mean of ratios is ruled by the few contexts that barely vary (falling_object's floor came
+    # out at 1.35x its contexts' variance, and its forecasts' 80% interval held 99% of the
+    # held-out points).
+    per_dim = np.bincount(dims, squared, truth.shape[1]) / np.maximum(
+        np.bincount(dims, spread, truth.shape[1]), np.finfo(float).tiny
     )
     weights = (
         LINEAR_ONLY if linear_only else fit_weights(*_pooled(features, observed - mean, extra))
