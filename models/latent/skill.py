@@ -201,13 +201,7 @@ def _job_skill(
         honest = floored(honest, np.asarray(floor)[dims] * spread)
     squared = (honest.mean(axis=0) - observed) ** 2
     mse = float(np.mean(squared))
-    # The error as a share of the contexts' variance, per dimension: a ratio of sums, since a
-    # mean of ratios is ruled by the few contexts that barely vary (falling_object's floor came
-    # out at 1.35x its contexts' variance, and its forecasts' 80% interval held 99% of the
-    # held-out points).
-    per_dim = np.bincount(dims, squared, truth.shape[1]) / np.maximum(
-        np.bincount(dims, spread, truth.shape[1]), np.finfo(float).tiny
-    )
+    per_dim = share_of_variance(squared, spread, dims, truth.shape[1])
     weights = (
         LINEAR_ONLY if linear_only else fit_weights(*_pooled(features, observed - mean, extra))
     )
@@ -290,6 +284,19 @@ def _samples_and_features(
 
 def _with_neighbours(case: HeldOut) -> np.ndarray:
     return np.union1d(case.times, neighbour_times(case.context, case.times))
+
+
+def share_of_variance(
+    squared: np.ndarray, variance: np.ndarray, dims: np.ndarray, n_dims: int
+) -> np.ndarray:
+    """Per dimension [n_dims], squared errors [M] as a share of their contexts' variances [M]
+    (``dims`` [M]: each entry's dimension). A ratio of sums, since a mean of ratios is ruled by
+    the few contexts that barely vary: falling_object's forecast floor came out at 1.35x its
+    contexts' variance that way, and its forecasts' 80% interval held 99% of the held-out
+    points (0.02x and 86.5% as a ratio of sums)."""
+    return np.bincount(dims, squared, n_dims) / np.maximum(
+        np.bincount(dims, variance, n_dims), np.finfo(float).tiny
+    )
 
 
 def _clearly_better(samples: np.ndarray, simpler: np.ndarray, truth: np.ndarray) -> bool:

@@ -210,3 +210,12 @@ def test_the_blend_is_served_only_when_it_beats_linear_interpolation_clearly():
     assert np.mean((lucky[0] - truth) ** 2) < np.mean((linear[0] - truth) ** 2)
     assert not _clearly_better(lucky, linear, truth)
     assert not _clearly_better(better[:, :1], linear[:, :1], truth[:1])  # one point proves nothing
+
+
+def test_the_forecast_floor_is_not_ruled_by_contexts_that_barely_vary():
+    from models.latent.skill import share_of_variance
+
+    squared = np.array([1.0, 1.0, 1.0, 1.0, 4.0])
+    variance = np.array([10.0, 10.0, 10.0, 1e-6, 20.0])  # one context almost flat
+    dims = np.array([0, 0, 0, 0, 1])
+    np.testing.assert_allclose(share_of_variance(squared, variance, dims, 3), [4 / 30, 0.2, 0.0])
