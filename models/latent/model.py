@@ -101,7 +101,8 @@ class LossParts:
 def tanh(x: torch.Tensor) -> torch.Tensor:
     """tanh computed as ``2 sigmoid(2x) - 1``, the same function: torch's CPU tanh runs about 10x
     slower than its sigmoid (torch 2.13, AVX-512: 0.43 ms against 0.04 ms for 200k floats), and
-    the decoder's solve spent most of a prediction batch in this activation."""
+    the decoder's solve spent most of a prediction batch in this activation. Solves without
+    gradients fold the affine parts into the weights instead (``Dynamics.folded``)."""
     if torch.is_grad_enabled() and x.requires_grad:
         return 2 * torch.sigmoid(2 * x) - 1
     return torch.sigmoid(x * 2).mul_(2).sub_(1)  # in place: nothing keeps it for backward
