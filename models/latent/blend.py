@@ -172,12 +172,17 @@ def cross_fitted_shift(
     that is not scored), so that errors measured on them are out of sample."""
     halves = np.arange(truth.size) % 2 == 0
     residual = truth - samples.mean(axis=0)
-    more_features, more_residual = extra if extra is not None else (features[:, :0], residual[:0])
     out = samples.copy()
     for half in (halves, ~halves):
-        weights = fit_weights(
-            np.concatenate([features[:, ~half], more_features], axis=1),
-            np.concatenate([residual[~half], more_residual]),
-        )
+        weights = fit_weights(*pooled(features[:, ~half], residual[~half], extra))
         out[:, half] = shifted(samples[:, half], features[:, half], weights)
     return out
+
+
+def pooled(
+    features: np.ndarray, residual: np.ndarray, extra: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features [K, M] and residuals [M] with ``extra``'s [K, E] and [E] appended."""
+    if extra is None:
+        return features, residual
+    return np.concatenate([features, extra[0]], axis=1), np.concatenate([residual, extra[1]])

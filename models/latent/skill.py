@@ -28,6 +28,7 @@ from .blend import (
     fit_weights,
     interpolation_features,
     neighbour_times,
+    pooled,
     shifted,
 )
 from .calibration import (
@@ -202,9 +203,7 @@ def _job_skill(
     squared = (honest.mean(axis=0) - observed) ** 2
     mse = float(np.mean(squared))
     per_dim = share_of_variance(squared, spread, dims, truth.shape[1])
-    weights = (
-        LINEAR_ONLY if linear_only else fit_weights(*_pooled(features, observed - mean, extra))
-    )
+    weights = LINEAR_ONLY if linear_only else fit_weights(*pooled(features, observed - mean, extra))
     blend = InterpolationBlend(*weights) if interpolating else ExtrapolationBlend(best, *weights)
     figures = {
         "points": int(mask.sum()),
@@ -240,15 +239,6 @@ def _in_sample_evidence(
     naive = np.concatenate([per_dimension(partner, c.context, c.times, fallback) for c in cases])
     samples, features = _samples_and_features(model, normaliser, cases, seed, with_base, naive)
     return features[:, mask], truth[mask] - samples.mean(axis=0)[mask]
-
-
-def _pooled(
-    features: np.ndarray, residual: np.ndarray, extra: tuple[np.ndarray, np.ndarray] | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Features [K, M] and residuals [M] with ``extra``'s appended."""
-    if extra is None:
-        return features, residual
-    return np.concatenate([features, extra[0]], axis=1), np.concatenate([residual, extra[1]])
 
 
 def _samples_and_features(
