@@ -144,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         emit(run.record)
         case = figures.setdefault(name, {})
         for figure, value in run.values.items():
-            case.setdefault(figure, SeedFigures(run.targets[figure])).per_seed[seed] = value
+            seeds = case.setdefault(figure, SeedFigures(run.targets[figure]))
+            seeds.per_seed[seed] = value
+            seeds.ideal = run.ideal.get(figure, seeds.ideal)
     summary: dict[str, Any] = {
         "summary": True,
         "quick": args.quick,

@@ -20,9 +20,10 @@ when Prophet is not installed). Checked per seed, then on the mean of the seeds:
 interpolation MSE <= 0.8x linear on the synthetic cases and <= 1.0x on the real ones,
 extrapolation MSE <= 0.7x the best naive method and <= 1.2x Prophet's, and the coverage of the
 80% and 90% intervals on all held-out points within 5 points of nominal. The synthetic cases'
-records also give the noise floor (the noiseless values' MSE on the held-out points): seasonal
-naive at the true season is close to it on ``trend_season`` and ``drifting_oscillator``, so
-0.7x of it asks for a forecast near the floor.
+records also give the noise floor (the noiseless values' MSE on the held-out points), and the
+synthetic cases are also scored for the ideal predictor (``quality_ideal``: the true law with the
+true parameters), whose figures the table prints beside the latent ODE's: a target the ideal
+predictor misses cannot be met on that case's data.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import prophet_reference
+from quality_ideal import ideal_forecast
 from quality_latent import latent_forecast, log, train_model
 from quality_scores import (
     CaseRun,
@@ -58,7 +60,7 @@ from models.baselines import (
 from models.latent.model import ModelConfig
 from models.latent.train import TrainedModel, TrainingDivergedError
 from models.series import Dataset, Series
-from models.synthetic import LONG_FAMILIES
+from models.synthetic import LONG_FAMILIES, LongFamily
 
 DATA_SEED = 0  # the synthetic series; training seeds vary, the data do not
 SPLIT_SEED = 2  # which interpolation points are hidden
@@ -68,6 +70,7 @@ SPAN_FRACTION = 0.1  # P for a series without a season
 INTERP_TARGET = {"synthetic": 0.8, "real": 1.0}  # latent / linear interpolation
 EXTRAP_NAIVE_TARGET = 0.7  # latent / best naive method
 EXTRAP_PROPHET_TARGET = 1.2  # latent / Prophet
+IDEAL = "ideal"  # the ideal predictor's name among the scored methods
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class LongCase:
         season: its season in its time units, or None.
         dates: the calendar dates of its times, for Prophet.
         load_clean: the noiseless series at the same times (synthetic cases), or None.
+        family: the synthetic family the series is drawn from (with ``DATA_SEED``), or None.
     """
 
     kind: str
@@ -87,6 +91,7 @@ class LongCase:
     season: float | None
     dates: prophet_reference.Dates
     load_clean: Callable[[], Dataset] | None = None
+    family: LongFamily | None = None
 
 
 def _cases() -> dict[str, LongCase]:
@@ -97,6 +102,7 @@ def _cases() -> dict[str, LongCase]:
             family.season,
             prophet_reference.unit_days,
             functools.partial(family.generate, DATA_SEED, 0.0),
+            family,
         )
         for name, family in LONG_FAMILIES.items()
     }
@@ -218,12 +224,33 @@ class LongScores:
     extrapolation: Scores
 
 
+@functools.cache
+def ideal_answers(name: str) -> tuple[Forecast, Forecast] | None:
+    """The ideal predictor's (interpolation, extrapolation) forecasts of a synthetic case (the
+    same for every training seed); None for a real one."""
+    case = LONG_CASES[name]
+    if case.family is None:
+        return None
+    split = split_long(case.load().series[0], case.season)
+    forecasts = (
+        ideal_forecast(case.family, DATA_SEED, split.training, times)
+        for times in (split.interp_times, split.extrap_times)
+    )
+    return next(forecasts), next(forecasts)
+
+
 def score_long(
-    split: LongSplit, latent: tuple[Forecast, Forecast], prophet: ProphetAnswers | None
+    split: LongSplit,
+    latent: tuple[Forecast, Forecast],
+    prophet: ProphetAnswers | None,
+    ideal: tuple[Forecast, Forecast] | None = None,
 ) -> LongScores:
-    """Score the latent ODE's (interpolation, extrapolation) forecasts, the naive methods and
-    Prophet on the held-out sets."""
+    """Score the latent ODE's (interpolation, extrapolation) forecasts, the naive methods,
+    Prophet and the ideal predictor on the held-out sets."""
     interp, extrap = Scores(), Scores()
+    if ideal is not None:
+        interp.add(IDEAL, ideal[0], split.interp_values)
+        extrap.add(IDEAL, ideal[1], split.extrap_values)
     interp.add("latent_ode", latent[0], split.interp_values)
     linear = naive_forecast(linear_interpolation, split, split.interp_times)
     interp.add("linear", linear, split.interp_values)
@@ -247,18 +274,18 @@ def long_targets(kind: str, with_prophet: bool) -> dict[str, Target]:
     return {**targets, **coverage_targets()}
 
 
-def long_values(scores: LongScores) -> dict[str, float]:
-    """The checked figures of one run: MSE ratios, and the latent ODE's coverage on every
+def long_values(scores: LongScores, method: str = "latent_ode") -> dict[str, float]:
+    """The checked figures of ``method`` in one run: MSE ratios, and its coverage on every
     held-out point."""
     interp, extrap = scores.interpolation, scores.extrapolation
-    latent = extrap.mse("latent_ode")
+    forecast = extrap.mse(method)
     values = {
-        "interp_vs_linear": ratio(interp.mse("latent_ode"), interp.mse("linear")),
-        "extrap_vs_best_naive": ratio(latent, extrap.mse(best_naive(extrap))),
+        "interp_vs_linear": ratio(interp.mse(method), interp.mse("linear")),
+        "extrap_vs_best_naive": ratio(forecast, extrap.mse(best_naive(extrap))),
     }
     if "prophet" in extrap.sums:
-        values["extrap_vs_prophet"] = ratio(latent, extrap.mse("prophet"))
-    return {**values, **coverage_values(interp.merged(extrap), "latent_ode")}
+        values["extrap_vs_prophet"] = ratio(forecast, extrap.mse("prophet"))
+    return {**values, **coverage_values(interp.merged(extrap), method)}
 
 
 def best_naive(extrapolation: Scores) -> str:
@@ -291,8 +318,9 @@ def long_case(name: str, *, seed: int, seconds: float, n_samples: int, device: s
     started = time.monotonic()
     latent = _latent_answers(trained, split, n_samples, seed)
     eval_s = time.monotonic() - started
-    scores = score_long(split, latent, prophet)
+    scores = score_long(split, latent, prophet, ideal_answers(name))
     values = long_values(scores)
+    ideal = long_values(scores, IDEAL) if IDEAL in scores.extrapolation.sums else {}
     record |= {
         "time_kind": str(dataset.time_kind),
         "points": len(dataset.series[0]),
@@ -311,8 +339,9 @@ def long_case(name: str, *, seed: int, seconds: float, n_samples: int, device: s
             "best_naive": best_naive(scores.extrapolation),
         },
         "figures": values,
+        "ideal_figures": ideal or None,
     }
-    return CaseRun(record, values, targets)
+    return CaseRun(record, values, targets, ideal)
 
 
 def _latent_answers(

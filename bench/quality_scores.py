@@ -189,11 +189,13 @@ class CaseRun:
         record: everything measured, for its JSON line.
         values: the checked figures by name; infinite when training failed.
         targets: each checked figure's target, same names.
+        ideal: the ideal predictor's figures, same names, where the case has one.
     """
 
     record: dict[str, Any]
     values: dict[str, float]
     targets: dict[str, Target]
+    ideal: dict[str, float] = field(default_factory=dict)
 
     @staticmethod
     def failed(record: dict[str, Any], targets: dict[str, Target]) -> CaseRun:
@@ -203,10 +205,12 @@ class CaseRun:
 
 @dataclass
 class SeedFigures:
-    """One checked figure of one case over the training seeds."""
+    """One checked figure of one case over the training seeds, and the ideal predictor's (the
+    same for every seed), where the case has one."""
 
     target: Target
     per_seed: dict[int, float] = field(default_factory=dict)
+    ideal: float | None = None
 
     @property
     def mean(self) -> float:
@@ -225,20 +229,36 @@ class SeedFigures:
             "worst_seed": worst,
             "worst": self.per_seed[worst],
             "ok": self.target.ok(self.mean),
+            "ideal": self.ideal,
+            "ideal_ok": None if self.ideal is None else self.target.ok(self.ideal),
         }
 
 
 def table(figures: Mapping[str, Mapping[str, SeedFigures]]) -> str:
-    """A plain-text table: one row per case and figure, its seeds, mean, worst seed and ok."""
+    """A plain-text table: one row per case and figure, its seeds, mean, worst seed, ok, and the
+    ideal predictor's figure ("-" without one; "!" marks a target it misses too)."""
     seeds = sorted({s for case in figures.values() for f in case.values() for s in f.per_seed})
-    header = ["case", "figure", "target", *(f"seed {s}" for s in seeds), "mean", "worst", "ok"]
+    header = [
+        "case",
+        "figure",
+        "target",
+        *(f"seed {s}" for s in seeds),
+        "mean",
+        "worst",
+        "ok",
+        "ideal",
+    ]
     rows = [header]
     for case, named in figures.items():
         for name, figure in named.items():
             values = [_number(figure.per_seed.get(s)) for s in seeds]
             worst = f"{_number(figure.per_seed[figure.worst_seed])} (seed {figure.worst_seed})"
             ok = "ok" if figure.target.ok(figure.mean) else "FAIL"
-            rows.append([case, name, str(figure.target), *values, _number(figure.mean), worst, ok])
+            ideal = _number(figure.ideal)
+            if figure.ideal is not None and not figure.target.ok(figure.ideal):
+                ideal += " !"
+            row = [case, name, str(figure.target), *values, _number(figure.mean), worst, ok, ideal]
+            rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 

@@ -29,6 +29,10 @@ LONG_GAPS = 3
 # fall in: the end of a long series, where benchmarks hold points out, is left whole.
 GAP_FRACTION = (0.01, 0.025)
 GAPPED_SHARE = 0.85
+# The long families' observation noise (standard deviation) by default.
+TREND_SEASON_NOISE = 0.2
+DRIFTING_NOISE = 0.1
+MEAN_REVERTING_NOISE = 0.1
 
 
 def falling_object(
@@ -158,10 +162,16 @@ class LongFamily:
             noiseless values at the same times).
         season: the true period of the series' season in its time units (at the series' end
             where it drifts), or None for a series without one.
+        noise: the standard deviation of the observation noise by default.
+        process: ``process(seed)``, the random process behind the values of ``generate(seed)``;
+            None where the values are a function of time drawn once (the noiseless series is
+            then all there is to know). Benchmarks build the ideal predictor from it.
     """
 
     generate: Callable[[int, float | None], Dataset]
     season: float | None
+    noise: float
+    process: Callable[[int], OrnsteinUhlenbeck] | None = None
 
 
 def trend_season(seed: int = 0, noise: float | None = None) -> Dataset:
@@ -179,7 +189,7 @@ def trend_season(seed: int = 0, noise: float | None = None) -> Dataset:
     phase = rng.uniform(0.0, 2 * np.pi, size=2)
     trend = slope * times + bend * (2 * times / span - 1) ** 2
     season = np.sin(2 * np.pi * times + phase[0]) + second * np.sin(4 * np.pi * times + phase[1])
-    return _long("trend-season", times, trend + season, rng, 0.2 if noise is None else noise)
+    return _long("trend-season", times, trend + season, rng, _noise(noise, TREND_SEASON_NOISE))
 
 
 def drifting_oscillator(seed: int = 0, noise: float | None = None) -> Dataset:
@@ -198,7 +208,7 @@ def drifting_oscillator(seed: int = 0, noise: float | None = None) -> Dataset:
     # ∫ f: f(t) = start + (1 - start) t / span.
     cycles = start * times + (1.0 - start) * times**2 / (2 * span)
     values = np.exp(growth * times / span) * np.sin(2 * np.pi * cycles + phase)
-    return _long("drifting-oscillator", times, values, rng, 0.1 if noise is None else noise)
+    return _long("drifting-oscillator", times, values, rng, _noise(noise, DRIFTING_NOISE))
 
 
 def mean_reverting(seed: int = 0, noise: float | None = None) -> Dataset:
@@ -207,18 +217,57 @@ def mean_reverting(seed: int = 0, noise: float | None = None) -> Dataset:
     θ uniform in [0.5, 1] (correlation times of 1 to 2 units), μ in [-1, 1], σ = 1, X(0) from the
     stationary law. No season. Noise 0.1 by default. Times on [0, 100] with ``LONG_GAPS`` gaps.
     """
+    rng, times, process = _mean_reverting_draws(seed)
+    values = ornstein_uhlenbeck(
+        rng, times, theta=process.theta, mean=process.mean, sigma=process.sigma
+    )
+    return _long("mean-reverting", times, values, rng, _noise(noise, MEAN_REVERTING_NOISE))
+
+
+def mean_reverting_process(seed: int) -> OrnsteinUhlenbeck:
+    """The process whose path ``mean_reverting(seed)`` observes."""
+    return _mean_reverting_draws(seed)[2]
+
+
+def _mean_reverting_draws(
+    seed: int,
+) -> tuple[np.random.Generator, np.ndarray, OrnsteinUhlenbeck]:
+    """The generator after drawing ``mean_reverting``'s times [T] and process, and both."""
     rng = np.random.default_rng(seed)
     times = gapped_times(rng, LONG_POINTS, 100.0)
     theta, mean = rng.uniform(0.5, 1.0), rng.uniform(-1.0, 1.0)
-    values = ornstein_uhlenbeck(rng, times, theta=theta, mean=mean, sigma=1.0)
-    return _long("mean-reverting", times, values, rng, 0.1 if noise is None else noise)
+    return rng, times, OrnsteinUhlenbeck(theta=float(theta), mean=float(mean), sigma=1.0)
+
+
+def _noise(given: float | None, default: float) -> float:
+    return default if given is None else given
+
+
+@dataclass(frozen=True)
+class OrnsteinUhlenbeck:
+    """The stationary process ``dX = θ (μ - X) dt + σ dW``."""
+
+    theta: float
+    mean: float
+    sigma: float
+
+    @property
+    def variance(self) -> float:
+        """The stationary variance σ² / 2θ."""
+        return self.sigma**2 / (2.0 * self.theta)
+
+    def covariance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Cov(X(a_i), X(b_j)) = σ² / 2θ e^{-θ |a_i - b_j|} for times a [A] and b [B]: [A, B]."""
+        return self.variance * np.exp(-self.theta * np.abs(a[:, None] - b))
 
 
 LONG_FAMILIES: Mapping[str, LongFamily] = MappingProxyType(
     {
-        "trend_season": LongFamily(trend_season, season=1.0),
-        "drifting_oscillator": LongFamily(drifting_oscillator, season=1.0),
-        "mean_reverting": LongFamily(mean_reverting, season=None),
+        "trend_season": LongFamily(trend_season, 1.0, TREND_SEASON_NOISE),
+        "drifting_oscillator": LongFamily(drifting_oscillator, 1.0, DRIFTING_NOISE),
+        "mean_reverting": LongFamily(
+            mean_reverting, None, MEAN_REVERTING_NOISE, mean_reverting_process
+        ),
     }
 )
 

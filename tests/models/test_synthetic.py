@@ -12,10 +12,13 @@ from models.synthetic import (
     FAMILIES,
     LONG_FAMILIES,
     LONG_POINTS,
+    OrnsteinUhlenbeck,
     damped_oscillator,
     drifting_oscillator,
     drop_at_random,
     falling_object,
+    mean_reverting,
+    mean_reverting_process,
     ornstein_uhlenbeck,
     periodic,
     spirals,
@@ -164,6 +167,7 @@ def test_long_family_noise_is_added_to_the_same_clean_series(family):
     np.testing.assert_array_equal(noisy.times, clean.times)
     residual = noisy.values[:, 0] - clean.values[:, 0]
     assert residual.std() == pytest.approx(DEFAULT_NOISE[family], rel=0.1)
+    assert LONG_FAMILIES[family].noise == DEFAULT_NOISE[family]
 
 
 def test_trend_season_has_its_true_season_findable():
@@ -200,3 +204,35 @@ def test_mean_reverting_has_no_season_and_reverts():
     values = series.values[:, 0]
     crossings = np.count_nonzero(np.diff(np.sign(values - values.mean())) != 0)
     assert crossings > 20, "a mean-reverting path keeps coming back to its mean"
+
+
+def test_mean_reverting_process_is_the_one_behind_its_path():
+    # The path's mean, variance and lag correlations are the stated process's, not another
+    # draw's: θ and μ vary between seeds, so a wrong process misses these.
+    for seed in (0, 5):
+        process = LONG_FAMILIES["mean_reverting"].process(seed)  # type: ignore[misc]
+        assert process == mean_reverting_process(seed)
+        (series,) = mean_reverting(seed, 0.0).series
+        t, x = series.times, series.values[:, 0]
+        assert 0.5 <= process.theta <= 1.0 and -1.0 <= process.mean <= 1.0
+        # Pairs about one correlation time apart: their covariance is the process's.
+        lag = np.searchsorted(t, t + 1.0 / process.theta)
+        ok = lag < len(t)
+        expected = process.covariance(t[ok], t[lag[ok]]).diagonal()
+        sampled = (x[ok] - process.mean) * (x[lag[ok]] - process.mean)
+        assert sampled.mean() == pytest.approx(expected.mean(), abs=0.25)
+        assert np.mean((x - process.mean) ** 2) == pytest.approx(process.variance, rel=0.4)
+
+
+def test_ornstein_uhlenbeck_covariance_is_its_stationary_law():
+    process = OrnsteinUhlenbeck(theta=0.5, mean=0.3, sigma=1.0)
+    times = np.array([0.0, 1.0, 3.0])
+    covariance = process.covariance(times, times)
+    np.testing.assert_allclose(np.diag(covariance), process.variance)
+    assert covariance[0, 1] == pytest.approx(np.exp(-0.5))
+    assert covariance[2, 0] == pytest.approx(np.exp(-1.5))
+    rng = np.random.default_rng(0)
+    paths = np.stack(
+        [ornstein_uhlenbeck(rng, times, theta=0.5, mean=0.3, sigma=1.0) for _ in range(4000)]
+    )
+    np.testing.assert_allclose(np.cov(paths.T), covariance, atol=0.08)
