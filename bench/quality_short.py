@@ -15,7 +15,8 @@ spline for interpolation; last value, drift and linear trend for extrapolation (
 is "best naive"). Scores are pooled over every observed target entry of the family
 (``quality_scores``), with ``mse_vs_clean`` (against the noiseless values, regenerated with the
 same seed and noise 0) and ``noise_floor`` (the noiseless values' MSE against the noisy targets:
-no method can expect to go below it). Checked per seed, then on the mean of the seeds:
+no method can expect to go below it; its ratios are printed as the ideal predictor's figures).
+Checked per seed, then on the mean of the seeds:
 interpolation MSE <= 0.5x linear interpolation, extrapolation MSE <= 0.15x the best naive
 method, and the coverage of the 80% and 90% intervals on all held-out entries within 5 points.
 
@@ -212,6 +213,17 @@ def short_values(interp: Scores, extrap: Scores) -> dict[str, float]:
     }
 
 
+def ideal_values(interp: TaskScores, extrap: TaskScores) -> dict[str, float]:
+    """The MSE ratios of the ideal predictor, the noiseless values (each series' own law with
+    its drawn parameters): the noise floor over the naive methods' errors."""
+    return {
+        "interp_vs_linear": ratio(interp.floor.mse("clean"), interp.noisy.mse("linear")),
+        "extrap_vs_best_naive": ratio(
+            extrap.floor.mse("clean"), extrap.noisy.mse(best_naive(extrap.noisy))
+        ),
+    }
+
+
 # ----------------------------------------------------------------------------- cases
 
 
@@ -239,6 +251,7 @@ def family_case(
     extrap = evaluate(trained, extrap_tasks, EXTRAPOLATION_BASELINES, settings.n_samples, seed)
     eval_s = time.monotonic() - started
     values = short_values(interp.noisy, extrap.noisy)
+    ideal = ideal_values(interp, extrap)
     record |= {
         "series": {"train": settings.n_train, "test": settings.n_test},
         "points_per_series": len(noisy.series[0]),
@@ -252,11 +265,12 @@ def family_case(
             "best_naive": best_naive(extrap.noisy),
         },
         "figures": values,
+        "ideal_figures": ideal,
         "latent_vs_cubic_spline": ratio(
             interp.noisy.mse("latent_ode"), interp.noisy.mse("cubic_spline")
         ),
     }
-    return CaseRun(record, values, targets)
+    return CaseRun(record, values, targets, ideal)
 
 
 def chen_case(settings: ShortSettings, *, seconds: float, device: str) -> dict[str, Any]:
