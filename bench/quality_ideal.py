@@ -10,10 +10,17 @@ benchmark prints its figures beside the latent ODE's.
   Gaussian process regression with the process's covariance plus the observation noise, the
   conditional mean and variance of each held-out observation (what a Kalman smoother with the true
   parameters answers).
+
+Run on its own, it scores the ideal predictor on many data seeds of each family (the benchmark
+uses data seed 0)::
+
+    .venv/bin/python bench/quality_ideal.py --data-seeds 40
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from statistics import NormalDist
 
 import numpy as np
@@ -55,3 +62,39 @@ def _gaussian(mean: np.ndarray, std: np.ndarray) -> Forecast:
     """Normal laws of mean and standard deviation [Q, D], as a ``Forecast``."""
     unit = NormalDist()
     return Forecast(mean, {level: mean + unit.inv_cdf(level) * std for level in QUANTILE_LEVELS})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ideal predictor's figures on many data seeds of each synthetic long family: how often
+    the long cases' targets can be met at all, whatever the method."""
+    # Imported here: quality_long builds on this module.
+    from quality_long import long_targets, long_values, score_long, split_long
+
+    from models.synthetic import LONG_FAMILIES
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--data-seeds", type=int, default=40, help="data seeds 0..N-1 (40)")
+    args = parser.parse_args(argv)
+    targets = long_targets("synthetic", with_prophet=False)
+    print(f"ideal predictor over data seeds 0-{args.data_seeds - 1}: mean (min-max), share met")
+    for name, family in LONG_FAMILIES.items():
+        runs = []
+        for seed in range(args.data_seeds):
+            split = split_long(family.generate(seed, None).series[0], family.season)
+            ideal = tuple(
+                ideal_forecast(family, seed, split.training, times)
+                for times in (split.interp_times, split.extrap_times)
+            )
+            runs.append(long_values(score_long(split, ideal, None)))  # type: ignore[arg-type]
+        for figure, target in targets.items():
+            values = np.array([run[figure] for run in runs])
+            met = np.mean([target.ok(v) for v in values])
+            print(
+                f"{name:20} {figure:21} {target!s:7} {values.mean():7.3f} "
+                f"({values.min():.3f}-{values.max():.3f})  met on {100 * met:.0f}%"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
