@@ -81,11 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for seed in range(args.data_seeds):
             split = split_long(family.generate(seed, None).series[0], family.season)
-            ideal = tuple(
-                ideal_forecast(family, seed, split.training, times)
-                for times in (split.interp_times, split.extrap_times)
+            ideal = (
+                ideal_forecast(family, seed, split.training, split.interp_times),
+                ideal_forecast(family, seed, split.training, split.extrap_times),
             )
-            runs.append(long_values(score_long(split, ideal, None)))  # type: ignore[arg-type]
+            runs.append(long_values(score_long(split, ideal, None)))
         for figure, target in targets.items():
             values = np.array([run[figure] for run in runs])
             met = np.mean([target.ok(v) for v in values])

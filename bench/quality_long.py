@@ -232,11 +232,10 @@ def ideal_answers(name: str) -> tuple[Forecast, Forecast] | None:
     if case.family is None:
         return None
     split = split_long(case.load().series[0], case.season)
-    forecasts = (
-        ideal_forecast(case.family, DATA_SEED, split.training, times)
-        for times in (split.interp_times, split.extrap_times)
+    return (
+        ideal_forecast(case.family, DATA_SEED, split.training, split.interp_times),
+        ideal_forecast(case.family, DATA_SEED, split.training, split.extrap_times),
     )
-    return next(forecasts), next(forecasts)
 
 
 def score_long(

@@ -73,10 +73,10 @@ class SeriesIn(Strict):
 class ModelSettings(Strict):
     """The latent ODE's sizes and solver; omitted fields take the defaults."""
 
-    latent_dim: StrictInt | None = Field(None, ge=1, le=128, description="Size of z (default 8).")
+    latent_dim: StrictInt | None = Field(None, ge=1, le=128, description="Size of z (default 16).")
     hidden_dim: StrictInt | None = Field(None, ge=1, le=1024, description="MLP width (default 64).")
     encoder: Literal["rnn", "odernn"] | None = Field(None, description="Default rnn.")
-    encoder_dim: StrictInt | None = Field(None, ge=1, le=1024, description="Default 32.")
+    encoder_dim: StrictInt | None = Field(None, ge=1, le=1024, description="Default 64.")
     solver: Literal["bosh3", "dopri5", "dopri8"] | None = Field(None, description="Default dopri5.")
     rtol: StrictFloat | None = Field(None, ge=1e-10, le=0.1, description="Default 1e-4.")
     atol: StrictFloat | None = Field(None, ge=1e-12, le=1.0, description="Default 1e-5.")

@@ -51,10 +51,10 @@ class ModelConfig:
             datetime data); None chooses it from the data (``models.latent.windows``).
     """
 
-    latent_dim: int = 8
+    latent_dim: int = 16
     hidden_dim: int = 64
     encoder: EncoderKind = EncoderKind.RNN
-    encoder_dim: int = 32
+    encoder_dim: int = 64
     solver: str = "dopri5"
     rtol: float = 1e-4
     atol: float = 1e-5
