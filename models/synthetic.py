@@ -232,7 +232,8 @@ def mean_reverting_process(seed: int) -> OrnsteinUhlenbeck:
 def _mean_reverting_draws(
     seed: int,
 ) -> tuple[np.random.Generator, np.ndarray, OrnsteinUhlenbeck]:
-    """The generator after drawing ``mean_reverting``'s times [T] and process, and both."""
+    """What ``mean_reverting`` draws before its path: the times [T] and the process, and the
+    generator in the state the path is drawn from."""
     rng = np.random.default_rng(seed)
     times = gapped_times(rng, LONG_POINTS, 100.0)
     theta, mean = rng.uniform(0.5, 1.0), rng.uniform(-1.0, 1.0)
