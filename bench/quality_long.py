@@ -82,7 +82,6 @@ class LongCase:
         load: returns the series as a one-series ``Dataset``.
         season: its season in its time units, or None.
         dates: the calendar dates of its times, for Prophet.
-        load_clean: the noiseless series at the same times (synthetic cases), or None.
         family: the synthetic family the series is drawn from (with ``DATA_SEED``), or None.
     """
 
@@ -90,7 +89,6 @@ class LongCase:
     load: Callable[[], Dataset]
     season: float | None
     dates: prophet_reference.Dates
-    load_clean: Callable[[], Dataset] | None = None
     family: LongFamily | None = None
 
 
@@ -101,8 +99,7 @@ def _cases() -> dict[str, LongCase]:
             functools.partial(family.generate, DATA_SEED),
             family.season,
             prophet_reference.unit_days,
-            functools.partial(family.generate, DATA_SEED, 0.0),
-            family,
+            family=family,
         )
         for name, family in LONG_FAMILIES.items()
     }
@@ -171,9 +168,10 @@ def naive_extrapolations(split: LongSplit) -> dict[str, Forecast]:
 def noise_floor(case: LongCase, split: LongSplit) -> dict[str, float] | None:
     """The noiseless values' MSE against the held-out points (what no method can expect to beat),
     for the synthetic cases; None for the real ones."""
-    if case.load_clean is None:
+    if case.family is None:
         return None
-    clean = split_long(case.load_clean().series[0], case.season)  # same times, same rows
+    (noiseless,) = case.family.generate(DATA_SEED, 0.0).series  # same times, same rows
+    clean = split_long(noiseless, case.season)
     return {
         "interpolation": float(np.mean((split.interp_values - clean.interp_values) ** 2)),
         "extrapolation": float(np.mean((split.extrap_values - clean.extrap_values) ** 2)),

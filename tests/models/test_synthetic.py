@@ -3,6 +3,8 @@ long families: one long series with gaps, noise and (where it has one) a findabl
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -207,21 +209,33 @@ def test_mean_reverting_has_no_season_and_reverts():
 
 
 def test_mean_reverting_process_is_the_one_behind_its_path():
-    # The path's mean, variance and lag correlations are the stated process's, not another
-    # draw's: θ and μ vary between seeds, so a wrong process misses these.
+    # The path's exact likelihood is higher under the stated process than under one with θ
+    # halved or doubled, μ moved by 0.6, σ moved by 20%, or the next seed's process.
     for seed in (0, 5):
         process = LONG_FAMILIES["mean_reverting"].process(seed)  # type: ignore[misc]
         assert process == mean_reverting_process(seed)
         (series,) = mean_reverting(seed, 0.0).series
-        t, x = series.times, series.values[:, 0]
-        assert 0.5 <= process.theta <= 1.0 and -1.0 <= process.mean <= 1.0
-        # Pairs about one correlation time apart: their covariance is the process's.
-        lag = np.searchsorted(t, t + 1.0 / process.theta)
-        ok = lag < len(t)
-        expected = process.covariance(t[ok], t[lag[ok]]).diagonal()
-        sampled = (x[ok] - process.mean) * (x[lag[ok]] - process.mean)
-        assert sampled.mean() == pytest.approx(expected.mean(), abs=0.25)
-        assert np.mean((x - process.mean) ** 2) == pytest.approx(process.variance, rel=0.4)
+        path = (series.times, series.values[:, 0])
+        others = [
+            replace(process, theta=process.theta * 2),
+            replace(process, theta=process.theta / 2),
+            replace(process, mean=process.mean + 0.6),
+            replace(process, mean=process.mean - 0.6),
+            replace(process, sigma=1.2),
+            replace(process, sigma=0.8),
+            mean_reverting_process(seed + 1),
+        ]
+        stated = _log_likelihood(process, *path)
+        assert all(stated > _log_likelihood(other, *path) for other in others)
+
+
+def _log_likelihood(process: OrnsteinUhlenbeck, times: np.ndarray, path: np.ndarray) -> float:
+    """The exact log-likelihood (up to a constant) of a path [T] at ``times`` [T]."""
+    decay = np.exp(-process.theta * np.diff(times))
+    step_variance = process.sigma**2 * (1 - decay**2) / (2 * process.theta)
+    innovation = path[1:] - process.mean - (path[:-1] - process.mean) * decay
+    start = (path[0] - process.mean) ** 2 / process.variance + np.log(process.variance)
+    return -0.5 * float(np.sum(innovation**2 / step_variance + np.log(step_variance)) + start)
 
 
 def test_ornstein_uhlenbeck_covariance_is_its_stationary_law():
