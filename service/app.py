@@ -19,7 +19,7 @@ from .auth import key_digests, require_api_key
 from .batching import PredictionBatcher
 from .errors import install_error_handlers, responses
 from .guards import ApiKeyMiddleware, BodyLimitMiddleware
-from .metrics import Metrics, install_metrics_middleware
+from .metrics import Metrics, RequestMetricsMiddleware
 from .model_cache import ModelCache
 from .routes import fit, health, jobs, metrics, models, predict, predict_batch
 from .settings import Settings, get_settings
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="odecast", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
-    install_metrics_middleware(app)
+    app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Added last, so outermost: a request without a key is refused before its body is read.
     app.add_middleware(ApiKeyMiddleware, digests=key_digests(settings.api_key_list()))

@@ -51,10 +51,11 @@ def refusal(presented: str | None, digests: tuple[bytes, ...]) -> str | None:
     return f"the {HEADER} header is {problem}; send one of the keys in ODECAST_API_KEYS"
 
 
-def require_api_key(
+async def require_api_key(
     request: Request, presented: Annotated[str | None, Security(_scheme)] = None
 ) -> None:
-    """A dependency: passes when no keys are configured or the request carries a known one."""
+    """A dependency: passes when no keys are configured or the request carries a known one.
+    ``async``: it never blocks, and a plain ``def`` would cost a thread hop per request."""
     message = refusal(presented, request.app.state.api_key_digests)
     if message is not None:
         raise ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": CHALLENGE})

@@ -1,5 +1,9 @@
 """Dependencies of the routes, as ``Annotated`` aliases. Everything lives on ``app.state``,
-built by ``create_app``'s lifespan, so each app (and each test) has its own."""
+built by ``create_app``'s lifespan, so each app (and each test) has its own.
+
+The getters are ``async def`` though they never wait: FastAPI runs a plain ``def`` dependency in
+its thread pool, one thread hop per dependency per request, and under 32 clients those hops cost
+more CPU than the prediction (``bench/serving.py``). A dependency that blocks must stay ``def``."""
 
 from __future__ import annotations
 
@@ -15,23 +19,23 @@ from .model_cache import ModelCache
 from .settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> ModelStore:
+async def get_store(request: Request) -> ModelStore:
     return request.app.state.store
 
 
-def get_redis(request: Request) -> redis.Redis:
+async def get_redis(request: Request) -> redis.Redis:
     return request.app.state.redis
 
 
-def get_model_cache(request: Request) -> ModelCache:
+async def get_model_cache(request: Request) -> ModelCache:
     return request.app.state.model_cache
 
 
-def get_batcher(request: Request) -> PredictionBatcher:
+async def get_batcher(request: Request) -> PredictionBatcher:
     return request.app.state.batcher
 
 
