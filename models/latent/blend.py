@@ -131,10 +131,15 @@ def extrapolation_features(
 
 
 def shifted(samples: np.ndarray, features: np.ndarray, weights: tuple[float, ...]) -> np.ndarray:
-    """Samples [S, ...] moved by sum_k weights[k] * features[k] (features [K, ...])."""
+    """Samples [S, ...] moved by ``offsets(features, weights)``."""
     if not any(weights):
         return samples
-    return samples + np.tensordot(np.asarray(weights), features, axes=1)[None]
+    return samples + offsets(features, weights)[None]
+
+
+def offsets(features: np.ndarray, weights: tuple[float, ...]) -> np.ndarray:
+    """sum_k weights[k] * features[k] (features [K, ...]): how far the blend moves the mean."""
+    return np.tensordot(np.asarray(weights), features, axes=1)
 
 
 def fit_weights(features: np.ndarray, residual: np.ndarray) -> tuple[float, ...]:

@@ -22,7 +22,7 @@ from .blend import (
     extrapolation_features,
     interpolation_features,
     neighbour_times,
-    shifted,
+    offsets,
 )
 
 # Interval levels the scale is fitted to, and the factors tried.
@@ -73,23 +73,33 @@ class Calibration:
         fallback: np.ndarray,
     ) -> np.ndarray:
         """Samples [S, T, D] at ``times`` (sorted, unique) with the naive answers blended in,
-        from samples ``known`` [S, K, D] at ``times_needed(context, times)`` = ``known_times``."""
-        samples = known[:, np.searchsorted(known_times, times)]
+        from samples ``known`` [S, K, D] at ``times_needed(context, times)`` = ``known_times``.
+
+        Every sample moves by the same offset [T, D]; gaps and forecasts never share a time."""
+        # np.take, not known[:, index]: numpy's fancy indexing along axis 1 returns the samples'
+        # axis innermost in memory, and every later step over samples ran 3-7x slower on that.
+        positions = np.searchsorted(known_times, times)
+        samples = np.take(known, positions, axis=1)
         inside = (times >= context.times[0]) & (times <= context.times[-1])
         after = times > context.times[-1]
         interpolation, extrapolation = self.interpolation_blend, self.extrapolation_blend
-        if interpolation.active and inside.any():
-            features = interpolation_features(
-                context, times[inside], known_times, known.mean(axis=0)
-            )
+        blend_inside = interpolation.active and inside.any()
+        blend_after = extrapolation.active and after.any()
+        if not (blend_inside or blend_after):
+            return samples
+        known_mean = known.mean(axis=0)  # [K, D]
+        offset = np.zeros(samples.shape[1:])  # [T, D]
+        if blend_inside:
+            features = interpolation_features(context, times[inside], known_times, known_mean)
             weights = (interpolation.restore, interpolation.straighten)
-            samples[:, inside] = shifted(samples[:, inside], features, weights)
-        if extrapolation.active and after.any():
-            mean = samples[:, after].mean(axis=0)
+            offset[inside] = offsets(features, weights)
+        if blend_after:
+            mean = known_mean[positions[after]]
             features = extrapolation_features(
                 extrapolation, context, times[after], mean, season, fallback
             )
-            samples[:, after] = shifted(samples[:, after], features, (extrapolation.weight,))
+            offset[after] = offsets(features, (extrapolation.weight,))
+        samples += offset
         return samples
 
     def widen(
@@ -102,7 +112,10 @@ class Calibration:
         if self.extrapolation_floor is None or context is None or not extrapolating.any():
             return widened
         floor = np.asarray(self.extrapolation_floor) * context_variance(context)
-        widened[:, extrapolating] = floored(widened[:, extrapolating], floor)
+        if extrapolating.all():
+            return floored(widened, floor)
+        forecasts = np.compress(extrapolating, widened, axis=1)  # contiguous, unlike [:, mask]
+        widened[:, extrapolating] = floored(forecasts, floor)
         return widened
 
     def to_json(self) -> dict[str, Any]:

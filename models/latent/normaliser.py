@@ -100,8 +100,19 @@ class Normaliser:
         """Raw values [..., D] to standardised ones (NaN stays NaN)."""
         return (raw - np.asarray(self.mean)) / np.asarray(self.std)
 
-    def raw_values(self, standardised: np.ndarray) -> np.ndarray:
-        return standardised * np.asarray(self.std) + np.asarray(self.mean)
+    def raw_values(self, standardised: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Standardised values [..., D] in raw units (into ``out`` when given, which may be
+        ``standardised`` itself).
+
+        One dimension at a time: numpy broadcasts over a short last axis about 4x slower."""
+        standardised = np.asarray(standardised)
+        if out is None:
+            out = np.empty(standardised.shape, np.result_type(standardised, np.float64))
+        for d, (std, mean) in enumerate(zip(self.std, self.mean, strict=True)):
+            column = out[..., d]
+            np.multiply(standardised[..., d], np.float64(std), out=column)
+            column += np.float64(mean)
+        return out
 
     def raw_scale(self, standardised_spread: np.ndarray) -> np.ndarray:
         """A spread (standard deviation) in standardised units, in raw units."""

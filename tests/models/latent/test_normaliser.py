@@ -20,6 +20,23 @@ def test_values_round_trip_and_are_standardised_over_observed_entries():
     assert np.isnan(standardised).sum() == np.isnan(values).sum()
 
 
+def test_raw_values_in_place_and_from_float32_match_the_formula():
+    normaliser = Normaliser.fit(damped_oscillator(5, seed=1))
+    samples = np.random.default_rng(0).normal(size=(7, 5, 2))
+    expected = samples * np.asarray(normaliser.std) + np.asarray(normaliser.mean)
+    single = samples.astype(np.float32)
+    from_single = normaliser.raw_values(single)
+    assert from_single.dtype == np.float64  # computed in float64, as the formula does
+    np.testing.assert_array_equal(
+        from_single, single * np.asarray(normaliser.std) + normaliser.mean
+    )
+    in_place = samples.copy()
+    assert normaliser.raw_values(in_place, out=in_place) is in_place
+    np.testing.assert_array_equal(in_place, expected)
+    transposed = np.ascontiguousarray(samples.transpose(1, 0, 2)).transpose(1, 0, 2)
+    np.testing.assert_array_equal(normaliser.raw_values(transposed), expected)
+
+
 def test_the_median_series_span_becomes_the_model_span():
     dataset = damped_oscillator(9, seed=1)
     normaliser = Normaliser.fit(dataset)
