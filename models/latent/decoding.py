@@ -136,9 +136,8 @@ def _decode_tasks(
 def _as_slice(positions: np.ndarray) -> slice | np.ndarray:
     """``positions`` as a slice when they run in order without a gap (one group answers a whole
     request): numpy copies a slice several times faster than it scatters by index."""
-    if len(positions) and positions[-1] - positions[0] == len(positions) - 1:
-        if len(positions) == 1 or bool(np.all(np.diff(positions) == 1)):
-            return slice(int(positions[0]), int(positions[-1]) + 1)
+    if len(positions) and bool(np.all(np.diff(positions) == 1)):
+        return slice(int(positions[0]), int(positions[-1]) + 1)
     return positions
 
 
