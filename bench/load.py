@@ -23,7 +23,7 @@ at the end (which cancels the training job). ``--api-key`` sends ``X-API-Key`` (
 Two configurations in the same run, on the same store, Redis and models: the default API (the
 settings' defaults: dynamic batching, ``ODECAST_API_WORKERS`` processes) and the unbatched one as
 before batching (``ODECAST_PREDICT_BATCH_SIZE=1``, one process), on its own port. The load (phase
-4) runs against the unbatched API first, then the default one, between the two baselines; issue
+4) runs against the unbatched API first, then the default one, each between idle baselines; issue
 11's targets for the default are printed at the end, with its throughput over the unbatched one.
 
 Phases:
@@ -67,8 +67,11 @@ Phases:
    ``running`` when the load starts. Its epochs/s during the load are taken from the load's own
    ``GET /jobs`` answers (the first epoch end after the load began to the last one before it
    ended).
-5. The baseline again (the machine is shared: the two baselines show how much its speed drifted;
-   the load's figure is compared with their mean), then the job is cancelled.
+5. The baseline again after each configuration's load: every load lies between two idle
+   baselines and its epochs/s are compared with their mean. An epoch's cost still drifts as the
+   job trains (0.10 -> 0.18 CPU seconds over the 250 epochs of one run, with no load after the
+   second baseline), and the machine is shared: a baseline only next to the load is a fair one.
+   Then the job is cancelled.
 
 Printed: per kind of request (route template; the deliberately bad ones on rows of their own) and
 in all: the count of each status code, exceptions (timeouts, connection errors), p50/p90/p99/max
@@ -534,7 +537,7 @@ def print_header(plan: Plan, url: str, started_here: bool) -> None:
     print(
         f"  training during the load: {LONG_SERIES} x {LONG_POINTS} points, {LONG_EPOCHS:,} "
         f"epochs at lr {LONG_LR:g}, max {plan.train_seconds:g} s; baselines "
-        f"{plan.baseline_s:g} s before and after the load",
+        f"{plan.baseline_s:g} s before and after each load",
         flush=True,
     )
 
@@ -594,23 +597,23 @@ def print_problems(result: LoadResult) -> tuple[int, int, int]:
     return server_errors, exceptions, len(unexpected)
 
 
-def print_training(
-    job_id: str, start: Mark, end: Mark, before: Phase, during: Phase, after: Phase
-) -> None:
+def print_training(job_id: str, run: LoadRun) -> None:
+    start, end, during = run.start, run.end, run.during
     print(
         f"training job {job_id}: {start.status} at the load's start (epoch {start.epoch}), "
         f"{end.status} at its end (epoch {end.epoch} of {LONG_EPOCHS:,})"
     )
     if end.status != "running":
         print("  the job ended during the load: its epochs/s under load cover only part of it")
-    for phase in (before, during, after):
-        print(f"  {phase.name:<16} {phase.rate or 'no epoch ended'}{phase.note}")
-    rates = [p.rate.per_s for p in (before, after) if p.rate is not None]
-    if during.rate is not None and rates:
-        idle = sum(rates) / len(rates)
+    for phase in (run.idle_before, during, run.idle_after):
+        if phase is not None:
+            print(f"  {phase.name:<16} {phase.rate or 'no epoch ended'}{phase.note}")
+    idle = idle_rate(run)
+    if during.rate is not None and idle:
+        rates = [p.rate.per_s for p in (run.idle_before, run.idle_after) if p and p.rate]
         spread = f"; after / before {rates[1] / rates[0]:.2f}x" if len(rates) == 2 else ""
         print(
-            f"  ratio: during the load / idle (mean of the baselines) "
+            f"  ratio: during the load / idle (mean of the baselines around it) "
             f"{during.rate.per_s / idle:.2f}x{spread}"
         )
 
@@ -676,6 +679,8 @@ class LoadRun:
     during: Phase
     start: Mark
     end: Mark
+    idle_before: Phase | None = None  # the idle baselines around this load
+    idle_after: Phase | None = None
 
 
 def load_phase(
@@ -716,7 +721,7 @@ def measure(
     ids: Ids,
     clocks: dict[str, CpuClock | None],
 ) -> bool:
-    """The load against each configuration in ``urls`` (the default last), between two idle
+    """The load against each configuration in ``urls`` (the default last), each between two idle
     baselines of the training job."""
     requests = build_requests(plan, ids)
     url = urls["default"]
@@ -726,16 +731,19 @@ def measure(
                 warm_up(c, requests)
         single = alone(client, requests, plan.alone)
         wait_running(client, ids.job)
-        before = baseline(
-            "before the load", url, client, ids.job, plan.baseline_s, clocks["default"]
-        )
+        idle = baseline("before the load", url, client, ids.job, plan.baseline_s, clocks["default"])
+        phases = [idle]
         runs: dict[str, LoadRun] = {}
         for name, where in urls.items():
             run = load_phase(name, where, client, plan, ids, requests, clocks[name])
             if run is None:
                 return False
+            after = baseline(
+                f"after {name}", url, client, ids.job, plan.baseline_s, clocks["default"]
+            )
+            run.idle_before, run.idle_after, idle = idle, after, after
             runs[name] = run
-        after = baseline("after the load", url, client, ids.job, plan.baseline_s, clocks["default"])
+            phases += [run.during, after]
     ok = True
     for name, run in runs.items():
         result = run.result
@@ -748,14 +756,20 @@ def measure(
         print_table(result, single)
         server_errors, exceptions, unexpected = print_problems(result)
         ok = ok and server_errors == 0 and exceptions == 0 and unexpected == 0
-        print_training(ids.job, run.start, run.end, before, run.during, after)
-    print_health([before, *(run.during for run in runs.values()), after])
-    print_cores([before, *(run.during for run in runs.values()), after])
-    print_targets(runs, before, after)
+        print_training(ids.job, run)
+    print_health(phases)
+    print_cores(phases)
+    print_targets(runs)
     return ok
 
 
-def print_targets(runs: dict[str, LoadRun], before: Phase, after: Phase) -> None:
+def idle_rate(run: LoadRun) -> float | None:
+    """The mean epochs/s of the idle baselines around ``run``'s load."""
+    rates = [p.rate.per_s for p in (run.idle_before, run.idle_after) if p and p.rate is not None]
+    return sum(rates) / len(rates) if rates else None
+
+
+def print_targets(runs: dict[str, LoadRun]) -> None:
     """Issue 11's figures for the mixed load, and the default configuration over the unbatched
     one in the same run."""
     run = runs["default"]
@@ -767,12 +781,8 @@ def print_targets(runs: dict[str, LoadRun], before: Phase, after: Phase) -> None
     ]
     p99 = percentile(predict, 99)
     server_errors = sum(1 for o in run.result.outcomes if o.status is not None and o.status >= 500)
-    rates = [p.rate.per_s for p in (before, after) if p.rate is not None]
-    training = (
-        run.during.rate.per_s / (sum(rates) / len(rates))
-        if run.during.rate and rates
-        else float("nan")
-    )
+    idle = idle_rate(run)
+    training = run.during.rate.per_s / idle if run.during.rate and idle else float("nan")
     checks = [
         (f"{rps:.0f} req/s >= {LOAD_RPS:g}", rps >= LOAD_RPS),
         (f"GET /predict p99 {p99:.0f} ms <= {LOAD_P99_MS:g} ms", p99 <= LOAD_P99_MS),
