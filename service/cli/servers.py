@@ -48,7 +48,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     settings = _settings()
     workers = args.workers if args.workers is not None else settings.api_workers
     config = uvicorn.Config(
-        "service.app:create_app",
+        "service.app:create_served_app",
         factory=True,
         host=args.host if args.host is not None else settings.host,
         port=args.port if args.port is not None else settings.port,

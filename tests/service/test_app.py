@@ -1,0 +1,39 @@
+"""The app as ``odecast api`` serves it: its startup heap is frozen; a test's app leaves it."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+
+from fastapi.testclient import TestClient
+
+from service.settings import Settings
+
+SERVED = """
+import gc
+from fastapi.testclient import TestClient
+from service.app import create_served_app
+with TestClient(create_served_app()) as client:
+    assert client.get("/healthz").status_code == 200
+    print(gc.get_freeze_count())
+"""
+
+
+def test_the_served_app_freezes_what_startup_built(settings: Settings) -> None:
+    # In a process of its own: whatever a freeze catches is never collected.
+    done = subprocess.run(
+        [sys.executable, "-c", SERVED],
+        env=dict(os.environ),  # the settings fixture's store and Redis
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert int(done.stdout.split()[-1]) > 100_000  # torch, matplotlib, the app
+
+
+def test_an_app_built_by_create_app_freezes_nothing(client: TestClient) -> None:
+    assert client.get("/healthz").status_code == 200
+    assert gc.get_freeze_count() == 0
