@@ -8,7 +8,6 @@ the API starts, and serves stored models, while Redis is down) and the model cac
 from __future__ import annotations
 
 import gc
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +19,7 @@ from models.store import open_store
 from .auth import key_digests, require_api_key
 from .batching import PredictionBatcher
 from .errors import install_error_handlers, responses
+from .gate import Gate
 from .guards import ApiKeyMiddleware, BodyLimitMiddleware
 from .metrics import Metrics, RequestMetricsMiddleware
 from .model_cache import ModelCache
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, freeze_startup_heap: bool = 
         app.state.metrics = Metrics(connection, settings)
         app.state.api_key_digests = key_digests(settings.api_key_list())
         app.state.batcher = PredictionBatcher(
-            threading.BoundedSemaphore(settings.predict_concurrency),
+            Gate(settings.predict_concurrency),
             settings.predict_batch_window_ms / 1000,
             settings.predict_batch_size,
             settings.max_prediction_values,

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .gate import Gate
+
 if TYPE_CHECKING:
     from models.latent.predict import Ask, Prediction
     from models.latent.train import TrainedModel
@@ -49,7 +51,7 @@ class PredictionBatcher:
 
     def __init__(
         self,
-        gate: threading.BoundedSemaphore,
+        gate: Gate,
         window_s: float,
         max_size: int,
         max_values: int = 20_000_000,

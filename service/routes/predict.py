@@ -13,6 +13,7 @@ from models.series import Series, TimeKind
 from ..batching import PredictionBatcher
 from ..deps import BatcherDep, ModelCacheDep, SettingsDep, StoreDep
 from ..errors import invalid_input, responses
+from ..gate import Turn
 from ..limits import check_one_series
 from ..model_cache import LoadedModel
 from ..predictions import (
@@ -189,7 +190,7 @@ def _png(
         tail = (1 - level / 100) / 2
         lower, upper = prediction.quantiles[tail], prediction.quantiles[1 - tail]
         bands.append(Band(f"{level:g}%", lower, upper))
-    with batcher.gate:  # drawing holds the GIL for ~0.2 s: one heavy thing at a time
+    with batcher.gate.turn(Turn.CHART):  # drawing holds the GIL: see service.gate
         return render_png(
             title=f"model {query.model_id} / series {context.id}",
             observed_times=context.times,

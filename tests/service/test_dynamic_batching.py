@@ -13,6 +13,7 @@ import pytest
 from models.latent.predict import Ask, predict
 from models.synthetic import damped_oscillator
 from service.batching import PredictionBatcher
+from service.gate import Gate
 
 # Asks decoded together share one adaptive solve, whose steps depend on the whole batch: answers
 # agree with the solo ones within ten times the decoder's tolerances (rtol 1e-4, atol 1e-5).
@@ -42,7 +43,7 @@ def _concurrently(batcher: PredictionBatcher, tiny_model, asks: list[Ask]) -> li
 
 
 def test_concurrent_asks_share_batches_and_answer_as_alone(tiny_model):
-    batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s=0.5, max_size=4)
+    batcher = PredictionBatcher(Gate(1), window_s=0.5, max_size=4)
     asks = _asks(8)
     answers = _concurrently(batcher, tiny_model, asks)
     assert batcher.batched == 8 and batcher.batches < 8  # full batches of 4 leave early
@@ -55,7 +56,7 @@ def test_concurrent_asks_share_batches_and_answer_as_alone(tiny_model):
 
 
 def test_a_failing_ask_fails_alone(tiny_model):
-    batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s=0.5, max_size=3)
+    batcher = PredictionBatcher(Gate(1), window_s=0.5, max_size=3)
     asks = _asks(3)
     bad = Ask(asks[1].context, asks[1].times, n_samples=0)
     answers = _concurrently(batcher, tiny_model, [asks[0], bad, asks[2]])
@@ -67,14 +68,14 @@ def test_a_failing_ask_fails_alone(tiny_model):
 
 @pytest.mark.parametrize("window_s", [0.0, 0.5])
 def test_batching_off_runs_each_ask_alone(tiny_model, window_s):
-    batcher = PredictionBatcher(threading.BoundedSemaphore(1), window_s, max_size=1)
+    batcher = PredictionBatcher(Gate(1), window_s, max_size=1)
     assert not batcher.enabled
     answers = _concurrently(batcher, tiny_model, _asks(3))
     assert batcher.batches == 3 and all(a.mean.shape[1] == 2 for a in answers)
 
 
 def test_without_a_window_asks_gather_while_the_gate_is_busy(tiny_model):
-    gate = threading.BoundedSemaphore(1)
+    gate = Gate(1)
     batcher = PredictionBatcher(gate, window_s=0.0, max_size=64)
     asks = _asks(6)
     assert gate.acquire(timeout=5)  # a batch computing: the next one stays open meanwhile
@@ -112,7 +113,7 @@ def test_a_batch_never_holds_more_sampled_values_than_its_budget(tiny_model):
 
     asks = _asks(4)
     budget = max(sampled_values(a) for a in asks[:2]) + min(sampled_values(a) for a in asks[:2])
-    gate = threading.BoundedSemaphore(1)
+    gate = Gate(1)
     batcher = PredictionBatcher(gate, window_s=0.0, max_size=64, max_values=budget)
     assert gate.acquire(timeout=5)
     with ThreadPoolExecutor(len(asks)) as pool:
@@ -122,6 +123,6 @@ def test_a_batch_never_holds_more_sampled_values_than_its_budget(tiny_model):
         for future in futures:
             future.result(timeout=60)
     assert batcher.batched == 4 and batcher.batches >= 2
-    chunked = PredictionBatcher(threading.BoundedSemaphore(1), 0.0, 64, max_values=budget)
+    chunked = PredictionBatcher(Gate(1), 0.0, 64, max_values=budget)
     outcomes = chunked.predict_all(tiny_model, asks)
     assert chunked.batches >= 2 and all(not isinstance(o, Exception) for o in outcomes)
