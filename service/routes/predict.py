@@ -22,6 +22,7 @@ from ..predictions import (
     check_horizon,
     check_size,
     context_series,
+    encoded,
     intervals_wanted,
     load_servable,
     run,
@@ -119,7 +120,7 @@ def get_predict(
     cache: ModelCacheDep,
     settings: SettingsDep,
     batcher: BatcherDep,
-) -> PredictionOut:
+) -> Response:
     """Predict a training series at any times (interpolation inside its observed range,
     extrapolation outside)."""
     record, loaded = load_servable(store, cache, query.model_id)
@@ -128,7 +129,7 @@ def get_predict(
     context = find_series(loaded, query.model_id, query.series_id)
     check_size(ask, context.dims, settings.max_prediction_values, "query")
     check_horizon(loaded, context, ask, settings.max_horizon_spans, "query.t")
-    return answer(loaded, query.model_id, context, ask, kind, batcher)
+    return encoded(answer(loaded, query.model_id, context, ask, kind, batcher))
 
 
 @router.post("/predict", response_model=PredictionOut, responses=responses(404, 409, 413, 422))
@@ -138,7 +139,7 @@ def post_predict(
     cache: ModelCacheDep,
     settings: SettingsDep,
     batcher: BatcherDep,
-) -> PredictionOut:
+) -> Response:
     """Predict a new series from its own observations (the context the encoder reads)."""
     record, loaded = load_servable(store, cache, body.model_id)
     kind = record.time_kind
@@ -149,7 +150,7 @@ def post_predict(
     ask = Ask(requested, levels, quantiles, _samples(body.n_samples, settings, "body"), body.seed)
     check_size(ask, context.dims, settings.max_prediction_values, "body")
     check_horizon(loaded, context, ask, settings.max_horizon_spans, "body.times")
-    return answer(loaded, body.model_id, context, ask, kind, batcher)
+    return encoded(answer(loaded, body.model_id, context, ask, kind, batcher))
 
 
 @router.get(

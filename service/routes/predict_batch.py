@@ -3,7 +3,7 @@ request, answered from batched solves."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from models.series import Series
 from models.store import ModelRecord
@@ -17,6 +17,7 @@ from ..predictions import (
     check_horizon,
     check_size,
     context_series,
+    encoded,
     intervals_wanted,
     load_servable,
     model_ask,
@@ -40,7 +41,7 @@ def post_predict_batch(
     cache: ModelCacheDep,
     settings: SettingsDep,
     batcher: BatcherDep,
-) -> PredictionBatchOut:
+) -> Response:
     """Predict many series of one model: each item names a training series (``series_id``) or
     sends a new one (``series``), with its times. Bad input anywhere is a 4xx naming the item;
     an item whose solve fails gets null and an entry in ``errors``, the others their answers."""
@@ -79,7 +80,8 @@ def post_predict_batch(
             raise outcome
         else:
             predictions.append(shaped(outcome, body.model_id, context.id, ask, kind))
-    return PredictionBatchOut(model_id=body.model_id, predictions=predictions, errors=errors)
+    out = PredictionBatchOut(model_id=body.model_id, predictions=predictions, errors=errors)
+    return encoded(out)
 
 
 def _check_sizes(body: PredictBatchRequest, settings: Settings) -> None:
