@@ -36,7 +36,7 @@ class Gate:
     def __init__(self, slots: int) -> None:
         if slots < 1:
             raise ValueError(f"a gate needs at least one slot, got {slots}")
-        self._free = slots
+        self._slots = self._free = slots
         self._lock = threading.Lock()
         self._waiting: dict[Turn, deque[threading.Event]] = {turn: deque() for turn in Turn}
         self._last = Turn.PREDICTION
@@ -49,8 +49,16 @@ class Gate:
                 return True
             handed = threading.Event()
             self._waiting[turn].append(handed)
-        if handed.wait(timeout):
-            return True
+        try:
+            if handed.wait(timeout):
+                return True
+        except BaseException:  # interrupted: leave the line, or pass on a slot handed meanwhile
+            with self._lock:
+                if handed.is_set():
+                    self._give_back()
+                else:
+                    self._waiting[turn].remove(handed)
+            raise
         with self._lock:
             if handed.is_set():  # handed over just as the wait timed out
                 return True
@@ -59,10 +67,16 @@ class Gate:
 
     def release(self) -> None:
         with self._lock:
-            self._free += 1
-            while self._free > 0 and (turn := self._next_turn()) is not None:
-                self._take(turn)
-                self._waiting[turn].popleft().set()
+            if self._free >= self._slots:
+                raise ValueError("the gate was released more often than it was acquired")
+            self._give_back()
+
+    def _give_back(self) -> None:
+        """A slot is free again: hand it to whoever's turn it is (the caller holds the lock)."""
+        self._free += 1
+        while self._free > 0 and (turn := self._next_turn()) is not None:
+            self._take(turn)
+            self._waiting[turn].popleft().set()
 
     def waiting(self, turn: Turn) -> int:
         """How many of ``turn``'s kind wait for a slot now."""

@@ -113,7 +113,7 @@ class Calibration:
             return widened
         floor = np.asarray(self.extrapolation_floor) * context_variance(context)
         if extrapolating.all():
-            return floored(widened, floor)
+            return floored(widened, floor).astype(widened.dtype, copy=False)
         forecasts = np.compress(extrapolating, widened, axis=1)  # contiguous, unlike [:, mask]
         widened[:, extrapolating] = floored(forecasts, floor)
         return widened

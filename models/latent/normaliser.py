@@ -106,11 +106,14 @@ class Normaliser:
 
         One dimension at a time: numpy broadcasts over a short last axis about 4x slower."""
         standardised = np.asarray(standardised)
+        if standardised.shape[-1:] != (len(self.std),):
+            raise ValueError(f"values of {len(self.std)} dimension(s), got {standardised.shape}")
         if out is None:
             out = np.empty(standardised.shape, np.result_type(standardised, np.float64))
         for d, (std, mean) in enumerate(zip(self.std, self.mean, strict=True)):
             column = out[..., d]
-            np.multiply(standardised[..., d], np.float64(std), out=column)
+            # dtype: numpy 1.x would pick float32's loop for a float32 column
+            np.multiply(standardised[..., d], np.float64(std), out=column, dtype=out.dtype)
             column += np.float64(mean)
         return out
 

@@ -6,6 +6,7 @@ import gc
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -26,6 +27,7 @@ def test_the_served_app_freezes_what_startup_built(settings: Settings) -> None:
     done = subprocess.run(
         [sys.executable, "-c", SERVED],
         env=dict(os.environ),  # the settings fixture's store and Redis
+        cwd=Path(__file__).parents[2],  # the repository, where ``service`` lives
         capture_output=True,
         text=True,
         timeout=120,

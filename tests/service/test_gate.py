@@ -24,7 +24,7 @@ def _order_after_release(gate: Gate, arrivals: list[tuple[str, Turn]]) -> list[s
     threads = []
     for name, turn in arrivals:
         before = gate.waiting(turn)
-        thread = threading.Thread(target=take, args=(name, turn))
+        thread = threading.Thread(target=take, args=(name, turn), daemon=True)
         thread.start()
         threads.append(thread)
         deadline = time.monotonic() + 5
@@ -75,3 +75,33 @@ def test_several_slots_are_held_at_once():
 def test_a_gate_needs_a_slot():
     with pytest.raises(ValueError, match="at least one slot"):
         Gate(0)
+
+
+class _InterruptedOnce(threading.Event):
+    """An event whose first wait is interrupted, as by Ctrl-C."""
+
+    interrupted = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not _InterruptedOnce.interrupted:
+            _InterruptedOnce.interrupted = True
+            raise KeyboardInterrupt
+        return super().wait(timeout)
+
+
+def test_an_interrupted_wait_leaves_the_line_and_loses_no_slot(monkeypatch):
+    gate = Gate(1)
+    assert gate.acquire(timeout=5)
+    monkeypatch.setattr(_InterruptedOnce, "interrupted", False)
+    monkeypatch.setattr("service.gate.threading.Event", _InterruptedOnce)
+    with pytest.raises(KeyboardInterrupt), gate.turn(C):
+        pass
+    assert gate.waiting(C) == 0
+    gate.release()
+    assert gate.acquire(timeout=1)  # the slot came back, and nobody holds it for the dead wait
+
+
+def test_releasing_more_than_acquired_is_an_error():
+    gate = Gate(1)
+    with pytest.raises(ValueError, match="released more often"):
+        gate.release()

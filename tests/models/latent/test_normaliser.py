@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from models.latent.normaliser import DEFAULT_MODEL_SPAN, Normaliser
 from models.series import Dataset, Series, TimeKind
@@ -74,3 +75,9 @@ def test_a_model_saved_before_knots_keeps_its_line():
     assert normaliser.base and not normaliser.bends
     fitted = normaliser.fit_base(trend_season(0).series[0])
     assert fitted is not None and fitted.knots == ()
+
+
+def test_raw_values_refuse_another_number_of_dimensions():
+    normaliser = Normaliser.fit(damped_oscillator(5, seed=1))  # 2 dimensions
+    with pytest.raises(ValueError, match="2 dimension"):
+        normaliser.raw_values(np.zeros((4, 3)))
