@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import sys
@@ -35,6 +36,7 @@ class TrainingWorker(Worker):
         # reaches it: without this, a horse whose worker died would train on, beside the
         # rerun of its own job.
         _signal_when_parent_dies(INTERRUPT_SIGNAL)
+        _freeze_training_code()
         super().main_work_horse(job, queue)
 
     def handle_warm_shutdown_request(self) -> None:
@@ -42,6 +44,19 @@ class TrainingWorker(Worker):
         if self.horse_pid:
             log.info("asking job in work horse %s to checkpoint and stop", self.horse_pid)
             self.kill_horse(sig=INTERRUPT_SIGNAL)
+
+
+def _freeze_training_code() -> None:
+    """Import torch and the training code (a job would, a moment later), then keep what is alive
+    out of the garbage collector's full passes (``gc.freeze``): in process, a fit spent 4% of its
+    time walking torch's objects there (0.30 of 7.6 s; 0.07 s frozen). Only in a work horse,
+    which ends with its job: a process that runs job after job would keep each job's garbage."""
+    import torch  # noqa: F401  (in the horse: the worker itself never touches torch or CUDA)
+
+    import models.latent.train  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
 
 
 def _signal_when_parent_dies(sig: int) -> None:
