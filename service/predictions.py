@@ -146,13 +146,13 @@ def answer(
     return shaped(run(loaded, context, ask, batcher), model_id, context.id, ask, kind)
 
 
-def encoded(answer: BaseModel) -> Response:
-    """``answer`` (already validated: it was built as the response model) as the JSON response.
+def encoded(body: BaseModel) -> Response:
+    """``body`` (already validated: it was built as the response model) as the JSON response.
 
     FastAPI validates what a plain ``def`` route returns again, in its thread pool: one more
     thread hop per prediction (``py-spy`` under ``bench/serving.py``). A Response passes as is;
     the route keeps its ``response_model`` for the OpenAPI schema."""
-    return Response(answer.model_dump_json(), media_type="application/json")
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def shaped(

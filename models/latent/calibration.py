@@ -112,8 +112,6 @@ class Calibration:
         if self.extrapolation_floor is None or context is None or not extrapolating.any():
             return widened
         floor = np.asarray(self.extrapolation_floor) * context_variance(context)
-        if extrapolating.all():
-            return floored(widened, floor).astype(widened.dtype, copy=False)
         forecasts = np.compress(extrapolating, widened, axis=1)  # contiguous, unlike [:, mask]
         widened[:, extrapolating] = floored(forecasts, floor)
         return widened
