@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python bench/training.py            # 3 timed steps each after a warm-up
     .venv/bin/python bench/training.py --steps 1
+    python bench/training.py --device cuda   # on a GPU machine
 
 The example: 1,000 spirals of 100 points (Chen et al.: noise 0.3), latent 4, dynamics
 4 -> 20 -> 20 -> 4 with ELU, an RNN encoder of 25 units read backwards, a 4 -> 20 -> 2 decoder,
@@ -105,8 +106,9 @@ def data() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.as_tensor(values, dtype=torch.float32), times
 
 
-def time_steps(model: Example, solve: Solve, steps: int) -> list[float]:
-    values, times = data()
+def time_steps(model: Example, solve: Solve, steps: int, device: torch.device) -> list[float]:
+    values, times = (tensor.to(device) for tensor in data())
+    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     durations = []
     for _ in range(steps + 1):  # the first is a warm-up
@@ -115,6 +117,8 @@ def time_steps(model: Example, solve: Solve, steps: int) -> list[float]:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if device.type == "cuda":  # kernels run asynchronously: wait for the step's last one
+            torch.cuda.synchronize(device)
         durations.append(time.perf_counter() - started)
     return durations[1:]
 
@@ -123,7 +127,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3, help="timed steps per solver")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N")
     args = parser.parse_args()
+    device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = Example()
@@ -135,12 +141,13 @@ def main() -> None:
     )
     for name, solve in solvers:
         torch.manual_seed(1)
-        durations = time_steps(copy.deepcopy(model), solve, args.steps)
+        durations = time_steps(copy.deepcopy(model), solve, args.steps, device)
         medians[name] = statistics.median(durations)
         print(json.dumps({"solver": name, "step_s": [round(d, 3) for d in durations]}), flush=True)
     ratio = medians["ours_discrete_adjoint"] / medians["torchdiffeq_odeint_adjoint"]
     summary = {"ratio": round(ratio, 4), "target": f"<= {TARGET}", "ok": ratio <= TARGET}
-    print(json.dumps({"summary": summary, "threads": args.threads}), flush=True)
+    run = {"summary": summary, "threads": args.threads, "device": str(device)}
+    print(json.dumps(run), flush=True)
 
 
 if __name__ == "__main__":
