@@ -1,342 +1,410 @@
-"""The chart behind ``GET /predict.png``: observations, predicted mean and uncertainty bands.
+"""The PNG behind ``GET /predict.png``: a :class:`~service.chart.Chart` drawn straight onto
+matplotlib's Agg rasteriser, placed by ``service.chart_layout``.
 
-It holds :func:`build_figure` (the matplotlib figure) and :func:`render_png` (that figure as PNG
-bytes); what it accepts, :class:`Band` and the limits, is checked in `service.plot_inputs`.
+Layout: one panel per dimension (at most ``MAX_PANELS``; the title says when more were left
+out) sharing the x axis, the title above them and a single legend below. The image is exactly
+``width_px`` by ``MARGIN_PX + panels * height_px_per_dim`` pixels. The extrapolation regions,
+before the first and after the last observation, have a grey background, and a dashed vertical
+line marks the last observation.
 
-Layout: one panel per dimension (at most :data:`MAX_PANELS`; the title says when more were
-left out) sharing the x axis, the title above them and a single legend below. The
-image is exactly ``width_px`` by ``MARGIN_PX + panels * height_px_per_dim`` pixels. The
-extrapolation regions, before the first and after the last observation, have a grey
-background, and a dashed vertical line marks the last observation.
-
-Thread safety: the module draws on its own :class:`~matplotlib.figure.Figure` with a
-:class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`; it never touches pyplot, the
-global backend or ``rcParams``, so several threads may render at once.
+Why not matplotlib's figures: a two-panel chart took 81-96 ms there, most of it in the Python of
+artists, ticks and the constrained layout; drawn here with the same rasteriser, fonts and
+antialiasing it takes about a fifth of that (``bench/serving.py`` does not time charts;
+``bench/load.py`` does, among its mix). Each call draws on a renderer of its own and touches no
+global state, so several threads may render at once.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
-from datetime import UTC
-from typing import NotRequired, TypedDict, Unpack
+from collections.abc import Callable
+from typing import Unpack
 
-import matplotlib.dates as mdates
 import numpy as np
-from matplotlib.artist import Artist
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.backend_bases import GraphicsContextBase
+from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.colors import to_rgb
+from matplotlib.font_manager import FontProperties
+from matplotlib.path import Path
+from matplotlib.transforms import Affine2D, Bbox, IdentityTransform
+from numpy.typing import ArrayLike
 
-from .plot_inputs import (
-    Band,
-    validate_size,
-    validated_arrays,
-    validated_boundary,
+from .chart import MARGIN_PX, MAX_PANELS, Chart, Panel, PlotArguments, build_chart
+from .chart_layout import (
+    LABEL_PT,
+    LEGEND_PT,
+    NOTE_PT,
+    TICK_PT,
+    TITLE_PT,
+    Box,
+    Layout,
+    chart_layout,
 )
+from .plot_inputs import Band
 
-MAX_PANELS = 8
-"""Most dimensions drawn; the rest are left out and the title says so."""
+__all__ = ["MARGIN_PX", "MAX_PANELS", "Band", "chart_png", "render_png"]
 
-MARGIN_PX = 64
-"""Pixels added to the panels' total height for the title (above) and the legend (below)."""
-
-MAX_TITLE_CHARS = 200
-
+TEXT_COLOR = "#000000"
 OBSERVATION_COLOR = "#222222"
 MEAN_COLOR = "#1f77b4"
 BAND_COLOR = "#1f77b4"
 BOUNDARY_COLOR = "#555555"
 EXTRAPOLATION_COLOR = "#e6e6e6"
+EXTRAPOLATION_EDGE = "#bbbbbb"
+GRID_COLOR = "#cccccc"
+NOTE_COLOR = "#777777"
 BACKGROUND_COLOR = "#ffffff"
-NARROWEST_BAND_ALPHA = 0.40
-WIDEST_BAND_ALPHA = 0.15
-X_MARGIN = 0.02
-"""Padding on each side of the x range, as a fraction of it."""
+FRAME_WIDTH_PT = 0.8
+GRID_WIDTH_PT = 0.5
+GRID_ALPHA = 0.7
+MEAN_WIDTH_PT = 1.8
+BOUNDARY_WIDTH_PT = 1.2
+BOUNDARY_DASHES_PT = (4.44, 1.92)
+OBSERVATION_SIZE_PT = 4.0
+SINGLE_TIME_MARKER_PT = 6.0
+SINGLE_TIME_BAND_PT = 8.0
+LEGEND_HANDLE_EM, LEGEND_TEXT_PAD_EM, LEGEND_SPACING_EM = 2.0, 0.8, 2.0
 
 PNG_COMPRESSION = 3
-"""zlib level of the PNG (0-9): 3 is as small as matplotlib's default 6 here, and faster."""
+"""zlib level of the PNG (0-9): 3 is as small as the default 6 here, and faster."""
 
-
-class PlotArguments(TypedDict):
-    """What :func:`build_figure` takes, for :func:`render_png`'s signature."""
-
-    title: str
-    observed_times: np.ndarray
-    observed_values: np.ndarray
-    times: np.ndarray
-    mean: np.ndarray
-    bands: Sequence[Band]
-    first_observed: float
-    last_observed: float
-    datetime_axis: NotRequired[bool]
-    width_px: NotRequired[int]
-    height_px_per_dim: NotRequired[int]
-    dpi: NotRequired[int]
+CIRCLE = Path.unit_circle()
+DIAMOND = Path([(0.0, -1.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)], closed=True)
+_IDENTITY = IdentityTransform()
 
 
 def render_png(**arguments: Unpack[PlotArguments]) -> bytes:
-    """Draw the prediction and return it as PNG bytes; see :func:`build_figure`."""
-    return figure_png(build_figure(**arguments))
+    """Draw the prediction and return it as PNG bytes; see ``service.chart.build_chart``."""
+    return chart_png(build_chart(**arguments))
 
 
-def figure_png(figure: Figure) -> bytes:
-    """``figure`` as PNG bytes at its own dpi, without metadata (the bytes are reproducible).
-
-    Encoded as RGB (the background is opaque) at zlib level ``PNG_COMPRESSION``, which takes 91
-    ms for two panels where matplotlib's own RGBA at level 6 took 112 (153 against 155 KB):
-    charts took about half the API's CPU in ``bench/load.py``.
-    """
-    from PIL import Image
-
-    canvas = figure.canvas
-    if not isinstance(canvas, FigureCanvasAgg):
-        canvas = FigureCanvasAgg(figure)
-    canvas.draw()
-    rgba = Image.fromarray(np.asarray(canvas.buffer_rgba()), "RGBA")  # the renderer's pixels
-    buffer = io.BytesIO()
-    dpi = (figure.dpi, figure.dpi)
-    rgba.convert("RGB").save(buffer, format="PNG", compress_level=PNG_COMPRESSION, dpi=dpi)
-    return buffer.getvalue()
+def chart_png(chart: Chart) -> bytes:
+    """``chart`` as PNG bytes at its dpi, without metadata (the bytes are reproducible)."""
+    canvas = Canvas(chart.width_px, chart.height_px, chart.dpi)
+    layout = chart_layout(chart, canvas.text_size)
+    canvas.fill(Box(0, 0, chart.width_px, chart.height_px), BACKGROUND_COLOR)
+    for index, panel in enumerate(chart.panels):
+        _draw_panel(canvas, chart, layout, index, panel)
+    _draw_x_axis(canvas, chart, layout)
+    if chart.title:
+        canvas.text(chart.width_px / 2, layout.title_bottom, chart.title, TITLE_PT, "center")
+    _draw_legend(canvas, chart, layout)
+    return canvas.png()
 
 
-def build_figure(
-    *,
-    title: str,
-    observed_times: np.ndarray,
-    observed_values: np.ndarray,
-    times: np.ndarray,
-    mean: np.ndarray,
-    bands: Sequence[Band],
-    first_observed: float,
-    last_observed: float,
-    datetime_axis: bool = False,
-    width_px: int = 900,
-    height_px_per_dim: int = 260,
-    dpi: int = 100,
-) -> Figure:
-    """The prediction drawn on a figure with an Agg canvas attached (see the module docstring).
+class Canvas:
+    """An Agg image addressed in pixels from its top-left corner; sizes of lines, markers and
+    text in points (scaled by the dpi)."""
 
-    ``observed_times`` is ``[N]`` (sorted), ``observed_values`` ``[N, D]`` with NaN where not
-    observed, ``times`` ``[T]`` in any order, ``mean`` and each band's bounds ``[T, D]``. With
-    ``datetime_axis`` the x values are POSIX seconds, shown as UTC dates. Raises ValueError when
-    the shapes disagree or a size is out of range.
-    """
-    obs_t, obs_v, pred_t, pred_mean, pred_bands = validated_arrays(
-        observed_times, observed_values, times, mean, bands
-    )
-    first, last = validated_boundary(first_observed, last_observed)
-    validate_size(width_px, height_px_per_dim, dpi)
+    def __init__(self, width: int, height: int, dpi: int) -> None:
+        self.renderer = RendererAgg(width, height, dpi)
+        self.width, self.height, self.dpi = width, height, dpi
+        self._fonts: dict[float, FontProperties] = {}
+        self._text_sizes: dict[tuple[str, float], tuple[float, float, float]] = {}
 
-    order = np.argsort(pred_t, kind="stable")
-    pred_t, pred_mean = pred_t[order], pred_mean[order]
-    pred_bands = [Band(b.label, b.lower[order], b.upper[order]) for b in pred_bands]
+    def text_size(self, text: str, size_pt: float) -> tuple[float, float, float]:
+        """(width, height, descent) of ``text`` in pixels."""
+        key = (text, size_pt)
+        if key not in self._text_sizes:
+            width, height, descent = self.renderer.get_text_width_height_descent(
+                text, self._font(size_pt), ismath=False
+            )
+            self._text_sizes[key] = (float(width), float(height), float(descent))
+        return self._text_sizes[key]
 
-    dims = obs_v.shape[1]
-    panels = min(dims, MAX_PANELS)
-    figure = _new_figure(width_px, MARGIN_PX + panels * height_px_per_dim, dpi)
-    axes = figure.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+    def fill(self, box: Box, color: str, *, alpha: float = 1.0, clip: Box | None = None) -> None:
+        xs = np.array([box.left, box.right, box.right, box.left])
+        ys = np.array([box.top, box.top, box.bottom, box.bottom])
+        self.polygon(xs, ys, color, alpha=alpha, clip=clip)
 
-    ordered_bands = _widest_first(pred_bands)
-    band_styles = [
-        (b.label, _band_alpha(rank, len(ordered_bands))) for rank, b in enumerate(ordered_bands)
-    ]
-    to_x = _to_datenum if datetime_axis else _identity
-    xlim = _x_limits(to_x(np.concatenate([obs_t, pred_t, [first, last]])))
-    for dim, ax in enumerate(axes):
-        _draw_panel(
-            ax,
-            dim=dim,
-            obs_x=to_x(obs_t),
-            obs_y=obs_v[:, dim],
-            x=to_x(pred_t),
-            mean=pred_mean[:, dim],
-            bands=[
-                (b.lower[:, dim], b.upper[:, dim], alpha)
-                for b, (_, alpha) in zip(ordered_bands, band_styles, strict=True)
-            ],
-            first_x=float(to_x(np.array([first]))[0]),
-            last_x=float(to_x(np.array([last]))[0]),
-            xlim=xlim,
+    def polygon(
+        self,
+        xs: ArrayLike,
+        ys: ArrayLike,
+        color: str,
+        *,
+        alpha: float = 1.0,
+        clip: Box | None = None,
+        edge: tuple[str, float] | None = None,
+    ) -> None:
+        """A filled polygon; ``edge`` (colour, width in points) outlines it."""
+        gc = self._gc(edge[0] if edge else color, edge[1] if edge else 0.0, alpha, clip)
+        points = self._points(xs, ys)
+        path = Path(np.concatenate([points, points[:1]]), closed=True)  # the last closes
+        self.renderer.draw_path(gc, path, _IDENTITY, (*to_rgb(color), alpha))
+        gc.restore()
+
+    def line(
+        self,
+        xs: ArrayLike,
+        ys: ArrayLike,
+        color: str,
+        width_pt: float,
+        *,
+        alpha: float = 1.0,
+        dashes: tuple[float, float] | None = None,
+        clip: Box | None = None,
+    ) -> None:
+        gc = self._gc(color, width_pt, alpha, clip)
+        if dashes is not None:
+            gc.set_dashes(0, list(dashes))
+        self.renderer.draw_path(gc, Path(self._points(xs, ys)), _IDENTITY)
+        gc.restore()
+
+    def markers(
+        self,
+        xs: ArrayLike,
+        ys: ArrayLike,
+        color: str,
+        size_pt: float,
+        *,
+        shape: Path = CIRCLE,
+        clip: Box | None = None,
+    ) -> None:
+        """``shape`` (unit size) at each point, ``size_pt`` across, edged in its colour."""
+        if np.size(xs) == 0:
+            return
+        gc = self._gc(color, 1.0, 1.0, clip)
+        radius = self.renderer.points_to_pixels(size_pt) / 2
+        scale = Affine2D().scale(radius)
+        points = Path(self._points(xs, ys))
+        self.renderer.draw_markers(gc, shape, scale, points, _IDENTITY, to_rgb(color))
+        gc.restore()
+
+    def text(
+        self,
+        x: float,
+        bottom: float,
+        text: str,
+        size_pt: float,
+        align: str = "left",
+        *,
+        color: str = TEXT_COLOR,
+        vertical: bool = False,
+    ) -> None:
+        """``text`` whose box's bottom (descent included) is on row ``bottom``, aligned at
+        column ``x`` (left, center, right). ``vertical`` turns it a quarter anticlockwise: then
+        its box's right edge is on column ``x`` and its middle on row ``bottom``."""
+        width, _, _ = self.text_size(text, size_pt)
+        gc = self._gc(color, 1.0, 1.0, None)
+        font = self._font(size_pt)
+        if vertical:
+            self.renderer.draw_text(gc, x, bottom + width / 2, text, font, 90)
+        else:
+            shift = {"left": 0.0, "center": width / 2, "right": width}[align]
+            self.renderer.draw_text(gc, x - shift, bottom, text, font, 0)
+        gc.restore()
+
+    def png(self) -> bytes:
+        from PIL import Image
+
+        pixels = Image.frombuffer(
+            "RGBA", (self.width, self.height), self.renderer.buffer_rgba(), "raw", "RGBA", 0, 1
         )
-    _format_x_axis(axes[-1], datetime_axis)
-    _add_header(figure, _title_text(title, dims), band_styles)
-    return figure
+        buffer = io.BytesIO()
+        rgb = pixels.convert("RGB")  # the background is opaque: RGB is smaller and as exact
+        rgb.save(buffer, format="PNG", compress_level=PNG_COMPRESSION, dpi=(self.dpi, self.dpi))
+        return buffer.getvalue()
+
+    def _points(self, xs: ArrayLike, ys: ArrayLike) -> np.ndarray:
+        """Pixels from the top-left as Agg's points, from the bottom-left."""
+        return np.column_stack(
+            [np.asarray(xs, dtype=np.float64), self.height - np.asarray(ys, dtype=np.float64)]
+        )
+
+    def _gc(
+        self, color: str, width_pt: float, alpha: float, clip: Box | None
+    ) -> GraphicsContextBase:
+        gc = self.renderer.new_gc()
+        gc.set_foreground(color)
+        gc.set_linewidth(width_pt)
+        gc.set_alpha(alpha)
+        gc.set_antialiased(True)
+        gc.set_joinstyle("round")
+        gc.set_capstyle("butt")
+        if clip is not None:
+            gc.set_clip_rectangle(
+                Bbox.from_extents(
+                    clip.left, self.height - clip.bottom, clip.right, self.height - clip.top
+                )
+            )
+        return gc
+
+    def _font(self, size_pt: float) -> FontProperties:
+        if size_pt not in self._fonts:
+            self._fonts[size_pt] = FontProperties(family="DejaVu Sans", size=size_pt)
+        return self._fonts[size_pt]
 
 
-# --- drawing ----------------------------------------------------------------------------------
-
-
-def _new_figure(width_px: int, height_px: int, dpi: int) -> Figure:
-    figure = Figure(
-        figsize=(width_px / dpi, height_px / dpi),
-        dpi=dpi,
-        facecolor=BACKGROUND_COLOR,
-        layout="constrained",
+def _draw_panel(canvas: Canvas, chart: Chart, layout: Layout, index: int, panel: Panel) -> None:
+    """Shading, grid, bands, mean, observations, boundary, frame, ticks and labels of one
+    panel."""
+    box = layout.panels[index]
+    _shade_extrapolation(canvas, chart, layout, box)
+    _draw_grid(canvas, layout, index, box)
+    x = layout.x_pixels(panel.x)
+    single = len(panel.x) == 1
+    for band in panel.bands:
+        lower, upper = layout.y_pixels(index, band.lower), layout.y_pixels(index, band.upper)
+        if single:
+            width = SINGLE_TIME_BAND_PT
+            canvas.line(np.repeat(x, 2), [lower[0], upper[0]], BAND_COLOR, width, clip=box)
+            continue
+        for run in _finite_runs(x, lower, upper):
+            xs = np.concatenate([x[run], x[run][::-1]])
+            ys = np.concatenate([upper[run], lower[run][::-1]])
+            canvas.polygon(xs, ys, BAND_COLOR, alpha=band.alpha, clip=box)
+    mean = layout.y_pixels(index, panel.mean)
+    if single:
+        canvas.markers(x, mean, MEAN_COLOR, SINGLE_TIME_MARKER_PT, shape=DIAMOND, clip=box)
+    for run in _finite_runs(x, mean):
+        canvas.line(x[run], mean[run], MEAN_COLOR, MEAN_WIDTH_PT, clip=box)
+    observed_x = layout.x_pixels(panel.observed_x)
+    observed_y = layout.y_pixels(index, panel.observed_y)
+    canvas.markers(observed_x, observed_y, OBSERVATION_COLOR, OBSERVATION_SIZE_PT, clip=box)
+    boundary = float(layout.x_pixels(np.array([chart.last_x]))[0])
+    canvas.line(
+        [boundary, boundary],
+        [box.top, box.bottom],
+        BOUNDARY_COLOR,
+        BOUNDARY_WIDTH_PT,
+        dashes=BOUNDARY_DASHES_PT,
+        clip=box,
     )
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _draw_panel(
-    ax: Axes,
-    *,
-    dim: int,
-    obs_x: np.ndarray,
-    obs_y: np.ndarray,
-    x: np.ndarray,
-    mean: np.ndarray,
-    bands: Sequence[tuple[np.ndarray, np.ndarray, float]],
-    first_x: float,
-    last_x: float,
-    xlim: tuple[float, float],
-) -> None:
-    """One dimension: extrapolation shading, bands, mean, observations, boundary line."""
-    ax.set_facecolor(BACKGROUND_COLOR)
-    ax.set_xlim(*xlim)
-    _shade_extrapolation(ax, first_x, last_x, xlim)
-    for lower, upper, alpha in bands:
-        _draw_band(ax, x, lower, upper, alpha=alpha)
-    _draw_mean(ax, x, mean)
-    seen = ~np.isnan(obs_y)
-    ax.plot(
-        obs_x[seen],
-        obs_y[seen],
-        linestyle="none",
-        marker="o",
-        markersize=4,
-        color=OBSERVATION_COLOR,
-        zorder=4,
+    _draw_frame_and_y_axis(canvas, layout, index, box)
+    canvas.text(
+        layout.y_title_right, (box.top + box.bottom) / 2, panel.label, LABEL_PT, vertical=True
     )
-    ax.axvline(last_x, color=BOUNDARY_COLOR, linestyle="--", linewidth=1.2, zorder=5)
-    ax.set_ylabel(f"dim {dim}")
-    ax.grid(True, color="#cccccc", linewidth=0.5, alpha=0.7)
-    if not seen.any():
-        _note(ax, "no observations")
+    if panel.note:
+        top = box.top + 0.05 * box.height
+        note_h = canvas.text_size(panel.note, NOTE_PT)[1]
+        canvas.text(
+            box.left + 0.01 * box.width, top + note_h, panel.note, NOTE_PT, color=NOTE_COLOR
+        )
 
 
-def _shade_extrapolation(
-    ax: Axes, first_x: float, last_x: float, xlim: tuple[float, float]
-) -> None:
-    left, right = xlim
-    if first_x > left:
-        ax.axvspan(left, first_x, color=EXTRAPOLATION_COLOR, linewidth=0, zorder=0)
-    if last_x < right:
-        ax.axvspan(last_x, right, color=EXTRAPOLATION_COLOR, linewidth=0, zorder=0)
+def _shade_extrapolation(canvas: Canvas, chart: Chart, layout: Layout, box: Box) -> None:
+    first, last = (float(v) for v in layout.x_pixels(np.array([chart.first_x, chart.last_x])))
+    if first > box.left:
+        canvas.fill(Box(box.left, box.top, first, box.bottom), EXTRAPOLATION_COLOR, clip=box)
+    if last < box.right:
+        canvas.fill(Box(last, box.top, box.right, box.bottom), EXTRAPOLATION_COLOR, clip=box)
 
 
-def _draw_band(
-    ax: Axes, x: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, alpha: float
-) -> None:
-    if x.shape[0] == 1:
-        ax.vlines(x, lower, upper, color=BAND_COLOR, alpha=alpha, linewidth=8, zorder=2)
-        return
-    ax.fill_between(x, lower, upper, color=BAND_COLOR, alpha=alpha, linewidth=0, zorder=2)
+def _draw_grid(canvas: Canvas, layout: Layout, index: int, box: Box) -> None:
+    for column in layout.x_pixels(layout.x_ticks.values):
+        canvas.line(
+            [column, column],
+            [box.top, box.bottom],
+            GRID_COLOR,
+            GRID_WIDTH_PT,
+            alpha=GRID_ALPHA,
+            clip=box,
+        )
+    for row in layout.y_pixels(index, layout.y_ticks[index].values):
+        canvas.line(
+            [box.left, box.right], [row, row], GRID_COLOR, GRID_WIDTH_PT, alpha=GRID_ALPHA, clip=box
+        )
 
 
-def _draw_mean(ax: Axes, x: np.ndarray, mean: np.ndarray) -> None:
-    marker = "D" if x.shape[0] == 1 else None
-    ax.plot(x, mean, color=MEAN_COLOR, linewidth=1.8, marker=marker, zorder=3)
+def _draw_frame_and_y_axis(canvas: Canvas, layout: Layout, index: int, box: Box) -> None:
+    corners_x = [box.left, box.right, box.right, box.left, box.left]
+    corners_y = [box.top, box.top, box.bottom, box.bottom, box.top]
+    canvas.line(corners_x, corners_y, TEXT_COLOR, FRAME_WIDTH_PT)
+    ticks = layout.y_ticks[index]
+    for row, label in zip(layout.y_pixels(index, ticks.values), ticks.labels, strict=True):
+        tick_left = box.left - layout.tick_length
+        canvas.line([tick_left, box.left], [row, row], TEXT_COLOR, FRAME_WIDTH_PT)
+        bottom = row + canvas.text_size(label, TICK_PT)[1] / 2
+        canvas.text(tick_left - layout.pad, bottom, label, TICK_PT, "right")
+    for column in layout.x_pixels(layout.x_ticks.values):
+        canvas.line(
+            [column, column],
+            [box.bottom, box.bottom + layout.tick_length],
+            TEXT_COLOR,
+            FRAME_WIDTH_PT,
+        )
 
 
-def _note(ax: Axes, text: str) -> None:
-    ax.text(
-        0.01,
-        0.95,
-        text,
-        transform=ax.transAxes,
-        va="top",
-        ha="left",
-        fontsize=8,
-        color="#777777",
-        parse_math=False,
+def _draw_x_axis(canvas: Canvas, chart: Chart, layout: Layout) -> None:
+    """Tick labels under the last panel, the axis title, and a date axis' offset."""
+    box = layout.panels[-1]
+    ticks = layout.x_ticks
+    for column, label in zip(layout.x_pixels(ticks.values), ticks.labels, strict=True):
+        canvas.text(float(column), layout.x_labels_bottom, label, TICK_PT, "center")
+    middle = (box.left + box.right) / 2
+    canvas.text(middle, layout.x_title_bottom, chart.x_label, LABEL_PT, "center")
+    if ticks.offset:
+        canvas.text(box.right, layout.x_title_bottom, ticks.offset, TICK_PT, "right")
+
+
+def _draw_legend(canvas: Canvas, chart: Chart, layout: Layout) -> None:
+    """One row under everything: a handle and a label for each thing a panel draws."""
+    entries = _legend_entries(chart)
+    em = canvas.renderer.points_to_pixels(LEGEND_PT)
+    handle, text_pad, spacing = (
+        LEGEND_HANDLE_EM * em,
+        LEGEND_TEXT_PAD_EM * em,
+        LEGEND_SPACING_EM * em,
     )
+    widths = [handle + text_pad + canvas.text_size(label, LEGEND_PT)[0] for label, _ in entries]
+    x = (chart.width_px - sum(widths) - spacing * (len(entries) - 1)) / 2
+    middle = layout.legend_middle
+    text_h = canvas.text_size("observations", LEGEND_PT)[1]
+    for (label, draw), width in zip(entries, widths, strict=True):
+        draw(canvas, Box(x, middle - em / 2, x + handle, middle + em / 2))
+        canvas.text(x + handle + text_pad, middle + text_h / 2, label, LEGEND_PT)
+        x += width + spacing
 
 
-def _widest_first(bands: Sequence[Band]) -> list[Band]:
-    """The bands sorted by mean width, widest first (stable for ties)."""
-    return sorted(bands, key=_band_width, reverse=True)
+HandleDrawer = Callable[[Canvas, Box], None]
+"""Draws a legend entry's handle in a box."""
 
 
-def _band_width(band: Band) -> float:
-    width = np.abs(band.upper - band.lower)
-    finite = width[np.isfinite(width)]
-    return float(finite.mean()) if finite.size else 0.0
+def _legend_entries(chart: Chart) -> list[tuple[str, HandleDrawer]]:
+    """(label, draw(canvas, box)) of each legend entry, in order."""
 
+    def observations(canvas: Canvas, box: Box) -> None:
+        middle_x, middle_y = (box.left + box.right) / 2, (box.top + box.bottom) / 2
+        canvas.markers([middle_x], [middle_y], OBSERVATION_COLOR, OBSERVATION_SIZE_PT)
 
-def _band_alpha(rank: int, count: int) -> float:
-    """Opacity of the ``rank``-th widest of ``count`` bands: the widest is the lightest."""
-    if count <= 1:
-        return NARROWEST_BAND_ALPHA
-    step = (NARROWEST_BAND_ALPHA - WIDEST_BAND_ALPHA) / (count - 1)
-    return WIDEST_BAND_ALPHA + rank * step
+    def mean(canvas: Canvas, box: Box) -> None:
+        middle_y = (box.top + box.bottom) / 2
+        canvas.line([box.left, box.right], [middle_y, middle_y], MEAN_COLOR, MEAN_WIDTH_PT)
 
+    def band(alpha: float) -> HandleDrawer:
+        return lambda canvas, box: canvas.fill(box, BAND_COLOR, alpha=alpha)
 
-def _x_limits(xs: np.ndarray) -> tuple[float, float]:
-    low, high = float(np.min(xs)), float(np.max(xs))
-    span = high - low
-    pad = span * X_MARGIN if span > 0 else max(abs(low) * 1e-6, 1.0)
-    return low - pad, high + pad
+    def boundary(canvas: Canvas, box: Box) -> None:
+        middle_y = (box.top + box.bottom) / 2
+        canvas.line(
+            [box.left, box.right],
+            [middle_y, middle_y],
+            BOUNDARY_COLOR,
+            BOUNDARY_WIDTH_PT,
+            dashes=BOUNDARY_DASHES_PT,
+        )
 
+    def extrapolation(canvas: Canvas, box: Box) -> None:
+        xs = np.array([box.left, box.right, box.right, box.left])
+        ys = np.array([box.top, box.top, box.bottom, box.bottom])
+        canvas.polygon(xs, ys, EXTRAPOLATION_COLOR, edge=(EXTRAPOLATION_EDGE, 0.5))
 
-def _identity(values: np.ndarray) -> np.ndarray:
-    return values
-
-
-def _to_datenum(posix_seconds: np.ndarray) -> np.ndarray:
-    """POSIX seconds as matplotlib date numbers (whatever its date epoch is set to)."""
-    micros = np.round(np.asarray(posix_seconds, dtype=np.float64) * 1e6).astype(np.int64)
-    return np.asarray(mdates.date2num(micros.astype("datetime64[us]")), dtype=np.float64)
-
-
-def _format_x_axis(ax: Axes, datetime_axis: bool) -> None:
-    if not datetime_axis:
-        ax.set_xlabel("time")
-        return
-    locator = mdates.AutoDateLocator(tz=UTC)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
-    ax.set_xlabel("time (UTC)")
-
-
-def _title_text(title: str, dims: int) -> str:
-    text = title if len(title) <= MAX_TITLE_CHARS else title[: MAX_TITLE_CHARS - 1] + "…"
-    if dims > MAX_PANELS:
-        text += f"  (first {MAX_PANELS} of {dims} dimensions shown)"
-    return text
-
-
-def _add_header(figure: Figure, title: str, band_styles: Sequence[tuple[str, float]]) -> None:
-    """The title above the panels and one legend for all of them below."""
-    figure.suptitle(title, fontsize=11, parse_math=False)
-    handles, labels = _legend_entries(band_styles)
-    legend = figure.legend(
-        handles,
-        labels,
-        loc="outside lower center",
-        ncols=len(handles),
-        fontsize=8,
-        frameon=False,
-    )
-    for text in legend.get_texts():
-        text.set_parse_math(False)
-
-
-def _legend_entries(band_styles: Sequence[tuple[str, float]]) -> tuple[list[Artist], list[str]]:
-    """Legend handles for what each panel draws; band_styles is (label, alpha), widest first."""
-    handles: list[Artist] = [
-        Line2D([], [], linestyle="none", marker="o", markersize=4, color=OBSERVATION_COLOR),
-        Line2D([], [], color=MEAN_COLOR, linewidth=1.8),
+    return [
+        ("observations", observations),
+        ("mean", mean),
+        *((label, band(alpha)) for label, alpha in chart.band_styles),
+        ("last observation", boundary),
+        ("extrapolation", extrapolation),
     ]
-    labels = ["observations", "mean"]
-    for label, alpha in band_styles:
-        handles.append(Patch(facecolor=BAND_COLOR, alpha=alpha, linewidth=0))
-        labels.append(label)
-    handles += [
-        Line2D([], [], color=BOUNDARY_COLOR, linestyle="--", linewidth=1.2),
-        Patch(facecolor=EXTRAPOLATION_COLOR, edgecolor="#bbbbbb", linewidth=0.5),
+
+
+def _finite_runs(*arrays: np.ndarray) -> list[slice]:
+    """Slices of the longest runs (two points or more) where every array is finite."""
+    finite = np.logical_and.reduce([np.isfinite(a) for a in arrays])
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], finite.astype(np.int8), [0]])))
+    return [
+        slice(start, stop)
+        for start, stop in zip(edges[::2], edges[1::2], strict=True)
+        if stop - start >= 2
     ]
-    labels += ["last observation", "extrapolation"]
-    return handles, labels

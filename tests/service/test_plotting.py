@@ -14,14 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.plotting import (
-    MARGIN_PX,
-    MAX_PANELS,
-    Band,
-    build_figure,
-    figure_png,
-    render_png,
-)
+from service.chart import Chart, build_chart
+from service.chart_layout import Layout, chart_layout
+from service.plotting import MARGIN_PX, MAX_PANELS, Band, Canvas, chart_png, render_png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WIDTH = 400
@@ -86,10 +81,10 @@ def test_size_arguments_are_honoured() -> None:
 
 def test_more_dimensions_than_panels_draws_the_first_and_says_so() -> None:
     kwargs = make_inputs(MAX_PANELS + 2, n_times=10) | {"height_px_per_dim": 80}
-    figure = build_figure(**kwargs)
-    assert len(figure.axes) == MAX_PANELS
-    assert f"first {MAX_PANELS} of {MAX_PANELS + 2} dimensions" in figure.get_suptitle()
-    assert decode(figure_png(figure)).shape == expected_shape(MAX_PANELS + 2, WIDTH, 80)
+    chart = build_chart(**kwargs)
+    assert len(chart.panels) == MAX_PANELS
+    assert f"first {MAX_PANELS} of {MAX_PANELS + 2} dimensions" in chart.title
+    assert decode(chart_png(chart)).shape == expected_shape(MAX_PANELS + 2, WIDTH, 80)
 
 
 def test_same_inputs_give_same_bytes_and_different_inputs_different_pixels() -> None:
@@ -100,14 +95,16 @@ def test_same_inputs_give_same_bytes_and_different_inputs_different_pixels() -> 
     assert not np.array_equal(decode(first), decode(other))
 
 
-def _pixel_column(figure: Any, x: float) -> tuple[int, slice]:
+def layout_of(chart: Chart) -> Layout:
+    return chart_layout(chart, Canvas(chart.width_px, chart.height_px, chart.dpi).text_size)
+
+
+def _pixel_column(chart: Chart, x: float) -> tuple[int, slice]:
     """The image column of data x in the first panel, and the panel's rows (inside its frame)."""
-    ax = figure.axes[0]
-    height = figure.canvas.get_width_height()[1]
-    column = int(ax.transData.transform((x, 0.0))[0])
-    box = ax.get_window_extent()
-    rows = slice(int(height - box.y1) + 3, int(height - box.y0) - 3)
-    return column, rows
+    layout = layout_of(chart)
+    column = int(layout.x_pixels(np.array([x]))[0])
+    box = layout.panels[0]
+    return column, slice(int(box.top) + 3, int(box.bottom) - 3)
 
 
 def _dark_grey_rows(pixels: np.ndarray, column: int, rows: slice) -> float:
@@ -125,9 +122,9 @@ def _modal_colour(pixels: np.ndarray, column: int, rows: slice) -> tuple[int, ..
 def test_extrapolation_boundary_and_shading_are_drawn() -> None:
     # Same x range in both renders: only where the last observation is drawn differs.
     kwargs = make_inputs(1, amplitude=0.2)
-    at_four = build_figure(**kwargs)
-    at_eight = build_figure(**(kwargs | {"last_observed": 8.0}))
-    four_pixels, eight_pixels = decode(figure_png(at_four)), decode(figure_png(at_eight))
+    at_four = build_chart(**kwargs)
+    at_eight = build_chart(**(kwargs | {"last_observed": 8.0}))
+    four_pixels, eight_pixels = decode(chart_png(at_four)), decode(chart_png(at_eight))
 
     column, rows = _pixel_column(at_four, 4.0)
     assert _pixel_column(at_eight, 4.0) == (column, rows)
@@ -146,15 +143,17 @@ def test_extrapolation_boundary_and_shading_are_drawn() -> None:
 
 
 def test_bands_are_drawn_widest_first_and_lighter() -> None:
-    figure = build_figure(**make_inputs(1))
-    widest, narrowest = figure.axes[0].collections
-    assert widest.get_alpha() < narrowest.get_alpha()
-    assert np.ptp(widest.get_paths()[0].vertices[:, 1]) > np.ptp(
-        narrowest.get_paths()[0].vertices[:, 1]
-    )
-    labels = [text.get_text() for text in figure.legends[0].get_texts()]
-    assert labels.index("90%") < labels.index("50%")
-    assert "last observation" in labels
+    chart = build_chart(**make_inputs(1))
+    widest, narrowest = chart.panels[0].bands
+    assert (widest.label, narrowest.label) == ("90%", "50%")
+    assert widest.alpha < narrowest.alpha
+    assert np.all(widest.upper - widest.lower > narrowest.upper - narrowest.lower)
+    assert [label for label, _ in chart.band_styles] == ["90%", "50%"]
+    # Both are drawn: a column in the forecast shows the band's two blues around the mean.
+    pixels = decode(chart_png(chart))
+    column, rows = _pixel_column(chart, 9.0)
+    blues = {tuple(p) for p in pixels[rows, column].astype(int) if p[2] > p[0] + 40}
+    assert len(blues) >= 2
 
 
 def test_datetime_axis_shows_utc_dates() -> None:
@@ -168,15 +167,14 @@ def test_datetime_axis_shows_utc_dates() -> None:
         "last_observed": start + 4.0 * hours,
         "datetime_axis": True,
     }
-    figure = build_figure(**kwargs)
-    pixels = decode(figure_png(figure))
+    chart = build_chart(**kwargs)
+    pixels = decode(chart_png(chart))
     assert pixels.shape == expected_shape(1)
-    ax = figure.axes[-1]
-    labels = [label.get_text() for label in ax.get_xticklabels()]
-    assert "02:00" in labels and "Mar-01" in labels
-    assert "2024" in ax.xaxis.get_offset_text().get_text()
+    ticks = layout_of(chart).x_ticks
+    assert "02:00" in ticks.labels and "Mar-01" in ticks.labels
+    assert "2024" in ticks.offset
     last = datetime.fromtimestamp(start + 4.0 * hours, UTC)
-    column, rows = _pixel_column(figure, float(mdates.date2num(last)))
+    column, rows = _pixel_column(chart, float(mdates.date2num(last)))
     assert _dark_grey_rows(pixels, column, rows) > 0.5
 
 
@@ -190,9 +188,9 @@ def test_single_time_nan_observations_and_no_bands() -> None:
         "mean": np.array([[0.5, -0.5]]),
         "bands": [Band("80%", np.array([[0.0, -1.0]]), np.array([[1.0, 0.0]]))],
     }
-    figure = build_figure(**(kwargs | single | {"observed_values": values}))
-    assert decode(figure_png(figure)).shape == expected_shape(2)
-    assert [t.get_text() for t in figure.axes[1].texts] == ["no observations"]
+    chart = build_chart(**(kwargs | single | {"observed_values": values}))
+    assert decode(chart_png(chart)).shape == expected_shape(2)
+    assert [panel.note for panel in chart.panels] == ["", "no observations"]
 
     no_bands = render_png(**(kwargs | {"bands": []}))
     assert decode(no_bands).shape == expected_shape(2)

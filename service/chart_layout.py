@@ -1,0 +1,136 @@
+"""Where a :class:`~service.chart.Chart` goes in its image: the panels' boxes and the ticks.
+
+Pixels count from the image's top-left corner. Margins are sized from the measured text (tick
+labels, axis labels, title, legend) so that labels of any width fit; the panels share the
+height left, one above the other, and the x axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chart import Chart
+from .chart_ticks import Ticks, date_ticks, number_ticks
+
+TextSize = Callable[[str, float], tuple[float, float, float]]
+"""(text, font size in points) -> (width, height, descent) in pixels."""
+
+TICK_PT = 10.0
+LABEL_PT = 10.0
+TITLE_PT = 11.0
+LEGEND_PT = 8.0
+NOTE_PT = 8.0
+PAD_PT = 3.0
+TICK_LENGTH_PT = 3.5
+PANEL_GAP_PT = 8.0
+MIN_TICKS, MAX_TICKS = 2, 10
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in pixels from the image's top-left corner."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    @property
+    def width(self) -> float:
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The chart's geometry: one box per panel, the shared x ticks (drawn under the last
+    panel), each panel's y ticks, and the rows of the text around them (each a text's bottom,
+    except ``legend_middle``)."""
+
+    panels: tuple[Box, ...]
+    x_range: tuple[float, float]
+    y_ranges: tuple[tuple[float, float], ...]
+    x_ticks: Ticks
+    y_ticks: tuple[Ticks, ...]
+    title_bottom: float
+    x_labels_bottom: float
+    x_title_bottom: float
+    legend_middle: float
+    y_title_right: float
+    tick_length: float
+    pad: float
+
+    def x_pixels(self, values: np.ndarray) -> np.ndarray:
+        """Columns of x ``values`` (axis units), the same in every panel."""
+        box, (low, high) = self.panels[0], self.x_range
+        return box.left + (np.asarray(values, dtype=np.float64) - low) * (box.width / (high - low))
+
+    def y_pixels(self, panel: int, values: np.ndarray) -> np.ndarray:
+        """Rows of y ``values`` in panel ``panel``."""
+        box, (low, high) = self.panels[panel], self.y_ranges[panel]
+        scale = box.height / (high - low)
+        return box.bottom - (np.asarray(values, dtype=np.float64) - low) * scale
+
+
+def chart_layout(chart: Chart, text_size: TextSize) -> Layout:
+    """Place ``chart`` in its ``width_px`` x ``height_px`` image."""
+    px = chart.dpi / 72.0
+    pad, tick_length = PAD_PT * px, TICK_LENGTH_PT * px
+    tick_h = text_size("0", TICK_PT)[1]
+    label_h = text_size("time", LABEL_PT)[1]
+    title_bottom = pad + (text_size(chart.title, TITLE_PT)[1] if chart.title else 0.0)
+    legend_h = text_size("observations", LEGEND_PT)[1]
+    legend_middle = chart.height_px - pad - legend_h / 2
+    x_title_bottom = legend_middle - legend_h / 2 - pad
+    x_labels_bottom = x_title_bottom - label_h - pad
+    boxes_bottom = x_labels_bottom - tick_h - pad - tick_length
+    rows = _rows(title_bottom + 2 * pad, boxes_bottom, len(chart.panels), PANEL_GAP_PT * px)
+    font_px = TICK_PT * px
+    y_ticks = tuple(
+        number_ticks(*panel.y_range, _most_ticks(bottom - top, 2 * font_px))
+        for panel, (top, bottom) in zip(chart.panels, rows, strict=True)
+    )
+    widest = max((text_size(s, TICK_PT)[0] for t in y_ticks for s in t.labels), default=0.0)
+    left = pad + label_h + pad + widest + pad + tick_length
+    x_ticks = _x_ticks(chart, chart.width_px - left - 2 * pad, 3 * font_px)
+    last_label = text_size(x_ticks.labels[-1], TICK_PT)[0] if x_ticks.labels else 0.0
+    right = chart.width_px - max(2 * pad, last_label / 2 + pad)
+    x_ticks = _x_ticks(chart, right - left, 3 * font_px)
+    return Layout(
+        panels=tuple(Box(left, top, right, bottom) for top, bottom in rows),
+        x_range=chart.x_range,
+        y_ranges=tuple(panel.y_range for panel in chart.panels),
+        x_ticks=x_ticks,
+        y_ticks=y_ticks,
+        title_bottom=title_bottom,
+        x_labels_bottom=x_labels_bottom,
+        x_title_bottom=x_title_bottom,
+        legend_middle=legend_middle,
+        y_title_right=pad + label_h,
+        tick_length=tick_length,
+        pad=pad,
+    )
+
+
+def _rows(top: float, bottom: float, count: int, gap: float) -> list[tuple[float, float]]:
+    """``count`` equal bands of rows between ``top`` and ``bottom``, ``gap`` apart (each at
+    least one pixel high, even if the image is too small for its text)."""
+    height = max((bottom - top - gap * (count - 1)) / count, 1.0)
+    return [(top + i * (height + gap), top + i * (height + gap) + height) for i in range(count)]
+
+
+def _most_ticks(length_px: float, per_tick_px: float) -> int:
+    return int(np.clip(length_px // per_tick_px, MIN_TICKS, MAX_TICKS))
+
+
+def _x_ticks(chart: Chart, width_px: float, per_tick_px: float) -> Ticks:
+    most = _most_ticks(width_px, per_tick_px)
+    if chart.datetime_axis:
+        return date_ticks(*chart.x_range, most)
+    return number_ticks(*chart.x_range, most)
