@@ -1,9 +1,9 @@
 """The gate of an API process: how many heavy computations (prediction batches, charts) run at
 once, and in which order.
 
-A chart holds the GIL for about 0.1 s (matplotlib is Python), so it runs under the gate, not
-beside a prediction batch, which would slow to a crawl waiting for the GIL between its torch
-calls. But while charts and batches queued for it in the order they came, a prediction waited
+A chart holds the GIL for about 25 ms (its text and the PNG's encoding), so it runs under the
+gate, not beside a prediction batch, which would slow to a crawl waiting for the GIL between its
+torch calls. But while charts and batches queued for it in the order they came, a prediction waited
 behind every chart queued before it: under ``bench/load.py``'s mix, charts held the gate
 half the time. So the two kinds alternate: when both wait, a batch goes after a chart and a
 chart after a batch; each kind in the order it came. A prediction then waits for at most one
