@@ -99,6 +99,12 @@ class Chart:
         return tuple((band.label, band.alpha) for band in first)
 
     @property
+    def legend_labels(self) -> tuple[str, ...]:
+        """The legend's entries, in order: what every panel draws."""
+        bands = tuple(label for label, _ in self.band_styles)
+        return ("observations", "mean", *bands, "last observation", "extrapolation")
+
+    @property
     def x_label(self) -> str:
         return "time (UTC)" if self.datetime_axis else "time"
 

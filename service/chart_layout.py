@@ -27,6 +27,9 @@ PAD_PT = 3.0
 TICK_LENGTH_PT = 3.5
 PANEL_GAP_PT = 8.0
 MIN_TICKS, MAX_TICKS = 2, 10
+LEGEND_HANDLE_EM, LEGEND_TEXT_PAD_EM, LEGEND_SPACING_EM = 2.0, 0.8, 2.0
+"""A legend entry's handle width, the gap to its label and the gap to the next entry, in
+multiples of the legend's font size."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,9 @@ class Box:
 @dataclass(frozen=True)
 class Layout:
     """The chart's geometry: one box per panel, the shared x ticks (drawn under the last
-    panel), each panel's y ticks, and the rows of the text around them (each a text's bottom,
-    except ``legend_middle``)."""
+    panel), each panel's y ticks, the rows of the text around them (each a text's bottom), and
+    a box for each legend entry's handle (its label follows it), in as many rows as the width
+    needs."""
 
     panels: tuple[Box, ...]
     x_range: tuple[float, float]
@@ -61,7 +65,8 @@ class Layout:
     title_bottom: float
     x_labels_bottom: float
     x_title_bottom: float
-    legend_middle: float
+    legend_handles: tuple[Box, ...]
+    legend_text_pad: float
     y_title_right: float
     tick_length: float
     pad: float
@@ -85,9 +90,8 @@ def chart_layout(chart: Chart, text_size: TextSize) -> Layout:
     tick_h = text_size("0", TICK_PT)[1]
     label_h = text_size("time", LABEL_PT)[1]
     title_bottom = pad + (text_size(chart.title, TITLE_PT)[1] if chart.title else 0.0)
-    legend_h = text_size("observations", LEGEND_PT)[1]
-    legend_middle = chart.height_px - pad - legend_h / 2
-    x_title_bottom = legend_middle - legend_h / 2 - pad
+    handles = _legend_handles(chart, text_size, pad)
+    x_title_bottom = min(box.top for box in handles) - pad
     x_labels_bottom = x_title_bottom - label_h - pad
     boxes_bottom = x_labels_bottom - tick_h - pad - tick_length
     rows = _rows(title_bottom + 2 * pad, boxes_bottom, len(chart.panels), PANEL_GAP_PT * px)
@@ -111,7 +115,8 @@ def chart_layout(chart: Chart, text_size: TextSize) -> Layout:
         title_bottom=title_bottom,
         x_labels_bottom=x_labels_bottom,
         x_title_bottom=x_title_bottom,
-        legend_middle=legend_middle,
+        legend_handles=handles,
+        legend_text_pad=LEGEND_TEXT_PAD_EM * LEGEND_PT * px,
         y_title_right=pad + label_h,
         tick_length=tick_length,
         pad=pad,
@@ -134,3 +139,28 @@ def _x_ticks(chart: Chart, width_px: float, per_tick_px: float) -> Ticks:
     if chart.datetime_axis:
         return date_ticks(*chart.x_range, most)
     return number_ticks(*chart.x_range, most)
+
+
+def _legend_handles(chart: Chart, text_size: TextSize, pad: float) -> tuple[Box, ...]:
+    """Each legend entry's handle box: entries fill rows no wider than the image, each row
+    centred, the last row ``pad`` above the image's bottom."""
+    em = LEGEND_PT * chart.dpi / 72.0
+    handle, text_pad = LEGEND_HANDLE_EM * em, LEGEND_TEXT_PAD_EM * em
+    spacing = LEGEND_SPACING_EM * em
+    widths = [handle + text_pad + text_size(s, LEGEND_PT)[0] for s in chart.legend_labels]
+    rows: list[list[int]] = [[]]
+    used = 0.0
+    for index, width in enumerate(widths):
+        if rows[-1] and used + spacing + width > chart.width_px - 2 * pad:
+            rows.append([])
+        used = width if not rows[-1] else used + spacing + width
+        rows[-1].append(index)
+    line = text_size("observations", LEGEND_PT)[1] * 1.3
+    boxes: dict[int, Box] = {}
+    for number, row in enumerate(rows):
+        middle = chart.height_px - pad - line * (len(rows) - number - 0.5)
+        left = (chart.width_px - sum(widths[i] for i in row) - spacing * (len(row) - 1)) / 2
+        for index in row:
+            boxes[index] = Box(left, middle - em / 2, left + handle, middle + em / 2)
+            left += widths[index] + spacing
+    return tuple(boxes[i] for i in range(len(widths)))

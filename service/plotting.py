@@ -7,10 +7,10 @@ out) sharing the x axis, the title above them and a single legend below. The ima
 before the first and after the last observation, have a grey background, and a dashed vertical
 line marks the last observation.
 
-Why not matplotlib's figures: a two-panel chart took 81-96 ms there, most of it in the Python of
-artists, ticks and the constrained layout; drawn here with the same rasteriser, fonts and
-antialiasing it takes about a fifth of that (``bench/serving.py`` does not time charts;
-``bench/load.py`` does, among its mix). Each call draws on a renderer of its own and touches no
+Why not matplotlib's figures: a two-panel chart of 100 times took 90 ms there, most of it in the
+Python of artists, ticks and the constrained layout; drawn here with the same rasteriser, fonts
+and antialiasing it takes 25 ms, 9 of them the PNG's encoding (in process; ``bench/load.py``
+times charts among its mix). Each call draws on a renderer of its own and touches no
 global state, so several threads may render at once.
 """
 
@@ -63,7 +63,6 @@ BOUNDARY_DASHES_PT = (4.44, 1.92)
 OBSERVATION_SIZE_PT = 4.0
 SINGLE_TIME_MARKER_PT = 6.0
 SINGLE_TIME_BAND_PT = 8.0
-LEGEND_HANDLE_EM, LEGEND_TEXT_PAD_EM, LEGEND_SPACING_EM = 2.0, 0.8, 2.0
 
 PNG_COMPRESSION = 3
 """zlib level of the PNG (0-9): 3 is as small as the default 6 here, and faster."""
@@ -242,23 +241,7 @@ def _draw_panel(canvas: Canvas, chart: Chart, layout: Layout, index: int, panel:
     box = layout.panels[index]
     _shade_extrapolation(canvas, chart, layout, box)
     _draw_grid(canvas, layout, index, box)
-    x = layout.x_pixels(panel.x)
-    single = len(panel.x) == 1
-    for band in panel.bands:
-        lower, upper = layout.y_pixels(index, band.lower), layout.y_pixels(index, band.upper)
-        if single:
-            width = SINGLE_TIME_BAND_PT
-            canvas.line(np.repeat(x, 2), [lower[0], upper[0]], BAND_COLOR, width, clip=box)
-            continue
-        for run in _finite_runs(x, lower, upper):
-            xs = np.concatenate([x[run], x[run][::-1]])
-            ys = np.concatenate([upper[run], lower[run][::-1]])
-            canvas.polygon(xs, ys, BAND_COLOR, alpha=band.alpha, clip=box)
-    mean = layout.y_pixels(index, panel.mean)
-    if single:
-        canvas.markers(x, mean, MEAN_COLOR, SINGLE_TIME_MARKER_PT, shape=DIAMOND, clip=box)
-    for run in _finite_runs(x, mean):
-        canvas.line(x[run], mean[run], MEAN_COLOR, MEAN_WIDTH_PT, clip=box)
+    _draw_prediction(canvas, layout, index, panel)
     observed_x = layout.x_pixels(panel.observed_x)
     observed_y = layout.y_pixels(index, panel.observed_y)
     canvas.markers(observed_x, observed_y, OBSERVATION_COLOR, OBSERVATION_SIZE_PT, clip=box)
@@ -272,15 +255,36 @@ def _draw_panel(canvas: Canvas, chart: Chart, layout: Layout, index: int, panel:
         clip=box,
     )
     _draw_frame_and_y_axis(canvas, layout, index, box)
-    canvas.text(
-        layout.y_title_right, (box.top + box.bottom) / 2, panel.label, LABEL_PT, vertical=True
-    )
+    middle = (box.top + box.bottom) / 2
+    canvas.text(layout.y_title_right, middle, panel.label, LABEL_PT, vertical=True)
     if panel.note:
-        top = box.top + 0.05 * box.height
-        note_h = canvas.text_size(panel.note, NOTE_PT)[1]
-        canvas.text(
-            box.left + 0.01 * box.width, top + note_h, panel.note, NOTE_PT, color=NOTE_COLOR
-        )
+        bottom = box.top + 0.05 * box.height + canvas.text_size(panel.note, NOTE_PT)[1]
+        left = box.left + 0.01 * box.width
+        canvas.text(left, bottom, panel.note, NOTE_PT, color=NOTE_COLOR)
+
+
+def _draw_prediction(canvas: Canvas, layout: Layout, index: int, panel: Panel) -> None:
+    """The bands, widest first, then the mean; a single predicted time as a bar and a
+    diamond."""
+    box = layout.panels[index]
+    x = layout.x_pixels(panel.x)
+    mean = layout.y_pixels(index, panel.mean)
+    for band in panel.bands:
+        lower, upper = layout.y_pixels(index, band.lower), layout.y_pixels(index, band.upper)
+        if len(x) == 1:
+            ys = [lower[0], upper[0]]
+            canvas.line(
+                [x[0], x[0]], ys, BAND_COLOR, SINGLE_TIME_BAND_PT, alpha=band.alpha, clip=box
+            )
+            continue
+        for run in _finite_runs(x, lower, upper):
+            xs = np.concatenate([x[run], x[run][::-1]])
+            ys = np.concatenate([upper[run], lower[run][::-1]])
+            canvas.polygon(xs, ys, BAND_COLOR, alpha=band.alpha, clip=box)
+    if len(x) == 1:
+        canvas.markers(x, mean, MEAN_COLOR, SINGLE_TIME_MARKER_PT, shape=DIAMOND, clip=box)
+    for run in _finite_runs(x, mean):
+        canvas.line(x[run], mean[run], MEAN_COLOR, MEAN_WIDTH_PT, clip=box)
 
 
 def _shade_extrapolation(canvas: Canvas, chart: Chart, layout: Layout, box: Box) -> None:
@@ -339,30 +343,21 @@ def _draw_x_axis(canvas: Canvas, chart: Chart, layout: Layout) -> None:
 
 
 def _draw_legend(canvas: Canvas, chart: Chart, layout: Layout) -> None:
-    """One row under everything: a handle and a label for each thing a panel draws."""
-    entries = _legend_entries(chart)
-    em = canvas.renderer.points_to_pixels(LEGEND_PT)
-    handle, text_pad, spacing = (
-        LEGEND_HANDLE_EM * em,
-        LEGEND_TEXT_PAD_EM * em,
-        LEGEND_SPACING_EM * em,
-    )
-    widths = [handle + text_pad + canvas.text_size(label, LEGEND_PT)[0] for label, _ in entries]
-    x = (chart.width_px - sum(widths) - spacing * (len(entries) - 1)) / 2
-    middle = layout.legend_middle
+    """Each entry's handle in its box, its label after it."""
     text_h = canvas.text_size("observations", LEGEND_PT)[1]
-    for (label, draw), width in zip(entries, widths, strict=True):
-        draw(canvas, Box(x, middle - em / 2, x + handle, middle + em / 2))
-        canvas.text(x + handle + text_pad, middle + text_h / 2, label, LEGEND_PT)
-        x += width + spacing
+    drawers = _handle_drawers(chart)
+    for label, draw, box in zip(chart.legend_labels, drawers, layout.legend_handles, strict=True):
+        draw(canvas, box)
+        middle = (box.top + box.bottom) / 2
+        canvas.text(box.right + layout.legend_text_pad, middle + text_h / 2, label, LEGEND_PT)
 
 
 HandleDrawer = Callable[[Canvas, Box], None]
 """Draws a legend entry's handle in a box."""
 
 
-def _legend_entries(chart: Chart) -> list[tuple[str, HandleDrawer]]:
-    """(label, draw(canvas, box)) of each legend entry, in order."""
+def _handle_drawers(chart: Chart) -> list[HandleDrawer]:
+    """How to draw each handle of ``chart.legend_labels``, in its order."""
 
     def observations(canvas: Canvas, box: Box) -> None:
         middle_x, middle_y = (box.left + box.right) / 2, (box.top + box.bottom) / 2
@@ -390,13 +385,8 @@ def _legend_entries(chart: Chart) -> list[tuple[str, HandleDrawer]]:
         ys = np.array([box.top, box.top, box.bottom, box.bottom])
         canvas.polygon(xs, ys, EXTRAPOLATION_COLOR, edge=(EXTRAPOLATION_EDGE, 0.5))
 
-    return [
-        ("observations", observations),
-        ("mean", mean),
-        *((label, band(alpha)) for label, alpha in chart.band_styles),
-        ("last observation", boundary),
-        ("extrapolation", extrapolation),
-    ]
+    bands = [band(alpha) for _, alpha in chart.band_styles]
+    return [observations, mean, *bands, boundary, extrapolation]
 
 
 def _finite_runs(*arrays: np.ndarray) -> list[slice]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from service.chart import Chart, build_chart
-from service.chart_layout import TICK_PT, Layout, chart_layout
+from service.chart_layout import LEGEND_PT, TICK_PT, Layout, chart_layout
 from service.plotting import Band, Canvas, chart_png
 
 
@@ -44,8 +44,8 @@ def test_panels_stack_inside_the_image_and_the_y_labels_fit_left_of_them(scale: 
     for above, below in zip(layout.panels, layout.panels[1:], strict=False):
         assert above.bottom < below.top
     last = layout.panels[-1]
-    assert last.bottom < layout.x_labels_bottom < layout.x_title_bottom < layout.legend_middle
-    assert layout.legend_middle < chart.height_px
+    legend_top = min(box.top for box in layout.legend_handles)
+    assert last.bottom < layout.x_labels_bottom < layout.x_title_bottom < legend_top
     assert 0 < last.left < last.right < chart.width_px
     for ticks in layout.y_ticks:
         assert len(ticks.labels) >= 2
@@ -89,3 +89,17 @@ def test_times_and_values_at_the_ends_of_float64_still_render() -> None:
     mean[3, 0] = edge
     png = chart_png(build_chart(**(kwargs | {"times": times, "mean": mean})))
     assert png.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("width", [200, 400, 900])
+def test_the_legend_wraps_to_stay_inside_the_image(width: int) -> None:
+    chart, layout, canvas = layout_and_canvas(**inputs(width_px=width))
+    assert len(layout.legend_handles) == len(chart.legend_labels) == 5
+    rows = sorted({round(box.top, 3) for box in layout.legend_handles})
+    assert (len(rows) > 1) == (width < 900), rows
+    assert layout.x_title_bottom < rows[0] and max(b.bottom for b in layout.legend_handles) < (
+        chart.height_px
+    )
+    for box, label in zip(layout.legend_handles, chart.legend_labels, strict=True):
+        label_width = canvas.text_size(label, LEGEND_PT)[0]
+        assert box.left >= 0 and box.right + layout.legend_text_pad + label_width <= width
