@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Unpack
+from typing import Any, Unpack
 
 import numpy as np
 from matplotlib.backend_bases import GraphicsContextBase
@@ -150,6 +150,18 @@ class Canvas:
         self.renderer.draw_path(gc, Path(self._points(xs, ys)), _IDENTITY)
         gc.restore()
 
+    def vertical(
+        self, x: float, top: float, bottom: float, color: str, width_pt: float, **style: Any
+    ) -> None:
+        """A vertical line at column ``x``; ``style``: :meth:`line`'s keywords."""
+        self.line([x, x], [top, bottom], color, width_pt, **style)
+
+    def horizontal(
+        self, y: float, left: float, right: float, color: str, width_pt: float, **style: Any
+    ) -> None:
+        """A horizontal line on row ``y``; ``style``: :meth:`line`'s keywords."""
+        self.line([left, right], [y, y], color, width_pt, **style)
+
     def markers(
         self,
         xs: ArrayLike,
@@ -246,13 +258,9 @@ def _draw_panel(canvas: Canvas, chart: Chart, layout: Layout, index: int, panel:
     observed_y = layout.y_pixels(index, panel.observed_y)
     canvas.markers(observed_x, observed_y, OBSERVATION_COLOR, OBSERVATION_SIZE_PT, clip=box)
     boundary = float(layout.x_pixels(np.array([chart.last_x]))[0])
-    canvas.line(
-        [boundary, boundary],
-        [box.top, box.bottom],
-        BOUNDARY_COLOR,
-        BOUNDARY_WIDTH_PT,
-        dashes=BOUNDARY_DASHES_PT,
-        clip=box,
+    dashes = BOUNDARY_DASHES_PT
+    canvas.vertical(
+        boundary, box.top, box.bottom, BOUNDARY_COLOR, BOUNDARY_WIDTH_PT, dashes=dashes, clip=box
     )
     _draw_frame_and_y_axis(canvas, layout, index, box)
     middle = (box.top + box.bottom) / 2
@@ -272,9 +280,14 @@ def _draw_prediction(canvas: Canvas, layout: Layout, index: int, panel: Panel) -
     for band in panel.bands:
         lower, upper = layout.y_pixels(index, band.lower), layout.y_pixels(index, band.upper)
         if len(x) == 1:
-            ys = [lower[0], upper[0]]
-            canvas.line(
-                [x[0], x[0]], ys, BAND_COLOR, SINGLE_TIME_BAND_PT, alpha=band.alpha, clip=box
+            canvas.vertical(
+                x[0],
+                upper[0],
+                lower[0],
+                BAND_COLOR,
+                SINGLE_TIME_BAND_PT,
+                alpha=band.alpha,
+                clip=box,
             )
             continue
         for run in _finite_runs(x, lower, upper):
@@ -296,19 +309,11 @@ def _shade_extrapolation(canvas: Canvas, chart: Chart, layout: Layout, box: Box)
 
 
 def _draw_grid(canvas: Canvas, layout: Layout, index: int, box: Box) -> None:
+    style = {"alpha": GRID_ALPHA, "clip": box}
     for column in layout.x_pixels(layout.x_ticks.values):
-        canvas.line(
-            [column, column],
-            [box.top, box.bottom],
-            GRID_COLOR,
-            GRID_WIDTH_PT,
-            alpha=GRID_ALPHA,
-            clip=box,
-        )
+        canvas.vertical(column, box.top, box.bottom, GRID_COLOR, GRID_WIDTH_PT, **style)
     for row in layout.y_pixels(index, layout.y_ticks[index].values):
-        canvas.line(
-            [box.left, box.right], [row, row], GRID_COLOR, GRID_WIDTH_PT, alpha=GRID_ALPHA, clip=box
-        )
+        canvas.horizontal(row, box.left, box.right, GRID_COLOR, GRID_WIDTH_PT, **style)
 
 
 def _draw_frame_and_y_axis(canvas: Canvas, layout: Layout, index: int, box: Box) -> None:
@@ -318,16 +323,12 @@ def _draw_frame_and_y_axis(canvas: Canvas, layout: Layout, index: int, box: Box)
     ticks = layout.y_ticks[index]
     for row, label in zip(layout.y_pixels(index, ticks.values), ticks.labels, strict=True):
         tick_left = box.left - layout.tick_length
-        canvas.line([tick_left, box.left], [row, row], TEXT_COLOR, FRAME_WIDTH_PT)
+        canvas.horizontal(row, tick_left, box.left, TEXT_COLOR, FRAME_WIDTH_PT)
         bottom = row + canvas.text_size(label, TICK_PT)[1] / 2
         canvas.text(tick_left - layout.pad, bottom, label, TICK_PT, "right")
+    tick_bottom = box.bottom + layout.tick_length
     for column in layout.x_pixels(layout.x_ticks.values):
-        canvas.line(
-            [column, column],
-            [box.bottom, box.bottom + layout.tick_length],
-            TEXT_COLOR,
-            FRAME_WIDTH_PT,
-        )
+        canvas.vertical(column, box.bottom, tick_bottom, TEXT_COLOR, FRAME_WIDTH_PT)
 
 
 def _draw_x_axis(canvas: Canvas, chart: Chart, layout: Layout) -> None:
@@ -365,19 +366,16 @@ def _handle_drawers(chart: Chart) -> list[HandleDrawer]:
 
     def mean(canvas: Canvas, box: Box) -> None:
         middle_y = (box.top + box.bottom) / 2
-        canvas.line([box.left, box.right], [middle_y, middle_y], MEAN_COLOR, MEAN_WIDTH_PT)
+        canvas.horizontal(middle_y, box.left, box.right, MEAN_COLOR, MEAN_WIDTH_PT)
 
     def band(alpha: float) -> HandleDrawer:
         return lambda canvas, box: canvas.fill(box, BAND_COLOR, alpha=alpha)
 
     def boundary(canvas: Canvas, box: Box) -> None:
         middle_y = (box.top + box.bottom) / 2
-        canvas.line(
-            [box.left, box.right],
-            [middle_y, middle_y],
-            BOUNDARY_COLOR,
-            BOUNDARY_WIDTH_PT,
-            dashes=BOUNDARY_DASHES_PT,
+        dashes = BOUNDARY_DASHES_PT
+        canvas.horizontal(
+            middle_y, box.left, box.right, BOUNDARY_COLOR, BOUNDARY_WIDTH_PT, dashes=dashes
         )
 
     def extrapolation(canvas: Canvas, box: Box) -> None:
