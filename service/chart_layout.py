@@ -91,8 +91,8 @@ def chart_layout(chart: Chart, text_size: TextSize) -> Layout:
     label_h = text_size("time", LABEL_PT)[1]
     title_bottom = pad + (text_size(chart.title, TITLE_PT)[1] if chart.title else 0.0)
     handles = _legend_handles(chart, text_size, pad)
-    x_title_bottom = min(box.top for box in handles) - pad
-    x_labels_bottom = x_title_bottom - label_h - pad
+    x_title_bottom = min(box.top for box in handles) - 2 * pad
+    x_labels_bottom = x_title_bottom - label_h - 2 * pad
     boxes_bottom = x_labels_bottom - tick_h - pad - tick_length
     rows = _rows(title_bottom + 2 * pad, boxes_bottom, len(chart.panels), PANEL_GAP_PT * px)
     font_px = TICK_PT * px
