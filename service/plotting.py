@@ -7,10 +7,10 @@ out) sharing the x axis, the title above them and a single legend below. The ima
 before the first and after the last observation, have a grey background, and a dashed vertical
 line marks the last observation.
 
-Why not matplotlib's figures: a two-panel chart of 100 times took 90 ms there, most of it in the
+Why not matplotlib's figures: a two-panel chart of 100 times took 88 ms there, most of it in the
 Python of artists, ticks and the constrained layout; drawn here with the same rasteriser, fonts
-and antialiasing it takes 25 ms, 9 of them the PNG's encoding (in process; ``bench/load.py``
-times charts among its mix). Each call draws on a renderer of its own and touches no
+and antialiasing it takes 25-28 ms, 9 of them the PNG's encoding (``bench/charts.py`` compares
+the two; ``bench/load.py`` times charts among its mix). Each call draws on a renderer of its own and touches no
 global state, so several threads may render at once.
 """
 
