@@ -4,7 +4,8 @@
 #     workers train on CUDA by default (device auto) and whose API serves their checkpoints on the
 #     CPU; some run `odecast worker`, so forked work horses initialise CUDA themselves;
 #   - bench/training.py on CUDA (ours against torchdiffeq on the GPU);
-#   - bench/devices.py (the default model's epochs on the CPU and on CUDA, and the ratio).
+#   - bench/devices.py (the default model's epochs on the CPU and on CUDA, and the ratio; then
+#     with batches of 160 series, where CUDA wins).
 # Logs go to $OUT (or /tmp/gpu-checks). Run from the repository root with the project installed:
 #   PYTHON=.venv/bin/python bench/gpu_checks.sh
 set -uo pipefail
@@ -22,4 +23,7 @@ nvidia-smi -L || status=1
     tests/service/test_long_series.py 2>&1 | tee "$out/pytest.log" || status=1
 "$python" bench/training.py --device cuda --threads 8 2>&1 | tee "$out/training.log" || status=1
 "$python" bench/devices.py --threads 1 2>&1 | tee "$out/devices.log" || status=1
+# Where a GPU pays: the whole training set in one batch (docs/benchmarks.md, "Devices").
+"$python" bench/devices.py --threads 1 --epochs 3 --data spirals_200x100 --batch-size 160 2>&1 |
+    tee -a "$out/devices.log" || status=1
 exit $status
