@@ -29,8 +29,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from service.canvas import PNG_COMPRESSION
 from service.plot_inputs import Band
-from service.plotting import PNG_COMPRESSION, render_png
+from service.plotting import render_png
 
 WIDTH, HEIGHT_PER_PANEL, DPI = 900, 260, 100
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .canvas import Box
 from .chart import Chart
 from .chart_ticks import Ticks, date_ticks, number_ticks
 
@@ -30,24 +31,6 @@ MIN_TICKS, MAX_TICKS = 2, 10
 LEGEND_HANDLE_EM, LEGEND_TEXT_PAD_EM, LEGEND_SPACING_EM = 2.0, 0.8, 2.0
 """A legend entry's handle width, the gap to its label and the gap to the next entry, in
 multiples of the legend's font size."""
-
-
-@dataclass(frozen=True)
-class Box:
-    """A rectangle in pixels from the image's top-left corner."""
-
-    left: float
-    top: float
-    right: float
-    bottom: float
-
-    @property
-    def width(self) -> float:
-        return self.right - self.left
-
-    @property
-    def height(self) -> float:
-        return self.bottom - self.top
 
 
 @dataclass(frozen=True)

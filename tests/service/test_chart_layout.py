@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from service.canvas import Canvas
 from service.chart import Chart, build_chart
 from service.chart_layout import LEGEND_PT, TICK_PT, Layout, chart_layout
-from service.plotting import Band, Canvas, chart_png
+from service.plotting import Band, chart_png
 
 
 def inputs(scale: float = 1.0, dims: int = 2, **changes: Any) -> dict[str, Any]:

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from service.canvas import Canvas
 from service.chart import Chart, build_chart
 from service.chart_layout import Layout, chart_layout
-from service.plotting import MARGIN_PX, MAX_PANELS, Band, Canvas, chart_png, render_png
+from service.plotting import MARGIN_PX, MAX_PANELS, Band, chart_png, render_png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WIDTH = 400
