@@ -17,6 +17,8 @@ from .plot_inputs import Band, validate_size, validated_arrays, validated_bounda
 MAX_PANELS = 8
 """Most dimensions drawn; the rest are left out and the title says so."""
 
+MARGIN_PX = 64
+"""Pixels added to the panels' total height for the title (above) and the legend (below)."""
 MAX_TITLE_CHARS = 200
 NARROWEST_BAND_ALPHA = 0.40
 WIDEST_BAND_ALPHA = 0.15
@@ -107,10 +109,6 @@ class Chart:
     @property
     def x_label(self) -> str:
         return "time (UTC)" if self.datetime_axis else "time"
-
-
-MARGIN_PX = 64
-"""Pixels added to the panels' total height for the title (above) and the legend (below)."""
 
 
 def build_chart(
