@@ -10,9 +10,10 @@ Run from the repository root::
     .venv/bin/python bench/load.py --url http://127.0.0.1:8000 [--api-key KEY]   # `odecast up`
 
 Without ``--url`` it starts a stack of its own (``bench/stack.py``) in a temporary folder: an
-embedded Redis, the API (``python -m service.cli api``, the settings' defaults: one torch thread,
-one prediction at a time) and one worker (``python -m service.cli worker``: a forking RQ worker
-that keeps running; its work horse trains with torch's default threads, one per core). Everything
+embedded Redis, the API (``python -m service.cli api``, the settings' defaults: two processes, one
+torch thread each, predictions batched) and one worker (``python -m service.cli worker``: a forking
+RQ worker that keeps running; its work horse trains with ``ODECAST_WORKER_TORCH_THREADS``, one
+torch thread by default). Everything
 it started is stopped at the end, also on an error, Ctrl-C or SIGTERM. With ``--url`` the
 server's own workers train both models (``odecast up`` starts one worker by default; the training
 job measured below needs a free worker, and waits up to 300 s for one); the CPU split is then not
