@@ -66,10 +66,19 @@ class Canvas:
             self._text_sizes[key] = (float(width), float(height), float(descent))
         return self._text_sizes[key]
 
-    def fill(self, box: Box, color: str, *, alpha: float = 1.0, clip: Box | None = None) -> None:
+    def fill(
+        self,
+        box: Box,
+        color: str,
+        *,
+        alpha: float = 1.0,
+        clip: Box | None = None,
+        edge: tuple[str, float] | None = None,
+    ) -> None:
+        """``box`` filled; ``edge`` as :meth:`polygon`'s."""
         xs = np.array([box.left, box.right, box.right, box.left])
         ys = np.array([box.top, box.top, box.bottom, box.bottom])
-        self.polygon(xs, ys, color, alpha=alpha, clip=clip)
+        self.polygon(xs, ys, color, alpha=alpha, clip=clip, edge=edge)
 
     def polygon(
         self,

@@ -210,16 +210,14 @@ def _handle_drawers(chart: Chart) -> list[HandleDrawer]:
         )
 
     def extrapolation(canvas: Canvas, box: Box) -> None:
-        xs = np.array([box.left, box.right, box.right, box.left])
-        ys = np.array([box.top, box.top, box.bottom, box.bottom])
-        canvas.polygon(xs, ys, EXTRAPOLATION_COLOR, edge=(EXTRAPOLATION_EDGE, 0.5))
+        canvas.fill(box, EXTRAPOLATION_COLOR, edge=(EXTRAPOLATION_EDGE, 0.5))
 
     bands = [band(alpha) for _, alpha in chart.band_styles]
     return [observations, mean, *bands, boundary, extrapolation]
 
 
 def _finite_runs(*arrays: np.ndarray) -> list[slice]:
-    """Slices of the longest runs (two points or more) where every array is finite."""
+    """Slices of the maximal runs (two points or more) where every array is finite."""
     finite = np.logical_and.reduce([np.isfinite(a) for a in arrays])
     edges = np.flatnonzero(np.diff(np.concatenate([[0], finite.astype(np.int8), [0]])))
     return [
