@@ -2,12 +2,14 @@
 
 A forecast combination. Filling a gap, the mean becomes
 
-    m + restore * (Ly - Lm) + straighten * (Lm - m)
+    m + restore * (Ly - Lm) + straighten * (Lm - m) + krige * (G - m)
 
 where ``m`` is the model's mean, ``Ly`` the straight line between the observations around the
-time and ``Lm`` the straight line between the model's means at those observations: ``restore`` 1
-puts back the residuals of the neighbouring observations (the model then only adds its shape
-between them), ``straighten`` 1 drops that shape, and both at 1 is linear interpolation itself.
+time, ``Lm`` the straight line between the model's means at those observations and ``G`` the
+kriged answer (``models.latent.kriging``; none without a kernel): ``restore`` 1 puts back the
+residuals of the neighbouring observations (the model then only adds its shape between them),
+``straighten`` 1 drops that shape, both at 1 is linear interpolation itself, and ``krige`` 1
+alone is the kriged answer.
 Forecasting, the mean moves ``weight`` of the way to the best naive forecast on the held-out
 tail. Weights lie in [0, 1] and minimise the held-out squared error. Samples are moved, not
 reshaped: each is shifted by the change of the mean, so the spread (and the calibrated interval)
@@ -24,30 +26,39 @@ import numpy as np
 
 from ..baselines import named, per_dimension
 from ..series import Series
+from .kriging import Kriging
 
 
 @dataclass(frozen=True)
 class InterpolationBlend:
-    """Weights of the neighbouring observations' residuals and of the straight line (see above)."""
+    """Weights of the neighbouring observations' residuals, of the straight line and of the
+    kriged answer (see above)."""
 
     restore: float = 0.0
     straighten: float = 0.0
+    krige: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_weights((self.restore, self.straighten))
+        _check_weights(self.weights)
+
+    @property
+    def weights(self) -> tuple[float, float, float]:
+        """In the order of ``interpolation_features``."""
+        return (self.restore, self.straighten, self.krige)
 
     @property
     def active(self) -> bool:
-        return self.restore != 0.0 or self.straighten != 0.0
+        return any(self.weights)
 
     def to_json(self) -> dict[str, Any]:
-        return {"restore": self.restore, "straighten": self.straighten}
+        return {"restore": self.restore, "straighten": self.straighten, "krige": self.krige}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> InterpolationBlend:
         if not data:
             return cls()
-        return cls(float(data["restore"]), float(data["straighten"]))
+        # "krige" is absent from the records of models trained before kriging existed
+        return cls(float(data["restore"]), float(data["straighten"]), float(data.get("krige", 0)))
 
 
 @dataclass(frozen=True)
@@ -94,17 +105,26 @@ def neighbour_times(context: Series, query: np.ndarray) -> np.ndarray:
 
 
 def interpolation_features(
-    context: Series, query: np.ndarray, known_times: np.ndarray, known_mean: np.ndarray
+    context: Series,
+    query: np.ndarray,
+    known_times: np.ndarray,
+    known_mean: np.ndarray,
+    kriging: Kriging | None = None,
 ) -> np.ndarray:
-    """[Ly - Lm, Lm - m] at ``query`` [Q]: [2, Q, D].
+    """[Ly - Lm, Lm - m, G - m] at ``query`` [Q]: [3, Q, D].
 
     ``known_times`` [K] (sorted, holding ``query`` and its ``neighbour_times``) and
-    ``known_mean`` [K, D] are the model's mean there. Both features are 0 in a dimension with no
-    observation, or at a time outside its observed range.
+    ``known_mean`` [K, D] are the model's mean there. Every feature is 0 in a dimension with no
+    observation, or at a time outside its observed range; the last is 0 without ``kriging``, or
+    in a dimension it does not krige.
     """
     mean = known_mean[np.searchsorted(known_times, query)]  # [Q, D]
     line_y = mean.copy()
     line_m = mean.copy()
+    kriged = mean.copy()
+    if kriging is not None:
+        answer = kriging(context, query)  # NaN where not kriged
+        kriged = np.where(np.isnan(answer), mean, answer)
     for d in range(context.dims):
         observed = ~np.isnan(context.values[:, d])
         times = context.times[observed]
@@ -114,7 +134,8 @@ def interpolation_features(
         at_observed = np.interp(times, known_times, known_mean[:, d])
         line_y[inside, d] = np.interp(query[inside], times, context.values[observed, d])
         line_m[inside, d] = np.interp(query[inside], times, at_observed)
-    return np.stack([line_y - line_m, line_m - mean])
+        kriged[~inside, d] = mean[~inside, d]
+    return np.stack([line_y - line_m, line_m - mean, kriged - mean])
 
 
 def extrapolation_features(
@@ -145,7 +166,7 @@ def offsets(features: np.ndarray, weights: tuple[float, ...]) -> np.ndarray:
 def fit_weights(features: np.ndarray, residual: np.ndarray) -> tuple[float, ...]:
     """Weights in [0, 1] minimising |residual - sum_k w_k features[k]|^2 (features [K, M]).
 
-    Box-constrained least squares by enumeration: each weight is free, 0 or 1 (3^K cases, K <= 2
+    Box-constrained least squares by enumeration: each weight is free, 0 or 1 (3^K cases, K <= 3
     here), free ones solved by least squares and kept only when they land inside the box.
     """
     k = features.shape[0]

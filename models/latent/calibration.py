@@ -24,6 +24,7 @@ from .blend import (
     neighbour_times,
     offsets,
 )
+from .kriging import Kriging
 
 # Interval levels the scale is fitted to, and the factors tried.
 LEVELS = (80, 90)
@@ -47,6 +48,8 @@ class Calibration:
             stretch, and a lucky one (early stopping chose the epoch that did best on it) shrinks
             the fitted scale below the noise. Relative, so that a new series on another scale
             gets a floor on its own. None: no floor.
+        kriging: the kernels of the interpolation blend's kriged answer; None when its weight
+            is 0 (``models.latent.kriging``).
     """
 
     interpolation_scale: float = 1.0
@@ -55,6 +58,7 @@ class Calibration:
     interpolation_blend: InterpolationBlend = field(default_factory=InterpolationBlend)
     extrapolation_blend: ExtrapolationBlend = field(default_factory=ExtrapolationBlend)
     extrapolation_floor: tuple[float, ...] | None = None
+    kriging: Kriging | None = None
 
     def times_needed(self, context: Series, times: np.ndarray) -> np.ndarray:
         """Sorted unique ``times`` [T], plus the observations around them when the
@@ -90,9 +94,10 @@ class Calibration:
         known_mean = known.mean(axis=0)  # [K, D]
         offset = np.zeros(samples.shape[1:])  # [T, D]
         if blend_inside:
-            features = interpolation_features(context, times[inside], known_times, known_mean)
-            weights = (interpolation.restore, interpolation.straighten)
-            offset[inside] = offsets(features, weights)
+            features = interpolation_features(
+                context, times[inside], known_times, known_mean, self.kriging
+            )
+            offset[inside] = offsets(features, interpolation.weights)
         if blend_after:
             mean = known_mean[positions[after]]
             features = extrapolation_features(
@@ -126,6 +131,7 @@ class Calibration:
             "extrapolation_floor": (
                 None if self.extrapolation_floor is None else list(self.extrapolation_floor)
             ),
+            "kriging": None if self.kriging is None else self.kriging.to_json(),
         }
 
     @classmethod
@@ -139,6 +145,7 @@ class Calibration:
             InterpolationBlend.from_json(data.get("interpolation_blend")),
             ExtrapolationBlend.from_json(data.get("extrapolation_blend")),
             _floor(data.get("extrapolation_floor")),
+            Kriging.from_json(data.get("kriging")),
         )
 
 

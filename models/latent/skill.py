@@ -42,13 +42,14 @@ from .calibration import (
 )
 from .decoding import Request, decode
 from .holdout import HeldOut, Holdout, in_sample_forecasts
+from .kriging import Kriging, fit_kriging
 from .model import LatentODE
 from .normaliser import Normaliser
 
 SKILL_SAMPLES = 100
 INTERPOLATION_PARTNER = "linear_interpolation"
 # The interpolation blend's weights that serve linear interpolation itself (``blend.py``).
-LINEAR_ONLY = (1.0, 1.0)
+LINEAR_ONLY = (1.0, 1.0, 0.0)
 # Relative float rounding: a model serving linear interpolation does not "beat" it by less.
 ROUNDING = 1e-9
 
@@ -61,6 +62,8 @@ def assess(
     if normaliser.season is not None:
         extrapolation["seasonal_naive"] = seasonal(normaliser.season)
     with_base = normaliser.base and _base_alone_is_better(model, normaliser, holdout)
+    period = normaliser.season if normaliser.base else None
+    kriging = fit_kriging(holdout.train, period, normaliser.bends)
     interp, interp_choice = _job_skill(
         model,
         normaliser,
@@ -68,6 +71,7 @@ def assess(
         {INTERPOLATION_PARTNER: linear_interpolation},
         seed,
         with_base=False,
+        kriging=kriging,
     )
     extrap, extrap_choice = _job_skill(
         model,
@@ -94,13 +98,15 @@ def assess(
         if extrap_choice.weights
         else ExtrapolationBlend()
     )
+    interpolation_blend = InterpolationBlend(*interp_choice.weights)
     calibration = Calibration(
         interpolation_scale=interp_choice.scale,
         extrapolation_scale=extrap_choice.scale,
         extrapolate_with_base=with_base,
-        interpolation_blend=InterpolationBlend(*interp_choice.weights),
+        interpolation_blend=interpolation_blend,
         extrapolation_blend=extrapolation_blend,
         extrapolation_floor=interp_choice.error,
+        kriging=kriging if interpolation_blend.krige else None,
     )
     return calibration, figures
 
@@ -146,10 +152,12 @@ def _job_skill(
     with_base: bool,
     floor: tuple[float, ...] | None = None,
     in_sample: list[HeldOut] | None = None,
+    kriging: Kriging | None = None,
 ) -> tuple[dict[str, Any] | None, _Choice]:
     """One job's figures, and the blend and interval scale fitted on all its held-out entries;
     ``floor`` is the least variance of its samples per dimension, as a share of each context's
-    variance (``Calibration.extrapolation_floor``).
+    variance (``Calibration.extrapolation_floor``); ``kriging`` gives the interpolation blend
+    its kriged answer.
 
     ``in_sample``: forecasts of points training saw, from many origins (``in_sample_forecasts``);
     the blend's weights are fitted on them too, never scored on them. A held-out tail is one
@@ -181,7 +189,7 @@ def _job_skill(
     errors = {name: _mse(values, truth, mask) for name, values in naive.items()}
     best = min(errors, key=errors.__getitem__)
     samples, features = _samples_and_features(
-        model, normaliser, cases, seed, with_base, None if interpolating else naive[best]
+        model, normaliser, cases, seed, with_base, None if interpolating else naive[best], kriging
     )  # [S, N, D], [K, N, D]
     samples, features = samples[:, mask], features[:, mask]  # [S, M], [K, M]
     mean = samples.mean(axis=0)
@@ -248,10 +256,12 @@ def _samples_and_features(
     seed: int,
     with_base: bool,
     naive: np.ndarray | None,
+    kriging: Kriging | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior predictive samples at every case's held-out times, raw units, [S, N, D], and
-    the blend's features there, [K, N, D]: the interpolation features when ``naive`` is None,
-    else the gap between the naive forecast ``naive`` [N, D] and the samples' mean."""
+    the blend's features there, [K, N, D]: the interpolation features (with ``kriging``'s
+    answer) when ``naive`` is None, else the gap between the naive forecast ``naive`` [N, D] and
+    the samples' mean."""
     wanted = [c.times if naive is not None else _with_neighbours(c) for c in cases]
     requests = [
         Request(c.context, times, seed + index)
@@ -267,7 +277,9 @@ def _samples_and_features(
     for case, known_times, known in zip(cases, wanted, answers, strict=True):
         rows.append(known[:, np.searchsorted(known_times, case.times)])
         features.append(
-            interpolation_features(case.context, case.times, known_times, known.mean(axis=0))
+            interpolation_features(
+                case.context, case.times, known_times, known.mean(axis=0), kriging
+            )
         )
     return np.concatenate(rows, axis=1), np.concatenate(features, axis=1)
 

@@ -17,6 +17,7 @@ from models.latent.blend import (
     shifted,
 )
 from models.latent.calibration import Calibration
+from models.latent.kriging import Kernel, Kriging
 from models.latent.predict import predict
 from models.series import Series
 from models.synthetic import damped_oscillator
@@ -52,21 +53,24 @@ def test_both_weights_at_one_give_linear_interpolation_and_restore_alone_hits_ob
     known_times = np.union1d(query, neighbour_times(context, query))
     known_mean = np.sin(known_times)[:, None] + 10.0  # any model mean
     mean = known_mean[np.searchsorted(known_times, query)]
-    features = interpolation_features(context, query, known_times, known_mean)  # [2, Q, 1]
+    features = interpolation_features(context, query, known_times, known_mean)  # [3, Q, 1]
     straight = mean + features[0] + features[1]
     np.testing.assert_allclose(
         straight[:, 0], np.interp(query, context.times, context.values[:, 0])
     )
     restored = mean + features[0]
     assert restored[1, 0] == pytest.approx(2.0)  # an observed time gives its observation back
+    assert not features[2].any()  # no kriging, no kriged answer
 
 
 def test_features_are_zero_where_a_dimension_has_no_observation():
     context = _series([0.0, 1.0], [[1.0, np.nan], [2.0, np.nan]])
     query = np.array([0.5])
     known_times = np.array([0.0, 0.5, 1.0])
-    features = interpolation_features(context, query, known_times, np.ones((3, 2)))
-    assert features[:, 0, 1].tolist() == [0.0, 0.0]
+    kriging = Kriging((Kernel(0.5, 1.0, 0.1), Kernel(0.5, 1.0, 0.1)))
+    features = interpolation_features(context, query, known_times, np.ones((3, 2)), kriging)
+    assert features[:, 0, 1].tolist() == [0.0, 0.0, 0.0]
+    assert features[2, 0, 0] != 0.0  # the observed dimension is kriged
 
 
 def test_cross_fitted_shift_uses_only_the_other_half():
@@ -87,6 +91,15 @@ def test_weights_outside_the_box_are_refused_and_json_round_trips():
         1.2, 3.0, False, InterpolationBlend(0.4, 0.1), ExtrapolationBlend("drift", 0.6)
     )
     assert Calibration.from_json(calibration.to_json()) == calibration
+    kriged = dataclasses.replace(
+        calibration,
+        interpolation_blend=InterpolationBlend(0.2, 0.0, 0.7),
+        kriging=Kriging((Kernel(2.5, 3.0, 0.01), None), period=12.0, bends=False),
+    )
+    assert Calibration.from_json(kriged.to_json()) == kriged
+    before_kriging = calibration.to_json()
+    del before_kriging["kriging"], before_kriging["interpolation_blend"]["krige"]
+    assert Calibration.from_json(before_kriging) == calibration
     old = {"interpolation_scale": 1.0, "extrapolation_scale": 2.0, "extrapolate_with_base": False}
     assert Calibration.from_json(old) == Calibration(1.0, 2.0, False)  # checkpoints before blends
 
