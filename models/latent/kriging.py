@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..series import Series
 from .base import fit_base
@@ -35,7 +36,9 @@ from .base import fit_base
 SMOOTHNESS = (0.5, 1.5, 2.5)
 # Lengths tried, in multiples of the median spacing of the observations; noise variances tried,
 # as shares of the process's variance.
-LENGTHS = np.geomspace(0.25, 1000.0, 25)
+LENGTHS = np.geomspace(0.25, 1000.0, 17)
+# The best length on that grid is then refined on a grid this many times finer around it.
+REFINE = 4
 NOISE_SHARES = np.geomspace(1e-4, 100.0, 49)
 # The likelihood reads at most FIT_POINTS observations per dimension (the latest of each series
 # first), in consecutive blocks of at most BLOCK (their correlations across blocks are ignored).
@@ -220,40 +223,60 @@ def _blocks(
 
 def fit_kernel(blocks: list[tuple[np.ndarray, np.ndarray]]) -> Kernel | None:
     """The kernel of largest profile likelihood on ``blocks`` of (times, residuals), or None with
-    fewer than ``MIN_POINTS`` points, no spacing or no variation."""
+    fewer than ``MIN_POINTS`` points, no spacing or no variation: every smoothness over the
+    ``LENGTHS`` grid, then the best length refined ``REFINE`` times finer around it."""
     n = sum(len(t) for t, _ in blocks)
     gaps = np.concatenate([np.diff(t) for t, _ in blocks]) if blocks else np.empty(0)
     gaps = gaps[gaps > 0]
     values = np.concatenate([v for _, v in blocks]) if blocks else np.empty(0)
     if n < MIN_POINTS or not len(gaps) or not np.ptp(values) > 0:
         return None
-    scale = float(np.std(values))
+    scaled = [(t, v / float(np.std(values))) for t, v in blocks]
     spacing = float(np.median(gaps))
+    candidates = [(nu, length) for nu in SMOOTHNESS for length in LENGTHS * spacing]
+    # OpenBLAS's threads spin against each other when the cores are busy (training, other
+    # processes): small eigendecompositions ran up to 100x slower; one thread is what they need.
+    with threadpool_limits(limits=1, user_api="blas"):
+        best = _best(scaled, candidates)
+        if best is None:
+            return None
+        step = (LENGTHS[1] / LENGTHS[0]) ** (1.0 / REFINE)
+        finer = [(best.smoothness, best.length * step**k) for k in range(1 - REFINE, REFINE) if k]
+        return _best(scaled, [(best.smoothness, best.length), *finer]) or best
+
+
+def _best(
+    blocks: list[tuple[np.ndarray, np.ndarray]], candidates: list[tuple[float, float]]
+) -> Kernel | None:
+    """The kernel of least profile cost among (smoothness, length) ``candidates`` and every
+    noise share."""
     best: tuple[float, Kernel] | None = None
-    for smoothness in SMOOTHNESS:
-        for length in LENGTHS * spacing:
-            costs = _profile_costs(blocks, smoothness, length, scale)  # per noise share
-            i = int(np.argmin(costs))
-            if np.isfinite(costs[i]) and (best is None or costs[i] < best[0]):
-                best = (float(costs[i]), Kernel(smoothness, float(length), float(NOISE_SHARES[i])))
+    for smoothness, length in candidates:
+        costs = _profile_costs(blocks, smoothness, length)  # per noise share
+        i = int(np.argmin(costs))
+        if np.isfinite(costs[i]) and (best is None or costs[i] < best[0]):
+            best = (float(costs[i]), Kernel(smoothness, float(length), float(NOISE_SHARES[i])))
     return None if best is None else best[1]
 
 
 def _profile_costs(
-    blocks: list[tuple[np.ndarray, np.ndarray]], smoothness: float, length: float, scale: float
+    blocks: list[tuple[np.ndarray, np.ndarray]], smoothness: float, length: float
 ) -> np.ndarray:
     """Minus the log likelihood, the variance profiled out, for each of ``NOISE_SHARES``:
-    n/2 log(y'(R + s I)^-1 y / n) + 1/2 log|R + s I|, summed over the blocks (residuals divided
-    by ``scale`` first). R's eigendecomposition prices every share at once."""
+    n/2 log(y'(R + s I)^-1 y / n) + 1/2 log|R + s I|, summed over the blocks. R's
+    eigendecomposition prices every share at once; blocks of one size are decomposed together
+    (a family of equally long series is one batched call)."""
     quadratic = np.zeros(len(NOISE_SHARES))
     log_det = np.zeros(len(NOISE_SHARES))
     n = 0
-    for times, values in blocks:
-        correlation = matern((times[:, None] - times[None, :]) / length, smoothness)
-        eigenvalues, vectors = np.linalg.eigh(correlation)
-        eigenvalues = np.maximum(eigenvalues, 0.0)[None, :] + NOISE_SHARES[:, None] + JITTER
-        projected = (vectors.T @ (values / scale)) ** 2
-        quadratic += (projected[None, :] / eigenvalues).sum(axis=1)
-        log_det += np.log(eigenvalues).sum(axis=1)
-        n += len(times)
+    for size in sorted({len(t) for t, _ in blocks}):
+        times = np.stack([t for t, _ in blocks if len(t) == size])  # [B, size]
+        values = np.stack([v for t, v in blocks if len(t) == size])  # [B, size]
+        correlation = matern((times[:, :, None] - times[:, None, :]) / length, smoothness)
+        eigenvalues, vectors = np.linalg.eigh(correlation)  # [B, size], [B, size, size]
+        projected = np.einsum("bij,bi->bj", vectors, values) ** 2  # [B, size]
+        shifted = np.maximum(eigenvalues, 0.0)[:, None, :] + NOISE_SHARES[:, None] + JITTER
+        quadratic += (projected[:, None, :] / shifted).sum(axis=(0, 2))
+        log_det += np.log(shifted).sum(axis=(0, 2))
+        n += times.size
     return 0.5 * n * np.log(quadratic / n) + 0.5 * log_det
