@@ -22,7 +22,7 @@ import time
 import numpy as np
 from quality_long import LONG_CASES, ideal_answers, split_long
 
-from models.latent.kriging import fit_kriging
+from models.latent.kriging import Kriging, fit_kriging
 from models.latent.normaliser import Normaliser
 from models.series import Dataset
 
@@ -31,7 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", nargs="*", choices=list(LONG_CASES), default=list(LONG_CASES))
     args = parser.parse_args()
-    print("case                 linear MSE  kriged/linear  ideal/linear  kernel" + " " * 30 + "fit s  answer ms")
+    print(f"{'case':20s} linear MSE  kriged/linear  ideal/linear  {'kernel':40s} fit s  answer ms")
     for name in args.cases:
         dataset = LONG_CASES[name].load()
         split = split_long(dataset.series[0], LONG_CASES[name].season)
@@ -42,26 +42,30 @@ def main() -> None:
         kriging = fit_kriging([training], period, normaliser.bends)
         fit_s = time.perf_counter() - started
         observed = ~np.isnan(training.values[:, 0])
-        linear = np.interp(split.interp_times, training.times[observed], training.values[observed, 0])
-        linear_mse = float(np.mean((linear - split.interp_values[:, 0]) ** 2))
+        truth = split.interp_values[:, 0]
+        linear = np.interp(
+            split.interp_times, training.times[observed], training.values[observed, 0]
+        )
+        linear_mse = float(np.mean((linear - truth) ** 2))
         started = time.perf_counter()
-        kriged = kriging(training, split.interp_times)[:, 0] if kriging else linear
+        kriged = kriging(training, split.interp_times).mean[:, 0] if kriging else linear
         answer_ms = 1000 * (time.perf_counter() - started)
-        kriged_mse = float(np.mean((kriged - split.interp_values[:, 0]) ** 2))
+        kriged_mse = float(np.mean((kriged - truth) ** 2))
         ideal = ideal_answers(name)
-        ideal_ratio = (
-            "-" if ideal is None
-            else f"{np.mean((ideal[0].mean[:, 0] - split.interp_values[:, 0]) ** 2) / linear_mse:.3f}"
-        )
-        kernel = kriging.kernels[0] if kriging else None
-        described = "none" if kernel is None else (
-            f"nu {kernel.smoothness}, length {kernel.length:.3g}, noise {kernel.noise_share:.2g}"
-        )
+        ideal_mse = None if ideal is None else float(np.mean((ideal[0].mean[:, 0] - truth) ** 2))
+        ideal_ratio = "-" if ideal_mse is None else f"{ideal_mse / linear_mse:.3f}"
         trend = "base" if period is not None else "line"
         print(
             f"{name:20s} {linear_mse:10.4g}  {kriged_mse / linear_mse:13.3f}  {ideal_ratio:>12s}  "
-            f"{trend}; {described:34s} {fit_s:5.2f}  {answer_ms:9.1f}"
+            f"{trend + '; ' + described(kriging):40s} {fit_s:5.2f}  {answer_ms:9.1f}"
         )
+
+
+def described(kriging: Kriging | None) -> str:
+    kernel = kriging.kernels[0] if kriging else None
+    if kernel is None:
+        return "none"
+    return f"nu {kernel.smoothness}, length {kernel.length:.3g}, noise {kernel.noise_share:.2g}"
 
 
 if __name__ == "__main__":

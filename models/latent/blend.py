@@ -26,7 +26,6 @@ import numpy as np
 
 from ..baselines import named, per_dimension
 from ..series import Series
-from .kriging import Kriging
 
 
 @dataclass(frozen=True)
@@ -109,22 +108,20 @@ def interpolation_features(
     query: np.ndarray,
     known_times: np.ndarray,
     known_mean: np.ndarray,
-    kriging: Kriging | None = None,
+    kriged: np.ndarray | None = None,
 ) -> np.ndarray:
     """[Ly - Lm, Lm - m, G - m] at ``query`` [Q]: [3, Q, D].
 
     ``known_times`` [K] (sorted, holding ``query`` and its ``neighbour_times``) and
-    ``known_mean`` [K, D] are the model's mean there. Every feature is 0 in a dimension with no
-    observation, or at a time outside its observed range; the last is 0 without ``kriging``, or
-    in a dimension it does not krige.
+    ``known_mean`` [K, D] are the model's mean there; ``kriged`` [Q, D] is the kriged answer
+    ``G`` (``Kriged.mean``, NaN where a dimension is not kriged). Every feature is 0 in a
+    dimension with no observation, or at a time outside its observed range; the last is 0
+    without ``kriged`` and where it is NaN.
     """
     mean = known_mean[np.searchsorted(known_times, query)]  # [Q, D]
     line_y = mean.copy()
     line_m = mean.copy()
-    kriged = mean.copy()
-    if kriging is not None:
-        answer = kriging(context, query)  # NaN where not kriged
-        kriged = np.where(np.isnan(answer), mean, answer)
+    towards = mean.copy() if kriged is None else np.where(np.isnan(kriged), mean, kriged)
     for d in range(context.dims):
         observed = ~np.isnan(context.values[:, d])
         times = context.times[observed]
@@ -134,8 +131,30 @@ def interpolation_features(
         at_observed = np.interp(times, known_times, known_mean[:, d])
         line_y[inside, d] = np.interp(query[inside], times, context.values[observed, d])
         line_m[inside, d] = np.interp(query[inside], times, at_observed)
-        kriged[~inside, d] = mean[~inside, d]
-    return np.stack([line_y - line_m, line_m - mean, kriged - mean])
+        towards[~inside, d] = mean[~inside, d]
+    return np.stack([line_y - line_m, line_m - mean, towards - mean])
+
+
+def respread(samples: np.ndarray, kriged_variance: np.ndarray | None, krige: float) -> np.ndarray:
+    """Samples [S, ...] whose spread is that of the blend's mean: with a share ``krige`` of the
+    kriged answer, whose error has ``kriged_variance`` [...] (NaN: not kriged), the deviations
+    from the mean are rescaled per entry to the variance (1 - w)^2 v_model + w^2 v_kriged, the
+    two errors taken as independent. Without kriging, or where the samples have no spread,
+    ``samples`` unchanged.
+
+    A blend that leans on the kriged answer has the kriged answer's errors, which follow the
+    gaps and the noise, not the model's spread: on the drifting oscillator the model's spread
+    was narrower in the last seasons than where the scale was fitted, and the 80% interval held
+    57% of the hidden points there.
+    """
+    if kriged_variance is None or krige == 0.0:
+        return samples
+    mean = samples.mean(axis=0, keepdims=True)
+    model_variance = samples.var(axis=0)
+    mixed = (1 - krige) ** 2 * model_variance + krige**2 * kriged_variance
+    usable = (model_variance > 0) & np.isfinite(mixed)
+    stretch = np.where(usable, np.sqrt(mixed / np.where(usable, model_variance, 1.0)), 1.0)
+    return mean + stretch[None] * (samples - mean)
 
 
 def extrapolation_features(
@@ -192,16 +211,21 @@ def cross_fitted_shift(
     features: np.ndarray,
     truth: np.ndarray,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
+    kriged_variance: np.ndarray | None = None,
 ) -> np.ndarray:
     """Samples [S, M] shifted honestly: each half of the entries (alternating) by the weights
     fitted on the other half (and on ``extra``'s features [K, E] and residuals [E], evidence
-    that is not scored), so that errors measured on them are out of sample."""
+    that is not scored), so that errors measured on them are out of sample. With
+    ``kriged_variance`` [M] (interpolation), each half is also ``respread`` by its weights."""
     halves = np.arange(truth.size) % 2 == 0
     residual = truth - samples.mean(axis=0)
     out = samples.copy()
     for half in (halves, ~halves):
         weights = fit_weights(*pooled(features[:, ~half], residual[~half], extra))
-        out[:, half] = shifted(samples[:, half], features[:, half], weights)
+        moved = shifted(samples[:, half], features[:, half], weights)
+        if kriged_variance is not None:
+            moved = respread(moved, kriged_variance[half], weights[-1])
+        out[:, half] = moved
     return out
 
 

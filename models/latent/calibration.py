@@ -23,8 +23,9 @@ from .blend import (
     interpolation_features,
     neighbour_times,
     offsets,
+    respread,
 )
-from .kriging import Kriging
+from .kriging import Kriged, Kriging
 
 # Interval levels the scale is fitted to, and the factors tried.
 LEVELS = (80, 90)
@@ -93,9 +94,14 @@ class Calibration:
             return samples
         known_mean = known.mean(axis=0)  # [K, D]
         offset = np.zeros(samples.shape[1:])  # [T, D]
+        kriged = self._kriged(context, times[inside]) if blend_inside else None
         if blend_inside:
             features = interpolation_features(
-                context, times[inside], known_times, known_mean, self.kriging
+                context,
+                times[inside],
+                known_times,
+                known_mean,
+                None if kriged is None else kriged.mean,
             )
             offset[inside] = offsets(features, interpolation.weights)
         if blend_after:
@@ -105,7 +111,16 @@ class Calibration:
             )
             offset[after] = offsets(features, (extrapolation.weight,))
         samples += offset
+        if kriged is not None:
+            respreading = np.compress(inside, samples, axis=1)  # contiguous, unlike [:, mask]
+            samples[:, inside] = respread(respreading, kriged.variance, interpolation.krige)
         return samples
+
+    def _kriged(self, context: Series, times: np.ndarray) -> Kriged | None:
+        """The kriged answer at ``times`` when the interpolation blend leans on it."""
+        if self.kriging is None or self.interpolation_blend.krige == 0.0:
+            return None
+        return self.kriging(context, times)
 
     def widen(
         self, samples: np.ndarray, extrapolating: np.ndarray, context: Series | None = None

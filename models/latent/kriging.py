@@ -83,6 +83,21 @@ class Kernel:
 
 
 @dataclass(frozen=True)
+class Kriged:
+    """A kriged answer at [Q] times, [Q, D] each (NaN where a dimension is not kriged).
+
+    Attributes:
+        mean: the trend plus the residuals' posterior mean.
+        variance: the variance of a new observation there: the posterior variance plus the
+            noise, on the process's variance estimated from the context (``process_variance``),
+            so that a series on another scale than the training data's gets its own.
+    """
+
+    mean: np.ndarray
+    variance: np.ndarray
+
+
+@dataclass(frozen=True)
 class Kriging:
     """Kernels per dimension (None: that dimension is not kriged) and the trend under them.
 
@@ -96,19 +111,22 @@ class Kriging:
     period: float | None = None
     bends: bool = True
 
-    def __call__(self, context: Series, query: np.ndarray) -> np.ndarray:
-        """The kriged values of ``context`` at ``query`` [Q]: [Q, D]; NaN in a dimension without
-        a kernel or with fewer than two observations."""
+    def __call__(self, context: Series, query: np.ndarray) -> Kriged:
+        """The kriged answer from ``context`` at ``query`` [Q]; NaN in a dimension without a
+        kernel or with fewer than two observations."""
         trend = fit_trend(context, self.period, self.bends)
         at_query = trend(query)
         residual = context.values - trend(context.times)
-        answer = np.full((len(query), context.dims), np.nan)
+        mean = np.full((len(query), context.dims), np.nan)
+        variance = np.full((len(query), context.dims), np.nan)
         for d, kernel in enumerate(self.kernels):
             observed = ~np.isnan(residual[:, d])
             if kernel is not None and observed.sum() >= 2:
-                kriged = krige(kernel, context.times[observed], residual[observed, d], query)
-                answer[:, d] = at_query[:, d] + kriged
-        return answer
+                times, values = context.times[observed], residual[observed, d]
+                kriged, share = krige(kernel, times, values, query)
+                mean[:, d] = at_query[:, d] + kriged
+                variance[:, d] = share * process_variance(kernel, times, values)
+        return Kriged(mean, variance)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -169,11 +187,14 @@ def fit_line(context: Series) -> Trend:
     return lambda times: coefficients[0] + np.outer(np.asarray(times) - origin, coefficients[1])
 
 
-def krige(kernel: Kernel, times: np.ndarray, residual: np.ndarray, query: np.ndarray) -> np.ndarray:
+def krige(
+    kernel: Kernel, times: np.ndarray, residual: np.ndarray, query: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The process's posterior mean at ``query`` [Q] from the residuals [N] observed at ``times``
-    [N] (increasing), each answer from its ``NEIGHBOURS`` nearest observations: [Q]."""
+    [N] (increasing), each answer from its ``NEIGHBOURS`` nearest observations, and the variance
+    of a new observation there as a share of the process's variance: [Q] each."""
     m = min(NEIGHBOURS, len(times))
-    answer = np.empty(len(query))
+    mean, share = np.empty(len(query)), np.empty(len(query))
     for start in range(0, len(query), QUERY_CHUNK):
         chunk = query[start : start + QUERY_CHUNK]
         first = np.clip(np.searchsorted(times, chunk) - m // 2, 0, len(times) - m)
@@ -183,8 +204,24 @@ def krige(kernel: Kernel, times: np.ndarray, residual: np.ndarray, query: np.nda
         gram += (kernel.noise_share + JITTER) * np.eye(m)
         cross = kernel.correlation(chunk[:, None] - near)  # [C, m]
         weights = np.linalg.solve(gram, cross[..., None])[..., 0]  # symmetric gram: K^-1 k
-        answer[start : start + len(chunk)] = np.einsum("cm,cm->c", weights, residual[rows])
-    return answer
+        done = slice(start, start + len(chunk))
+        mean[done] = np.einsum("cm,cm->c", weights, residual[rows])
+        explained = np.einsum("cm,cm->c", weights, cross)
+        share[done] = np.maximum(1.0 - explained, 0.0) + kernel.noise_share
+    return mean, share
+
+
+def process_variance(kernel: Kernel, times: np.ndarray, residual: np.ndarray) -> float:
+    """The process's variance that makes the latest ``FIT_POINTS`` residuals [N] at ``times``
+    [N] most likely under ``kernel``'s shape (in blocks of ``BLOCK``): r'(R + s I)^-1 r / n."""
+    times, residual = times[-FIT_POINTS:], residual[-FIT_POINTS:]
+    quadratic = 0.0
+    for start in range(0, len(times), BLOCK):
+        t, r = times[start : start + BLOCK], residual[start : start + BLOCK]
+        gram = kernel.correlation(t[:, None] - t[None, :])
+        gram += (kernel.noise_share + JITTER) * np.eye(len(t))
+        quadratic += float(r @ np.linalg.solve(gram, r))
+    return quadratic / len(times)
 
 
 def fit_kriging(series: Sequence[Series], period: float | None, bends: bool) -> Kriging | None:

@@ -29,6 +29,7 @@ from .blend import (
     interpolation_features,
     neighbour_times,
     pooled,
+    respread,
     shifted,
 )
 from .calibration import (
@@ -188,15 +189,17 @@ def _job_skill(
     }  # name -> [N, D]
     errors = {name: _mse(values, truth, mask) for name, values in naive.items()}
     best = min(errors, key=errors.__getitem__)
-    samples, features = _samples_and_features(
+    samples, features, kriged_variance = _samples_and_features(
         model, normaliser, cases, seed, with_base, None if interpolating else naive[best], kriging
-    )  # [S, N, D], [K, N, D]
+    )  # [S, N, D], [K, N, D], [N, D] or None
     samples, features = samples[:, mask], features[:, mask]  # [S, M], [K, M]
+    variance = None if kriged_variance is None else kriged_variance[mask]  # [M]
     mean = samples.mean(axis=0)
     extra = _in_sample_evidence(
         model, normaliser, _usable(in_sample or []), seed, with_base, baselines[best], fallback
     )
-    honest = cross_fitted(cross_fitted_shift(samples, features, observed, extra), observed)
+    shifted_honestly = cross_fitted_shift(samples, features, observed, extra, variance)
+    honest = cross_fitted(shifted_honestly, observed)
     linear_only = False
     if interpolating:  # the fitted blend, or linear interpolation as the blend serves it
         linear = cross_fitted(shifted(samples, features, LINEAR_ONLY), observed)
@@ -225,7 +228,10 @@ def _job_skill(
         "coverage": {str(level): coverage(honest, observed, level) for level in LEVELS},
         "crps": _crps(honest, observed),
     }
-    scale = fit_scale(shifted(samples, features, weights), observed)
+    served = shifted(samples, features, weights)
+    if variance is not None:
+        served = respread(served, variance, weights[-1])
+    scale = fit_scale(served, observed)
     return figures, _Choice(weights, best, scale, tuple(float(x) for x in per_dim))
 
 
@@ -245,7 +251,7 @@ def _in_sample_evidence(
     truth = np.concatenate([c.values for c in cases])  # [N, D]
     mask = ~np.isnan(truth)
     naive = np.concatenate([per_dimension(partner, c.context, c.times, fallback) for c in cases])
-    samples, features = _samples_and_features(model, normaliser, cases, seed, with_base, naive)
+    samples, features, _ = _samples_and_features(model, normaliser, cases, seed, with_base, naive)
     return features[:, mask], truth[mask] - samples.mean(axis=0)[mask]
 
 
@@ -257,11 +263,11 @@ def _samples_and_features(
     with_base: bool,
     naive: np.ndarray | None,
     kriging: Kriging | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior predictive samples at every case's held-out times, raw units, [S, N, D], and
-    the blend's features there, [K, N, D]: the interpolation features (with ``kriging``'s
-    answer) when ``naive`` is None, else the gap between the naive forecast ``naive`` [N, D] and
-    the samples' mean."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Posterior predictive samples at every case's held-out times, raw units, [S, N, D], the
+    blend's features there, [K, N, D], and the kriged answer's variance there, [N, D] (None
+    without ``kriging``): the interpolation features (with ``kriging``'s answer) when ``naive``
+    is None, else the gap between the naive forecast ``naive`` [N, D] and the samples' mean."""
     wanted = [c.times if naive is not None else _with_neighbours(c) for c in cases]
     requests = [
         Request(c.context, times, seed + index)
@@ -272,16 +278,24 @@ def _samples_and_features(
     )
     if naive is not None:
         samples = np.concatenate(answers, axis=1)
-        return samples, (naive - samples.mean(axis=0))[None]
-    rows, features = [], []
+        return samples, (naive - samples.mean(axis=0))[None], None
+    rows, features, variances = [], [], []
     for case, known_times, known in zip(cases, wanted, answers, strict=True):
         rows.append(known[:, np.searchsorted(known_times, case.times)])
+        kriged = None if kriging is None else kriging(case.context, case.times)
         features.append(
             interpolation_features(
-                case.context, case.times, known_times, known.mean(axis=0), kriging
+                case.context,
+                case.times,
+                known_times,
+                known.mean(axis=0),
+                None if kriged is None else kriged.mean,
             )
         )
-    return np.concatenate(rows, axis=1), np.concatenate(features, axis=1)
+        if kriged is not None:
+            variances.append(kriged.variance)
+    variance = np.concatenate(variances) if kriging is not None else None
+    return np.concatenate(rows, axis=1), np.concatenate(features, axis=1), variance
 
 
 def _with_neighbours(case: HeldOut) -> np.ndarray:

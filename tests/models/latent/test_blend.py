@@ -14,6 +14,7 @@ from models.latent.blend import (
     fit_weights,
     interpolation_features,
     neighbour_times,
+    respread,
     shifted,
 )
 from models.latent.calibration import Calibration
@@ -67,10 +68,29 @@ def test_features_are_zero_where_a_dimension_has_no_observation():
     context = _series([0.0, 1.0], [[1.0, np.nan], [2.0, np.nan]])
     query = np.array([0.5])
     known_times = np.array([0.0, 0.5, 1.0])
-    kriging = Kriging((Kernel(0.5, 1.0, 0.1), Kernel(0.5, 1.0, 0.1)))
-    features = interpolation_features(context, query, known_times, np.ones((3, 2)), kriging)
+    kriged = np.array([[1.7, np.nan]])  # the second dimension is not kriged
+    features = interpolation_features(context, query, known_times, np.ones((3, 2)), kriged)
     assert features[:, 0, 1].tolist() == [0.0, 0.0, 0.0]
-    assert features[2, 0, 0] != 0.0  # the observed dimension is kriged
+    assert features[2, 0, 0] == pytest.approx(0.7)  # kriged answer less the model's mean
+    outside = interpolation_features(
+        context, np.array([2.0]), np.array([0.0, 1.0, 2.0]), np.ones((3, 2)), kriged
+    )
+    assert not outside.any()  # after the observations: no gap to fill
+
+
+def test_respread_mixes_the_model_spread_with_the_kriged_variance():
+    rng = np.random.default_rng(2)
+    samples = 5.0 + 0.5 * rng.normal(size=(4000, 3))  # model variance 0.25 everywhere
+    variance = np.array([4.0, np.nan, 1.0])  # the second entry is not kriged
+    assert respread(samples, variance, 0.0) is samples
+    assert respread(samples, None, 0.7) is samples
+    mixed = respread(samples, variance, 0.75)
+    expected = 0.25**2 * samples.var(axis=0) + 0.75**2 * np.array([4.0, 0.0, 1.0])
+    expected[1] = samples.var(axis=0)[1]
+    np.testing.assert_allclose(mixed.var(axis=0), expected)
+    np.testing.assert_allclose(mixed.mean(axis=0), samples.mean(axis=0))
+    flat = np.ones((10, 1))
+    np.testing.assert_array_equal(respread(flat, np.array([2.0]), 1.0), flat)  # no spread
 
 
 def test_cross_fitted_shift_uses_only_the_other_half():

@@ -16,6 +16,7 @@ from models.latent.kriging import (
     fit_trend,
     krige,
     matern,
+    process_variance,
 )
 from models.series import Series
 
@@ -28,10 +29,13 @@ def _gp_draw(times: np.ndarray, kernel: Kernel, seed: int) -> np.ndarray:
     return process + np.sqrt(kernel.noise_share) * rng.normal(size=len(times))
 
 
-def _full_posterior(kernel: Kernel, times, values, query) -> np.ndarray:
+def _full_posterior(kernel: Kernel, times, values, query) -> tuple[np.ndarray, np.ndarray]:
+    """The exact posterior mean and the variance of a new observation (process variance 1)."""
     gram = kernel.correlation(times[:, None] - times[None, :])
     gram += (kernel.noise_share + kriging.JITTER) * np.eye(len(times))
-    return kernel.correlation(query[:, None] - times[None, :]) @ np.linalg.solve(gram, values)
+    cross = kernel.correlation(query[:, None] - times[None, :])
+    explained = np.einsum("qn,qn->q", cross, np.linalg.solve(gram, cross.T).T)
+    return cross @ np.linalg.solve(gram, values), 1.0 - explained + kernel.noise_share
 
 
 def test_matern_correlations_match_their_closed_forms():
@@ -51,15 +55,17 @@ def test_a_kernel_refuses_what_is_not_a_kernel():
         Kernel(0.5, 1.0, -0.1)
 
 
-def test_krige_is_the_gaussian_process_posterior_mean():
+def test_krige_is_the_gaussian_process_posterior():
     rng = np.random.default_rng(0)
     times = np.sort(rng.uniform(0, 10, NEIGHBOURS - 4))
     values = np.sin(times) + 0.1 * rng.normal(size=len(times))
-    query = np.array([-1.0, 0.3, 4.44, 9.9, 12.0])
+    query = np.array([-1.0, 0.3, 4.44, 9.9, 12.0, times[3]])
     for kernel in (Kernel(0.5, 2.0, 0.05), Kernel(2.5, 1.0, 0.3)):
-        np.testing.assert_allclose(
-            krige(kernel, times, values, query), _full_posterior(kernel, times, values, query)
-        )
+        mean, share = krige(kernel, times, values, query)
+        exact_mean, exact_share = _full_posterior(kernel, times, values, query)
+        np.testing.assert_allclose(mean, exact_mean)
+        np.testing.assert_allclose(share, exact_share)
+        assert share[-1] < share[2] < share[-2]  # on an observation, in a gap, far beyond
 
 
 def test_krige_reads_the_nearest_observations_only_and_agrees_with_the_whole_series():
@@ -70,8 +76,10 @@ def test_krige_reads_the_nearest_observations_only_and_agrees_with_the_whole_ser
     kernel = Kernel(1.5, 2.0, 0.05)
     values = _gp_draw(times, kernel, seed=2)
     query = np.sort(rng.uniform(0, 100, 50))
-    full = _full_posterior(kernel, times, values, query)
-    np.testing.assert_allclose(krige(kernel, times, values, query), full, atol=1e-3)
+    full_mean, full_share = _full_posterior(kernel, times, values, query)
+    mean, share = krige(kernel, times, values, query)
+    np.testing.assert_allclose(mean, full_mean, atol=1e-3)
+    np.testing.assert_allclose(share, full_share, atol=1e-3)
 
 
 def test_krige_answers_in_chunks_as_at_once(monkeypatch: pytest.MonkeyPatch):
@@ -81,16 +89,19 @@ def test_krige_answers_in_chunks_as_at_once(monkeypatch: pytest.MonkeyPatch):
     kernel = Kernel(2.5, 1.5, 0.01)
     whole = krige(kernel, times, values, query)
     monkeypatch.setattr(kriging, "QUERY_CHUNK", 5)
-    np.testing.assert_array_equal(krige(kernel, times, values, query), whole)
+    for chunked, at_once in zip(krige(kernel, times, values, query), whole, strict=True):
+        np.testing.assert_array_equal(chunked, at_once)
 
 
 def test_without_noise_krige_returns_the_observations_and_with_much_noise_their_trend():
     times = np.linspace(0, 5, 20)
     values = np.sin(times)
-    exact = krige(Kernel(2.5, 1.0, 0.0), times, values, times)
+    exact, share = krige(Kernel(2.5, 1.0, 0.0), times, values, times)
     np.testing.assert_allclose(exact, values, atol=1e-5)
-    shrunk = krige(Kernel(2.5, 1.0, 1e6), times, values, times)
+    assert share.max() < 1e-5  # nothing left to learn about an observation without noise
+    shrunk, share = krige(Kernel(2.5, 1.0, 1e6), times, values, times)
     assert np.abs(shrunk).max() < 1e-4  # residuals of pure noise: back to the trend (0)
+    np.testing.assert_allclose(share, 1.0 + 1e6, rtol=1e-6)
 
 
 def test_the_fit_finds_a_rough_process_rough_and_a_smooth_one_smooth():
@@ -110,7 +121,7 @@ def test_white_noise_is_kriged_to_its_trend():
     fitted = fit_kriging([noisy], None, bends=True)
     assert fitted is not None
     query = np.arange(0.5, 299.0, 7.0)
-    kriged = fitted(noisy, query)[:, 0]
+    kriged = fitted(noisy, query).mean[:, 0]
     trend = fit_trend(noisy, None, True)(query)[:, 0]
     assert np.abs(kriged - trend).max() < 0.25  # the noise has sd 1: barely followed
 
@@ -125,11 +136,25 @@ def test_kriging_fills_gaps_of_a_noisy_smooth_series_better_than_a_straight_line
     context = Series("s", times[~hidden], values[~hidden, None])
     fitted = fit_kriging([context], None, bends=True)
     assert fitted is not None
-    kriged = fitted(context, times[hidden])[:, 0]
+    answer = fitted(context, times[hidden])
+    kriged = answer.mean[:, 0]
     line = np.interp(times[hidden], context.times, context.values[:, 0])
     kriged_mse = np.mean((kriged - values[hidden]) ** 2)
     line_mse = np.mean((line - values[hidden]) ** 2)
     assert kriged_mse < 0.85 * line_mse
+    # its variance is that of its errors: the standardised errors have about unit variance
+    z = (values[hidden] - kriged) / np.sqrt(answer.variance[:, 0])
+    assert 0.8 < z.std() < 1.25
+
+
+def test_the_process_variance_comes_from_the_context_so_a_rescaled_series_gets_its_own():
+    times = np.sort(np.random.default_rng(7).uniform(0, 300, 500))
+    kernel = Kernel(1.5, 4.0, 0.05)
+    values = 3.0 * _gp_draw(times, kernel, seed=8)  # process variance 9
+    assert 9.0 / 1.5 < process_variance(kernel, times, values) < 9.0 * 1.5
+    assert process_variance(kernel, times, 10 * values) == pytest.approx(
+        100 * process_variance(kernel, times, values)
+    )
 
 
 def test_the_trend_is_the_seasonal_base_with_a_season_and_a_line_without():
@@ -149,7 +174,8 @@ def test_dimensions_without_enough_points_are_not_kriged():
     fitted = fit_kriging([series], None, bends=True)
     assert fitted is not None and fitted.kernels[1] is None
     answer = fitted(series, np.array([5.5, 20.5]))
-    assert np.isfinite(answer[:, 0]).all() and np.isnan(answer[:, 1]).all()
+    assert np.isfinite(answer.mean[:, 0]).all() and np.isnan(answer.mean[:, 1]).all()
+    assert np.isfinite(answer.variance[:, 0]).all() and np.isnan(answer.variance[:, 1]).all()
     assert fit_kriging([Series("s", times[:5], values[:5, :1])], None, bends=True) is None
 
 
