@@ -245,6 +245,31 @@ def test_the_blend_is_served_only_when_it_beats_linear_interpolation_clearly():
     assert not _clearly_better(better[:, :1], linear[:, :1], truth[:1])  # one point proves nothing
 
 
+def test_without_a_clear_win_of_the_fitted_blend_the_kriged_answer_alone_may_serve():
+    from models.latent.skill import KRIGED_ONLY, LINEAR_ONLY, _unless_clearly_better
+
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=200)  # [M]
+    samples = 5.0 + 0.1 * rng.normal(size=(50, 200))  # a useless model, mean about 5
+    mean = samples.mean(axis=0)
+    to_line = truth + rng.normal(scale=1.0, size=200) - mean  # linear interpolation's answer
+    to_kriged = truth + rng.normal(scale=0.5, size=200) - mean  # the kriged answer's, better
+    features = np.stack([to_line, np.zeros(200), to_kriged])  # restore alone gives the line
+    variance = np.full(200, 0.25)
+    bad = samples  # the fitted blend, as measured out of sample: the model alone
+    weights, served = _unless_clearly_better(samples, features, truth, variance, bad)
+    assert weights == KRIGED_ONLY
+    np.testing.assert_allclose(served.mean(axis=0), mean + to_kriged)
+    useless = np.stack([to_line, np.zeros(200), np.zeros(200)])  # kriging adds nothing
+    weights, served = _unless_clearly_better(samples, useless, truth, variance, bad)
+    assert weights == LINEAR_ONLY
+    np.testing.assert_allclose(served.mean(axis=0), mean + to_line)
+    assert _unless_clearly_better(samples, features, truth, None, bad)[0] == LINEAR_ONLY
+    good = samples - mean + truth  # a fitted blend that is right everywhere wins outright
+    weights, served = _unless_clearly_better(samples, features, truth, variance, good)
+    assert weights is None and served is good
+
+
 def test_the_forecast_floor_is_not_ruled_by_contexts_that_barely_vary():
     from models.latent.skill import share_of_variance
 
