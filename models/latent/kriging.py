@@ -198,12 +198,14 @@ def krige(
     for start in range(0, len(query), QUERY_CHUNK):
         chunk = query[start : start + QUERY_CHUNK]
         first = np.clip(np.searchsorted(times, chunk) - m // 2, 0, len(times) - m)
-        rows = first[:, None] + np.arange(m)  # [C, m]
-        near = times[rows]
-        gram = kernel.correlation(near[:, :, None] - near[:, None, :])  # [C, m, m]
+        # queries between the same observations share their window: one inverse per window
+        windows, window_of = np.unique(first, return_inverse=True)
+        near = times[windows[:, None] + np.arange(m)]  # [U, m]
+        gram = kernel.correlation(near[:, :, None] - near[:, None, :])  # [U, m, m]
         gram += (kernel.noise_share + JITTER) * np.eye(m)
-        cross = kernel.correlation(chunk[:, None] - near)  # [C, m]
-        weights = np.linalg.solve(gram, cross[..., None])[..., 0]  # symmetric gram: K^-1 k
+        rows = first[:, None] + np.arange(m)  # [C, m]
+        cross = kernel.correlation(chunk[:, None] - times[rows])  # [C, m]
+        weights = np.einsum("cij,cj->ci", np.linalg.inv(gram)[window_of], cross)  # K^-1 k
         done = slice(start, start + len(chunk))
         mean[done] = np.einsum("cm,cm->c", weights, residual[rows])
         explained = np.einsum("cm,cm->c", weights, cross)
