@@ -179,11 +179,13 @@ def fit_line(context: Series) -> Trend:
     origin = float(context.times[-1])
     for d in range(context.dims):
         observed = ~np.isnan(context.values[:, d])
-        times, values = context.times[observed], context.values[observed, d]
-        if len(times) >= 2 and times[-1] > times[0]:
-            coefficients[1, d], coefficients[0, d] = np.polyfit(times - origin, values, 1)
-        elif len(times):
-            coefficients[0, d] = values.mean()
+        times, values = context.times[observed] - origin, context.values[observed, d]
+        if not len(times):
+            continue
+        centred = times - times.mean()
+        spread = float(centred @ centred)  # 0 with fewer than two distinct times
+        slope = float(centred @ (values - values.mean())) / spread if spread > 0 else 0.0
+        coefficients[:, d] = values.mean() - slope * times.mean(), slope
     return lambda times: coefficients[0] + np.outer(np.asarray(times) - origin, coefficients[1])
 
 
