@@ -225,6 +225,39 @@ def test_a_model_that_does_not_beat_linear_interpolation_serves_it():
     np.testing.assert_allclose(served, np.interp(gaps, times, values), rtol=1e-9, atol=1e-9)
 
 
+def test_a_noisy_smooth_series_is_served_its_kriged_answer_and_says_it_beats_the_line():
+    """Dense, noisy observations of a smooth curve: an untrained model is useless, the straight
+    line between two noisy neighbours carries their noise, and kriging smooths it away. The blend
+    leans on the kriged answer, its figures beat linear interpolation, and predictions in gaps
+    are nearer the curve than the straight line."""
+    import torch
+
+    from models.latent.holdout import make_holdout
+    from models.latent.model import ModelConfig
+    from models.latent.normaliser import Normaliser
+    from models.latent.skill import assess
+    from models.latent.train import Config, TrainedModel, TrainingConfig, new_model
+    from models.series import Dataset, TimeKind
+
+    rng = np.random.default_rng(1)
+    times = np.sort(rng.uniform(0.0, 40.0, 600))
+    values = np.sin(times / 2.0) + 0.3 * rng.normal(size=600)
+    data = Dataset((_series(times, values),), TimeKind.NUMERIC)
+    config = Config(ModelConfig(latent_dim=3, hidden_dim=8, encoder_dim=8), TrainingConfig())
+    normaliser = Normaliser.fit(data)
+    torch.manual_seed(0)
+    model = new_model(config, normaliser, 1).eval()
+    calibration, figures = assess(model, normaliser, make_holdout(data, normaliser, 0.2, 0), 0)
+    assert calibration.kriging is not None and calibration.interpolation_blend.krige > 0.5
+    assert figures["interpolation"]["beats_naive"] and figures["interpolation"]["ratio"] < 0.8
+    trained = TrainedModel(model, normaliser, config, {}, ("s",), figures, calibration)
+    gaps = np.linspace(1.0, 39.0, 200)
+    served = predict(trained, data.series[0], gaps, n_samples=20).mean[:, 0]
+    clean = np.sin(gaps / 2.0)
+    line = np.interp(gaps, times, values)
+    assert np.mean((served - clean) ** 2) < 0.5 * np.mean((line - clean) ** 2)
+
+
 def test_the_blend_is_served_only_when_it_beats_linear_interpolation_clearly():
     from models.latent.skill import _clearly_better
 
