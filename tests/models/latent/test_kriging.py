@@ -185,3 +185,21 @@ def test_the_fit_reads_the_latest_points_of_each_series_in_bounded_blocks():
     assert sum(len(t) for t, _ in blocks) == FIT_POINTS
     assert all(3 <= len(t) <= BLOCK for t, _ in blocks)
     assert blocks[-1][0][-1] == 999.0  # the latest points of the first series; none of the second
+    fewer = kriging._blocks([long], [np.sin(long)], limit=150)
+    assert sum(len(t) for t, _ in fewer) == 150
+
+
+def test_many_dimensions_share_the_fit_budget(monkeypatch: pytest.MonkeyPatch):
+    read = []
+    fit = kriging.fit_kernel
+    monkeypatch.setattr(
+        kriging,
+        "fit_kernel",
+        lambda blocks: read.append(sum(len(t) for t, _ in blocks)) or fit(blocks),
+    )
+    times = np.arange(1000.0)
+    for dims, each in ((2, FIT_POINTS), (8, 300), (20, kriging.FIT_POINTS_LEAST)):
+        read.clear()
+        values = np.sin(times[:, None] / 7.0 + np.arange(dims))
+        fit_kriging([Series("s", times, values)], None, bends=True)
+        assert read == [each] * dims
