@@ -193,10 +193,9 @@ def test_a_forecast_is_never_surer_than_the_floor():
     np.testing.assert_allclose(widened[:, 1], samples[:, 1], rtol=1e-12)  # interpolation: no floor
 
 
-def test_a_model_that_does_not_beat_linear_interpolation_serves_it():
-    """An untrained model fills gaps worse than a straight line; its blend, measured out of
-    sample, cannot do better either, so linear interpolation itself is served, and the skill
-    figures say that it does not beat it."""
+def _assessed_untrained_model(times: np.ndarray, values: np.ndarray):
+    """An untrained small model of one series, assessed as training would: (trained model,
+    calibration, skill figures)."""
     import torch
 
     from models.latent.holdout import make_holdout
@@ -206,22 +205,30 @@ def test_a_model_that_does_not_beat_linear_interpolation_serves_it():
     from models.latent.train import Config, TrainedModel, TrainingConfig, new_model
     from models.series import Dataset, TimeKind
 
-    rng = np.random.default_rng(0)
-    times = np.sort(rng.uniform(0.0, 40.0, 600))
-    values = np.cumsum(rng.normal(size=600)) * 0.3 + 0.05 * rng.normal(size=600)
     data = Dataset((_series(times, values),), TimeKind.NUMERIC)
     config = Config(ModelConfig(latent_dim=3, hidden_dim=8, encoder_dim=8), TrainingConfig())
     normaliser = Normaliser.fit(data)
     torch.manual_seed(0)
     model = new_model(config, normaliser, 1).eval()
     calibration, figures = assess(model, normaliser, make_holdout(data, normaliser, 0.2, 0), 0)
+    trained = TrainedModel(model, normaliser, config, {}, ("s",), figures, calibration)
+    return trained, calibration, figures
+
+
+def test_a_model_that_does_not_beat_linear_interpolation_serves_it():
+    """An untrained model fills gaps worse than a straight line; its blend, measured out of
+    sample, cannot do better either, so linear interpolation itself is served, and the skill
+    figures say that it does not beat it."""
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.uniform(0.0, 40.0, 600))
+    values = np.cumsum(rng.normal(size=600)) * 0.3 + 0.05 * rng.normal(size=600)
+    trained, calibration, figures = _assessed_untrained_model(times, values)
     assert calibration.interpolation_blend == InterpolationBlend(1.0, 1.0)
     interpolation = figures["interpolation"]
     assert interpolation["ratio"] == pytest.approx(1.0, rel=1e-9)
     assert not interpolation["beats_naive"] and interpolation["model_mse"] > interpolation["mse"]
-    trained = TrainedModel(model, normaliser, config, {}, ("s",), figures, calibration)
     gaps = np.array([5.05, 17.3, 33.33])
-    served = predict(trained, data.series[0], gaps, n_samples=20).mean[:, 0]
+    served = predict(trained, _series(times, values), gaps, n_samples=20).mean[:, 0]
     np.testing.assert_allclose(served, np.interp(gaps, times, values), rtol=1e-9, atol=1e-9)
 
 
@@ -230,29 +237,14 @@ def test_a_noisy_smooth_series_is_served_its_kriged_answer_and_says_it_beats_the
     line between two noisy neighbours carries their noise, and kriging smooths it away. The blend
     leans on the kriged answer, its figures beat linear interpolation, and predictions in gaps
     are nearer the curve than the straight line."""
-    import torch
-
-    from models.latent.holdout import make_holdout
-    from models.latent.model import ModelConfig
-    from models.latent.normaliser import Normaliser
-    from models.latent.skill import assess
-    from models.latent.train import Config, TrainedModel, TrainingConfig, new_model
-    from models.series import Dataset, TimeKind
-
     rng = np.random.default_rng(1)
     times = np.sort(rng.uniform(0.0, 40.0, 600))
     values = np.sin(times / 2.0) + 0.3 * rng.normal(size=600)
-    data = Dataset((_series(times, values),), TimeKind.NUMERIC)
-    config = Config(ModelConfig(latent_dim=3, hidden_dim=8, encoder_dim=8), TrainingConfig())
-    normaliser = Normaliser.fit(data)
-    torch.manual_seed(0)
-    model = new_model(config, normaliser, 1).eval()
-    calibration, figures = assess(model, normaliser, make_holdout(data, normaliser, 0.2, 0), 0)
+    trained, calibration, figures = _assessed_untrained_model(times, values)
     assert calibration.kriging is not None and calibration.interpolation_blend.krige > 0.5
     assert figures["interpolation"]["beats_naive"] and figures["interpolation"]["ratio"] < 0.8
-    trained = TrainedModel(model, normaliser, config, {}, ("s",), figures, calibration)
     gaps = np.linspace(1.0, 39.0, 200)
-    served = predict(trained, data.series[0], gaps, n_samples=20).mean[:, 0]
+    served = predict(trained, _series(times, values), gaps, n_samples=20).mean[:, 0]
     clean = np.sin(gaps / 2.0)
     line = np.interp(gaps, times, values)
     assert np.mean((served - clean) ** 2) < 0.5 * np.mean((line - clean) ** 2)
