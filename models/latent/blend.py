@@ -13,7 +13,8 @@ alone is the kriged answer.
 Forecasting, the mean moves ``weight`` of the way to the best naive forecast on the held-out
 tail. Weights lie in [0, 1] and minimise the held-out squared error. Samples are moved, not
 reshaped: each is shifted by the change of the mean, so the spread (and the calibrated interval)
-stays the model's.
+stays the model's, except where the mean leans on the kriged answer, whose own variance then
+shapes it (``respread``).
 """
 
 from __future__ import annotations
