@@ -87,6 +87,11 @@ class Kernel:
         """The process's correlation at time ``lags`` (any shape)."""
         return matern(lags / self.length, self.smoothness)
 
+    def gram(self, times: np.ndarray) -> np.ndarray:
+        """The noisy observations' correlation matrix at ``times`` [..., n]: [..., n, n]."""
+        lags = times[..., :, None] - times[..., None, :]
+        return self.correlation(lags) + (self.noise_share + JITTER) * np.eye(times.shape[-1])
+
 
 @dataclass(frozen=True)
 class Kriged:
@@ -209,8 +214,7 @@ def krige(
         # queries between the same observations share their window: one inverse per window
         windows, window_of = np.unique(first, return_inverse=True)
         near = times[windows[:, None] + np.arange(m)]  # [U, m]
-        gram = kernel.correlation(near[:, :, None] - near[:, None, :])  # [U, m, m]
-        gram += (kernel.noise_share + JITTER) * np.eye(m)
+        gram = kernel.gram(near)  # [U, m, m]
         rows = first[:, None] + np.arange(m)  # [C, m]
         cross = kernel.correlation(chunk[:, None] - times[rows])  # [C, m]
         weights = np.einsum("cij,cj->ci", np.linalg.inv(gram)[window_of], cross)  # K^-1 k
@@ -228,9 +232,7 @@ def process_variance(kernel: Kernel, times: np.ndarray, residual: np.ndarray) ->
     quadratic = 0.0
     for start in range(0, len(times), BLOCK):
         t, r = times[start : start + BLOCK], residual[start : start + BLOCK]
-        gram = kernel.correlation(t[:, None] - t[None, :])
-        gram += (kernel.noise_share + JITTER) * np.eye(len(t))
-        quadratic += float(r @ np.linalg.solve(gram, r))
+        quadratic += float(r @ np.linalg.solve(kernel.gram(t), r))
     return quadratic / len(times)
 
 
@@ -290,7 +292,7 @@ def fit_kernel(blocks: list[tuple[np.ndarray, np.ndarray]]) -> Kernel | None:
             return None
         step = (LENGTHS[1] / LENGTHS[0]) ** (1.0 / REFINE)
         finer = [(best.smoothness, best.length * step**k) for k in range(1 - REFINE, REFINE) if k]
-        return _best(scaled, [(best.smoothness, best.length), *finer]) or best
+        return _best(scaled, [(best.smoothness, best.length), *finer])
 
 
 def _best(
