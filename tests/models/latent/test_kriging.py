@@ -8,6 +8,7 @@ import pytest
 from models.latent import kriging
 from models.latent.kriging import (
     BLOCK,
+    EXACT_POINTS,
     FIT_POINTS,
     NEIGHBOURS,
     Kernel,
@@ -57,15 +58,18 @@ def test_a_kernel_refuses_what_is_not_a_kernel():
 
 def test_krige_is_the_gaussian_process_posterior():
     rng = np.random.default_rng(0)
-    times = np.sort(rng.uniform(0, 10, NEIGHBOURS - 4))
-    values = np.sin(times) + 0.1 * rng.normal(size=len(times))
-    query = np.array([-1.0, 0.3, 4.44, 9.9, 12.0, times[3]])
-    for kernel in (Kernel(0.5, 2.0, 0.05), Kernel(2.5, 1.0, 0.3)):
-        mean, share = krige(kernel, times, values, query)
-        exact_mean, exact_share = _full_posterior(kernel, times, values, query)
-        np.testing.assert_allclose(mean, exact_mean)
-        np.testing.assert_allclose(share, exact_share)
-        assert share[-1] < share[2] < share[-2]  # on an observation, in a gap, far beyond
+    for size in (NEIGHBOURS - 4, EXACT_POINTS):  # fewer than a window; all, one factor
+        times = np.sort(rng.uniform(0, 10, size))
+        values = np.sin(times) + 0.1 * rng.normal(size=len(times))
+        widest = int(np.argmax(np.diff(times)))
+        gap = (times[widest] + times[widest + 1]) / 2
+        query = np.array([-1.0, 0.3, gap, 9.9, 12.0, times[3]])
+        for kernel in (Kernel(0.5, 2.0, 0.05), Kernel(2.5, 1.0, 0.3)):
+            mean, share = krige(kernel, times, values, query)
+            exact_mean, exact_share = _full_posterior(kernel, times, values, query)
+            np.testing.assert_allclose(mean, exact_mean)
+            np.testing.assert_allclose(share, exact_share)
+            assert share[-1] < share[2] < share[-2]  # on an observation, in a gap, far beyond
 
 
 def test_krige_reads_the_nearest_observations_only_and_agrees_with_the_whole_series():
@@ -83,7 +87,7 @@ def test_krige_reads_the_nearest_observations_only_and_agrees_with_the_whole_ser
 
 
 def test_krige_answers_in_chunks_as_at_once(monkeypatch: pytest.MonkeyPatch):
-    times = np.linspace(0, 10, 60)
+    times = np.linspace(0, 10, EXACT_POINTS + 40)
     values = np.cos(times)
     query = np.linspace(-1, 11, 37)
     kernel = Kernel(2.5, 1.5, 0.01)
@@ -155,6 +159,14 @@ def test_the_process_variance_comes_from_the_context_so_a_rescaled_series_gets_i
     assert process_variance(kernel, times, 10 * values) == pytest.approx(
         100 * process_variance(kernel, times, values)
     )
+
+
+def test_the_process_variance_of_a_short_context_is_its_exact_maximum_likelihood():
+    times = np.sort(np.random.default_rng(9).uniform(0, 30, EXACT_POINTS - 3))
+    kernel = Kernel(2.5, 3.0, 0.1)
+    values = 2.0 * _gp_draw(times, kernel, seed=10)
+    quadratic = values @ np.linalg.solve(kernel.gram(times), values)
+    assert process_variance(kernel, times, values) == pytest.approx(quadratic / len(times))
 
 
 def test_the_trend_is_the_seasonal_base_with_a_season_and_a_line_without():
