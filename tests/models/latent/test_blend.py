@@ -232,6 +232,19 @@ def test_a_model_that_does_not_beat_linear_interpolation_serves_it():
     np.testing.assert_allclose(served, np.interp(gaps, times, values), rtol=1e-9, atol=1e-9)
 
 
+def test_a_seasonal_series_is_forecast_by_its_base_alone_unless_the_ode_clearly_helps():
+    """White noise around a trend and a season: nothing is left for the ODE to forecast, and an
+    untrained one that happens to do slightly better on the one held-out tail (it does, at this
+    seed) does not do so by one standard error, so the base alone forecasts."""
+    rng = np.random.default_rng(2)
+    times = np.sort(rng.uniform(0.0, 40.0, 800))
+    values = 0.05 * times + np.sin(2 * np.pi * times) + 0.2 * rng.normal(size=800)
+    trained, calibration, figures = _assessed_untrained_model(times, values)
+    assert trained.normaliser.base and trained.normaliser.season == pytest.approx(1.0, rel=1e-3)
+    assert calibration.extrapolate_with_base and figures["extrapolation_method"] == "seasonal_base"
+    assert figures["extrapolation"]["beats_naive"]
+
+
 def test_a_noisy_smooth_series_is_served_its_kriged_answer_and_says_it_beats_the_line():
     """Dense, noisy observations of a smooth curve: an untrained model is useless, the straight
     line between two noisy neighbours carries their noise, and kriging smooths it away. The blend
