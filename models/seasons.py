@@ -25,7 +25,8 @@ RECENT_SHARES = (0.25, 0.5)
 RECENT_MIN_CYCLES = 10.0
 # The period of the latest LATEST_CYCLES cycles replaces the season when the season's sine and
 # cosine explain less than DRIFT_EXPLAINED of what that period's explain there: it has drifted,
-# and a forecast repeats the latest cycles, not the average one.
+# and a forecast repeats the latest cycles, not the average one (moved on to the series' end by
+# the drift since the LATEST_CYCLES cycles before them).
 LATEST_CYCLES = 5
 DRIFT_EXPLAINED = 0.8
 # A latest period further than this factor from the season is another season, not a drift.
@@ -73,22 +74,40 @@ def latest_period(series: Series, time_kind: TimeKind, season: float) -> float:
     """``season``, or the period of the latest ``LATEST_CYCLES`` cycles of ``series`` when the
     season no longer fits them (a drifting oscillation; see ``DRIFT_EXPLAINED``) and it lies
     within ``MAX_DRIFT`` of the season (further, it is another season: a weekly one beside a
-    yearly one)."""
+    yearly one), moved on to the series' end (``_period_at_end``)."""
     observed = _first_observed(series)
     if observed is None:
         return season
     times, values = observed
-    latest = times >= times[-1] - LATEST_CYCLES * season
+    stretch = LATEST_CYCLES * season
+    latest = times >= times[-1] - stretch
     if latest.sum() < MIN_OBSERVED:
         return season
-    times, values = times[latest], values[latest]
-    found = _season_of(times, values, time_kind, LATEST_CYCLES / 2)
+    t, v = times[latest], values[latest]
+    found = _season_of(t, v, time_kind, LATEST_CYCLES / 2)
     if found is None or found == season or not 1 / MAX_DRIFT <= found / season <= MAX_DRIFT:
         return season
-    residual = _detrended(times, values)
-    if _explained(times, residual, season) >= DRIFT_EXPLAINED * _explained(times, residual, found):
+    residual = _detrended(t, v)
+    if _explained(t, residual, season) >= DRIFT_EXPLAINED * _explained(t, residual, found):
         return season
-    return found
+    return _period_at_end(times, values, time_kind, found, stretch)
+
+
+def _period_at_end(
+    times: np.ndarray, values: np.ndarray, time_kind: TimeKind, latest: float, stretch: float
+) -> float:
+    """The period at the series' end, from ``latest``, the period of its last ``stretch`` of
+    time: that average lags a period that goes on drifting. The stretch before gives the drift:
+    their middles lie ``stretch`` apart and the end half that past the latest's, so the
+    frequency moves on by half its change between them (``latest`` as it is when that earlier
+    stretch has no period near it)."""
+    before = (times >= times[-1] - 2 * stretch) & (times < times[-1] - stretch)
+    if before.sum() < MIN_OBSERVED:
+        return latest
+    earlier = _season_of(times[before], values[before], time_kind, LATEST_CYCLES / 2)
+    if earlier is None or not 1 / MAX_DRIFT <= earlier / latest <= MAX_DRIFT:
+        return latest
+    return 1.0 / (1.0 / latest + 0.5 * (1.0 / latest - 1.0 / earlier))
 
 
 def _first_observed(series: Series) -> tuple[np.ndarray, np.ndarray] | None:

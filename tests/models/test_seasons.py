@@ -60,6 +60,23 @@ def test_a_season_that_has_drifted_gives_way_to_the_latest_cycles(seed):
     assert latest_period(series, TimeKind.NUMERIC, season) == pytest.approx(1.0, rel=0.01)
 
 
+def test_a_period_that_goes_on_drifting_is_taken_at_the_series_end():
+    """A period of 0.9 for 20 units, then a frequency moving linearly to exactly 1 at the end:
+    the latest five cycles average a period of about 0.99 (0.987-0.994 on these seeds), and
+    forecasts need the period at the end."""
+    errors = []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        times = np.sort(rng.uniform(0, 40, 2000))
+        drifting = np.clip(times - 20, 0, None)
+        cycles = times / 0.9 + (1 - 1 / 0.9) * drifting**2 / 40
+        series = _series(times, np.sin(2 * np.pi * cycles) + 0.1 * rng.normal(size=2000))
+        season = find_season(series, TimeKind.NUMERIC)
+        assert season == pytest.approx(0.9, rel=0.01)
+        errors.append(abs(latest_period(series, TimeKind.NUMERIC, season) - 1.0))
+    assert max(errors) < 0.01 and np.median(errors) < 0.003
+
+
 def test_another_season_in_the_latest_cycles_is_not_a_drift():
     """A period of 10 over the whole series, but its last 50 units dominated by a period of 3."""
     rng = np.random.default_rng(0)
