@@ -182,9 +182,9 @@ def _job_skill(
     alone, if it clearly beats linear interpolation: ``_unless_clearly_better``): a few dozen
     held-out points cannot tell a small gain from luck, and a blend chosen on such a gain lost to
     linear interpolation on the benchmark's points (co2, sunspots). Forecasting, the fitted
-    blend must likewise clearly beat the naive forecast on the held-out tails, or the naive
-    forecast is served (``_naive_unless_clearly_better``). The figures are those of what is
-    served, so they lean slightly optimistic.
+    blend must beat the naive forecast on the held-out tails, or the naive forecast is served
+    (``_naive_unless_better``). The figures are those of what is served, so they lean slightly
+    optimistic.
     """
     cases = _usable(cases)
     if not cases:
@@ -215,7 +215,7 @@ def _job_skill(
     if interpolating:
         fixed, honest = _unless_clearly_better(samples, features, observed, variance, honest)
     else:
-        fixed, honest = _naive_unless_clearly_better(samples, features, observed, honest)
+        fixed, honest = _naive_unless_better(samples, features, observed, honest)
     dims = np.nonzero(mask)[1]  # [M] the dimension of each entry
     spread = np.concatenate(
         [np.broadcast_to(context_variance(c.context), c.values.shape) for c in cases]
@@ -271,18 +271,20 @@ def _unless_clearly_better(
     return LINEAR_ONLY, linear
 
 
-def _naive_unless_clearly_better(
+def _naive_unless_better(
     samples: np.ndarray, features: np.ndarray, truth: np.ndarray, honest: np.ndarray
 ) -> tuple[tuple[float, ...] | None, np.ndarray]:
     """The extrapolation blend's fixed weight and its out-of-sample samples [S, M] when the
-    fitted blend (``honest``) does not clearly beat the naive forecast on the held-out tails:
+    fitted blend (``honest``) forecasts the held-out tails no better than the naive forecast:
     the naive forecast itself (``NAIVE_ONLY``, with the model's spread); (None, ``honest``)
-    when the fitted blend wins. The weight is fitted on in-sample forecasts too, whose targets
-    training saw: on drifting_oscillator they made the model look good and held the naive
-    forecast's share to a third, while on the tail the model forecast with twice the seasonal
-    naive method's error."""
+    when the fitted blend does better. The weight is fitted on in-sample forecasts too, whose
+    targets training saw: on drifting_oscillator they made the model look good and held the
+    naive forecast's share to a third, while on the tail the blend forecast with 1.2x the
+    seasonal naive method's error. Not by one standard error, as for interpolation: a tail is
+    one stretch of a few dozen points, and a seasonal base with half the seasonal naive
+    method's expected error beat it there by 0.98 standard errors only."""
     naive = cross_fitted(shifted(samples, features, NAIVE_ONLY), truth)
-    if _clearly_better(honest, naive, truth):
+    if np.mean((honest.mean(axis=0) - truth) ** 2) < np.mean((naive.mean(axis=0) - truth) ** 2):
         return None, honest
     return NAIVE_ONLY, naive
 
