@@ -70,11 +70,16 @@ def find_recent_season(series: Series, time_kind: TimeKind) -> float | None:
     return None
 
 
-def latest_period(series: Series, time_kind: TimeKind, season: float) -> float:
+def latest_period(
+    series: Series, time_kind: TimeKind, season: float, *, steady: bool = True
+) -> float:
     """``season``, or the period of the latest ``LATEST_CYCLES`` cycles of ``series`` when the
     season no longer fits them (a drifting oscillation; see ``DRIFT_EXPLAINED``) and it lies
     within ``MAX_DRIFT`` of the season (further, it is another season: a weekly one beside a
-    yearly one), moved on to the series' end (``_period_at_end``)."""
+    yearly one), moved on to the series' end (``_period_at_end``). A season that is not
+    ``steady`` (``find_recent_season``: the whole series' periodogram smeared it, as a drift
+    does) is always taken at the end: on drifting oscillations whose recent season still
+    explained over 80% of what the latest cycles' period did, it was 3-7% off the end's."""
     observed = _first_observed(series)
     if observed is None:
         return season
@@ -88,7 +93,8 @@ def latest_period(series: Series, time_kind: TimeKind, season: float) -> float:
     if found is None or found == season or not 1 / MAX_DRIFT <= found / season <= MAX_DRIFT:
         return season
     residual = _detrended(t, v)
-    if _explained(t, residual, season) >= DRIFT_EXPLAINED * _explained(t, residual, found):
+    fits = _explained(t, residual, season) >= DRIFT_EXPLAINED * _explained(t, residual, found)
+    if steady and fits:
         return season
     return _period_at_end(times, values, time_kind, found, stretch)
 

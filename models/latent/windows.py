@@ -41,7 +41,8 @@ class WindowPlan:
         length: a window's span in the data's time units (seconds for datetime data), or None
             when no series is long: every series is then one window.
         season: the season found in the data (same units), or None; the period of its latest
-            cycles when it has drifted (``models.seasons.latest_period``).
+            cycles, at the series' end, when it has drifted or holds in the latest part only
+            (``models.seasons.latest_period``).
         steady: a season was found over the whole longest series, not only in its latest part
             (``models.seasons.find_recent_season``): only a steady one carries a fitted base. A
             steady season that has drifted keeps its base at the latest period: measured on the
@@ -65,7 +66,9 @@ def plan_windows(dataset: Dataset, override: float | None = None) -> WindowPlan:
     steady = season is not None
     if season is None:
         season = find_recent_season(longest, dataset.time_kind)
-    latest = None if season is None else latest_period(longest, dataset.time_kind, season)
+    latest = (
+        None if season is None else latest_period(longest, dataset.time_kind, season, steady=steady)
+    )
     drifted = latest != season
     season = latest
     if override is not None:

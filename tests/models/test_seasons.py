@@ -77,6 +77,24 @@ def test_a_period_that_goes_on_drifting_is_taken_at_the_series_end():
     assert max(errors) < 0.01 and np.median(errors) < 0.003
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_recent_season_is_taken_at_the_series_end(seed):
+    """The frequency moves linearly from 1.25 to exactly 1 over the series: the whole series
+    shows no season, its latest quarter one of about 0.97 (its average there), which still
+    explains over 80% of what the latest cycles' period does; forecasts need 1.0."""
+    rng = np.random.default_rng(seed)
+    times = np.sort(rng.uniform(0, 40, 2000))
+    cycles = 1.25 * times - 0.25 * times**2 / 80
+    series = _series(times, np.sin(2 * np.pi * cycles) + 0.1 * rng.normal(size=2000))
+    assert find_season(series, TimeKind.NUMERIC) is None
+    recent = find_recent_season(series, TimeKind.NUMERIC)
+    assert recent == pytest.approx(0.97, abs=0.005)
+    assert latest_period(series, TimeKind.NUMERIC, recent) == recent  # as a steady season
+    assert latest_period(series, TimeKind.NUMERIC, recent, steady=False) == pytest.approx(
+        1.0, abs=0.01
+    )
+
+
 def test_another_season_in_the_latest_cycles_is_not_a_drift():
     """A period of 10 over the whole series, but its last 50 units dominated by a period of 3."""
     rng = np.random.default_rng(0)

@@ -129,6 +129,7 @@ def test_a_season_of_the_latest_part_sets_windows_but_carries_no_base():
     from models.synthetic import drifting_oscillator, trend_season
 
     drifting = Normaliser.fit(drifting_oscillator(0))
-    assert drifting.season == pytest.approx(1.0, rel=0.1) and drifting.windowed
+    # its frequency drifts to exactly 1 at the end: the latest quarter's average is 0.974
+    assert drifting.season == pytest.approx(1.0, abs=0.01) and drifting.windowed
     assert not drifting.base
     assert Normaliser.fit(trend_season(0)).base
