@@ -317,11 +317,13 @@ class LatentODE(nn.Module):
         if torch.is_grad_enabled():
             z = self.decode(z0, batch.grid)  # [G, S, B, L]
             z_targets = z[batch.target_grid, :, batch.target_series]  # [N, S, L]
-        else:
-            z_targets = self._decode_scattered(z0, batch)  # [N, S, L]
-        return self.readout(z_targets).transpose(0, 1)
+            return self.readout(z_targets).transpose(0, 1)
+        read = self._decode_scattered(z0, batch)  # [N, S, D], the readout's weight only
+        return (read + self.readout.bias).transpose(0, 1)
 
     def _decode_scattered(self, z0: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """The readout's linear part of z at every target row, [N, S, D]: applied inside the
+        solve to each step's dense output, so the rows are written D wide instead of L."""
         config = self.config
         return odeint_scattered(
             self.dynamics.folded(),
@@ -334,6 +336,7 @@ class LatentODE(nn.Module):
             atol=config.atol,
             method=config.solver,
             options={"max_num_steps": config.max_steps},
+            readout=self.readout.weight,
         )
 
     def loss(self, batch: Batch, *, n_samples: int, kl_weight: float, iwae: bool) -> LossParts:

@@ -65,3 +65,26 @@ def test_a_fixed_step_method_needs_its_step():
     y0 = torch.ones(1, 3, 1, dtype=torch.float64)
     with pytest.raises(ValueError, match="step_size"):
         odeint_scattered(_decay, y0, 0.0, np.array([1.0]), torch.tensor([0]), axis=1, method="rk4")
+
+
+def test_a_readout_gives_the_readout_of_every_output():
+    rng = np.random.default_rng(1)
+    y0 = torch.tensor(rng.normal(size=(4, 3, 2)))  # [S, B, D]
+    readout = torch.tensor(rng.normal(size=(5, 2)))  # [E, D]
+    times = np.array([0.7, -0.4, 0.0, 2.5, 1.1, -1.3, 0.7])
+    members = torch.tensor([0, 2, 1, 1, 2, 0, 1])
+    kwargs = {"axis": 1, "rtol": 1e-9, "atol": 1e-11}
+    states = odeint_scattered(_decay, y0, 0.0, times, members, **kwargs)  # [n, S, D]
+    read = odeint_scattered(_decay, y0, 0.0, times, members, readout=readout, **kwargs)
+    assert read.shape == (7, 4, 5)
+    torch.testing.assert_close(read, states @ readout.T, rtol=1e-12, atol=1e-12)
+
+
+def test_the_state_dimension_is_not_a_batch_axis():
+    y0 = torch.ones(2, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="batch dimension"):
+        odeint_scattered(_decay1, y0, 0.0, np.array([1.0]), torch.tensor([0]), axis=-1)
+
+
+def _decay1(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return -y
