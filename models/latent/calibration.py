@@ -198,12 +198,15 @@ def fit_scale(samples: np.ndarray, truth: np.ndarray) -> float:
     if truth.size == 0:
         return 1.0
     mean = samples.mean(axis=0)
-    deviation = samples - mean
-    misses = []
-    for scale in SCALES:
-        widened = mean + scale * deviation
-        miss = sum(abs(coverage(widened, truth, level) - level / 100) for level in LEVELS)
-        misses.append(miss)
+    tails = np.array([(1 - level / 100) / 2 for level in LEVELS])  # [L]
+    # A quantile of mean + scale * deviation is mean + scale * the deviation's quantile (scale
+    # > 0), so one pass over the samples serves every scale: numpy's quantile for each of the
+    # 121 scales was most of a fit's calibration time.
+    lower, upper = np.split(np.quantile(samples - mean, np.concatenate([tails, 1 - tails]), 0), 2)
+    miss = truth - mean  # [M]
+    scales = SCALES[:, None, None]  # [K, 1, 1] against bounds [L, M]
+    inside = (miss >= scales * lower) & (miss <= scales * upper)  # [K, L, M]
+    misses = np.abs(inside.mean(axis=-1) - np.asarray(LEVELS) / 100).sum(axis=1)  # [K]
     return float(SCALES[int(np.argmin(misses))])
 
 

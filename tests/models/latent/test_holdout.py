@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from models.latent.batching import Task
-from models.latent.calibration import Calibration, coverage, cross_fitted, fit_scale
+from models.latent.calibration import (
+    LEVELS,
+    SCALES,
+    Calibration,
+    coverage,
+    cross_fitted,
+    fit_scale,
+)
 from models.latent.holdout import IN_SAMPLE_ORIGINS, in_sample_forecasts, make_holdout
 from models.latent.model import ModelConfig
 from models.latent.normaliser import Normaliser
@@ -104,6 +111,22 @@ def test_interval_scale_and_cross_fitted_coverage():
     widened = Calibration(1.0, scale).widen(samples[:, :, None], np.arange(4000) % 2 == 0)
     assert coverage(widened[:, ::2, 0], truth[::2], 90) == pytest.approx(0.9, abs=0.03)
     np.testing.assert_allclose(widened[:, 1::2, 0], samples[:, 1::2], atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_fitted_scale_is_the_one_whose_widened_samples_cover_best(seed):
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(5, 400))
+    samples = rng.gamma(1.0) * rng.standard_normal((100, size)) + rng.normal()
+    truth = rng.gamma(1.0) * rng.standard_t(3, size)
+    mean = samples.mean(axis=0)
+
+    def misses(scale: float) -> float:
+        widened = mean + scale * (samples - mean)
+        return sum(abs(coverage(widened, truth, level) - level / 100) for level in LEVELS)
+
+    brute_force = SCALES[int(np.argmin([misses(scale) for scale in SCALES]))]
+    assert fit_scale(samples, truth) == brute_force
 
 
 def test_crps_of_a_point_forecast_is_its_absolute_error_and_a_spread_costs_less():
