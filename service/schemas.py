@@ -100,7 +100,12 @@ class TrainingSettings(Strict):
 
     epochs: StrictInt | None = Field(None, ge=1, le=100_000, description="Default 600.")
     batch_size: StrictInt | None = Field(None, ge=1, le=4096, description="Default 32.")
-    lr: StrictFloat | None = Field(None, gt=0, le=1, description="Default 5e-3.")
+    lr: StrictFloat | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Default 1e-2 for short series, 5e-3 for long series cut into windows.",
+    )
     max_seconds: StrictFloat | None = Field(
         None, gt=0, le=7 * 86400, description="Wall-clock budget (default 240)."
     )

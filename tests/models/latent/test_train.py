@@ -95,3 +95,25 @@ def test_a_short_training_run_lowers_the_validation_error_well_below_an_untraine
     trained = train(config, data, device="cpu")
     after = validation_errors(trained.model, trained.normaliser, held_out)
     assert np.all(np.asarray(after) < 0.25 * np.asarray(before)), (before, after)
+
+
+def test_the_default_learning_rate_depends_on_whether_the_data_are_windowed():
+    from dataclasses import replace
+
+    from models.latent.train import (
+        SHORT_SERIES_LR,
+        WINDOWED_LR,
+        fit_normaliser,
+        learning_rate,
+    )
+
+    config = Config(ModelConfig(latent_dim=2, hidden_dim=4, encoder_dim=4), TrainingConfig())
+    short = fit_normaliser(config, damped_oscillator(8, seed=0))
+    assert short.window is None
+    windowed = replace(short, window=3.0)
+    assert learning_rate(config.training, short) == SHORT_SERIES_LR == 1e-2
+    assert learning_rate(config.training, windowed) == WINDOWED_LR == 5e-3
+    given = replace(config.training, lr=0.02)
+    assert learning_rate(given, short) == learning_rate(given, windowed) == 0.02
+    with pytest.raises(ValueError, match="lr must be"):
+        TrainingConfig(lr=0.0)
