@@ -146,9 +146,8 @@ class Kriging:
             observed = ~np.isnan(residual[:, d])
             if kernel is not None and observed.sum() >= 2:
                 times, values = context.times[observed], residual[observed, d]
-                kriged, share = krige(kernel, times, values, query)
+                kriged, variance[:, d] = _krige_scaled(kernel, times, values, query)
                 mean[:, d] = at_query[:, d] + kriged
-                variance[:, d] = share * process_variance(kernel, times, values)
         return Kriged(mean, variance)
 
     def to_json(self) -> dict[str, Any]:
@@ -228,6 +227,22 @@ def krige(
         done = slice(start, start + QUERY_CHUNK)
         mean[done], share[done] = _krige_near(kernel, times, residual, query[done])
     return mean, share
+
+
+def _krige_scaled(
+    kernel: Kernel, times: np.ndarray, residual: np.ndarray, query: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``krige``'s mean [Q] and the variance of a new observation [Q] on the process's variance
+    (``process_variance``). A context of at most ``EXACT_POINTS`` is one block for both, so its
+    factor is computed once: the two had been half of a prediction's kriging time."""
+    if len(times) > EXACT_POINTS:
+        mean, share = krige(kernel, times, residual, query)
+        return mean, share * process_variance(kernel, times, residual)
+    whiten = kernel.whitening(times)  # [N, N]
+    white_residual = whiten @ residual  # [N] L^-1 r
+    white_cross = whiten @ kernel.correlation(times[:, None] - query)  # [N, Q] L^-1 k
+    share = _share(kernel, np.sum(white_cross**2, axis=0))
+    return white_residual @ white_cross, share * float(white_residual @ white_residual) / len(times)
 
 
 def _krige_near(

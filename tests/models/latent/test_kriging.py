@@ -169,6 +169,22 @@ def test_the_process_variance_of_a_short_context_is_its_exact_maximum_likelihood
     assert process_variance(kernel, times, values) == pytest.approx(quadratic / len(times))
 
 
+@pytest.mark.parametrize("points", [EXACT_POINTS - 20, EXACT_POINTS, EXACT_POINTS + 40])
+def test_a_kriged_answer_is_krige_on_the_process_variance_of_its_context(points: int):
+    times = np.sort(np.random.default_rng(11).uniform(0, 40, points))
+    kernel = Kernel(1.5, 2.0, 0.05)
+    values = 2.0 * _gp_draw(times, kernel, seed=12)[:, None]
+    query = np.linspace(-1.0, 41.0, 25)
+    series = Series("s", times, values)
+    answer = kriging.Kriging((kernel,))(series, query)
+    trend = fit_trend(series, None, True)
+    residual = values[:, 0] - trend(times)[:, 0]
+    mean, share = krige(kernel, times, residual, query)
+    variance = share * process_variance(kernel, times, residual)
+    np.testing.assert_allclose(answer.mean[:, 0], trend(query)[:, 0] + mean, rtol=1e-10)
+    np.testing.assert_allclose(answer.variance[:, 0], variance, rtol=1e-10)
+
+
 def test_the_trend_is_the_seasonal_base_with_a_season_and_a_line_without():
     times = np.arange(0.0, 120.0)
     values = 3.0 + 0.5 * times + 2.0 * np.sin(2 * np.pi * times / 12.0)
