@@ -106,15 +106,19 @@ def _unreadable(model_id: str, error: Exception) -> ApiError:
     )
 
 
-def training_series(loaded: LoadedModel, model_id: str, series_id: str) -> Series:
+def training_series(
+    loaded: LoadedModel, model_id: str, series_id: str, where: str | None = None
+) -> Series:
+    """The training series ``series_id`` (asked at ``where``, if in a body); 404 if none."""
     series = loaded.series.get(series_id)
     if series is None:
-        raise ApiError(
-            404,
-            "not_found",
+        message = (
             f"model {model_id!r} was not trained on a series {series_id!r}; "
-            "to predict for a new series, POST it to /predict",
+            "to predict for a new series, send it (POST /predict)"
         )
+        if where is None:
+            raise ApiError(404, "not_found", message)
+        raise ApiError(404, "not_found", f"{where}: {message}", [{"loc": where, "msg": message}])
     return series
 
 
@@ -184,9 +188,28 @@ def run(loaded: LoadedModel, context: Series, ask: Ask, batcher: PredictionBatch
     from models.ode import SolverError
 
     try:
-        return batcher.predict(loaded.trained, model_ask(context, ask))
+        prediction = batcher.predict(loaded.trained, model_ask(context, ask))
     except SolverError as err:
         raise ApiError(422, "prediction_failed", solver_gave_up(err)) from err
+    failure = not_finite(prediction, ask)
+    if failure is not None:
+        raise ApiError(422, "prediction_failed", failure)
+    return prediction
+
+
+def not_finite(prediction: Prediction, ask: Ask) -> str | None:
+    """What to tell the client when the answer holds a value that is not a finite number (a
+    model whose dynamics blow up there), instead of sending it as null; None if all are."""
+    finite = np.isfinite(prediction.mean).all(axis=1)
+    for values in prediction.quantiles.values():
+        finite &= np.isfinite(values).all(axis=1)
+    if finite.all():
+        return None
+    index = int(np.flatnonzero(~finite)[0])
+    return (
+        f"the model's answer at times[{index}] is not a finite number (its dynamics blow up "
+        "there); ask for nearer times, or fit the model again"
+    )
 
 
 def model_ask(context: Series, ask: Ask) -> ModelAsk:

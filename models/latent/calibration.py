@@ -10,6 +10,7 @@ held-out observations.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,7 +166,11 @@ class Calibration:
 
 
 def _floor(data: list[float] | None) -> tuple[float, ...] | None:
-    return None if data is None else tuple(float(x) for x in data)
+    """The stored floor; a non-finite entry (written by versions before 2026-12 when a
+    dimension's held-out contexts were constant) is no floor."""
+    if data is None:
+        return None
+    return tuple(x if math.isfinite(x) else 0.0 for x in map(float, data))
 
 
 def context_variance(context: Series) -> np.ndarray:

@@ -363,10 +363,12 @@ def share_of_variance(
     (``dims`` [M]: each entry's dimension). A ratio of sums, since a mean of ratios is ruled by
     the few contexts that barely vary: falling_object's forecast floor came out at 1.35x its
     contexts' variance that way, and its forecasts' 80% interval held 99% of the held-out
-    points (0.02x and 86.5% as a ratio of sums)."""
-    return np.bincount(dims, squared, n_dims) / np.maximum(
-        np.bincount(dims, variance, n_dims), np.finfo(float).tiny
-    )
+    points (0.02x and 86.5% as a ratio of sums). 0 in a dimension whose contexts do not vary
+    at all (a constant series held out): there is no scale to measure the errors against, and a
+    floor of errors over nothing was infinite and turned every forecast into NaN."""
+    errors, spread = np.bincount(dims, squared, n_dims), np.bincount(dims, variance, n_dims)
+    share = errors / np.where(spread > 0, spread, 1.0)
+    return np.where((spread > 0) & np.isfinite(share), share, 0.0)
 
 
 def _clearly_better(samples: np.ndarray, simpler: np.ndarray, truth: np.ndarray) -> bool:

@@ -3,6 +3,8 @@ request, answered from batched solves."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Response
 
 from models.series import Series
@@ -21,6 +23,7 @@ from ..predictions import (
     intervals_wanted,
     load_servable,
     model_ask,
+    not_finite,
     shaped,
     solver_gave_up,
     training_series,
@@ -28,6 +31,9 @@ from ..predictions import (
 from ..schemas import BatchItem, ItemError, PredictBatchRequest, PredictionBatchOut, PredictionOut
 from ..settings import Settings
 from ..timestamps import times_from_values
+
+if TYPE_CHECKING:
+    from models.latent.predict import Prediction
 
 router = APIRouter(tags=["predict"])
 
@@ -45,8 +51,6 @@ def post_predict_batch(
     """Predict many series of one model: each item names a training series (``series_id``) or
     sends a new one (``series``), with its times. Bad input anywhere is a 4xx naming the item;
     an item whose solve fails gets null and an entry in ``errors``, the others their answers."""
-    from models.ode import SolverError
-
     _check_sizes(body, settings)
     record, loaded = load_servable(store, cache, body.model_id)
     kind = record.time_kind
@@ -71,17 +75,27 @@ def post_predict_batch(
     predictions: list[PredictionOut | None] = []
     errors = []
     for index, (context, ask, outcome) in enumerate(zip(contexts, asks, outcomes, strict=True)):
-        if isinstance(outcome, SolverError):
-            errors.append(
-                ItemError(index=index, code="prediction_failed", message=solver_gave_up(outcome))
-            )
+        failure = _failure(outcome, ask)
+        if failure is not None:
+            errors.append(ItemError(index=index, code="prediction_failed", message=failure))
             predictions.append(None)
-        elif isinstance(outcome, Exception):
-            raise outcome
         else:
+            assert not isinstance(outcome, Exception)  # an answer: no failure
             predictions.append(shaped(outcome, body.model_id, context.id, ask, kind))
     out = PredictionBatchOut(model_id=body.model_id, predictions=predictions, errors=errors)
     return encoded(out)
+
+
+def _failure(outcome: Prediction | Exception, ask: Ask) -> str | None:
+    """Why an item's answer fails alone (its solve gave up, or its values are not finite);
+    None for a good answer. Any other error is the request's, raised."""
+    from models.ode import SolverError
+
+    if isinstance(outcome, SolverError):
+        return solver_gave_up(outcome)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return not_finite(outcome, ask)
 
 
 def _check_sizes(body: PredictBatchRequest, settings: Settings) -> None:
@@ -108,9 +122,10 @@ def _context(
 ) -> Series:
     """The series an item reads: a training series by id, or the new series it sends."""
     if (item.series_id is None) == (item.series is None):
-        raise invalid_input(where, "give series_id (a training series) or series, not both")
+        message = "give exactly one of series_id (a training series) or series (a new one)"
+        raise invalid_input(where, message)
     if item.series_id is not None:
-        return training_series(loaded, model_id, item.series_id)
+        return training_series(loaded, model_id, item.series_id, f"{where}.series_id")
     assert item.series is not None  # one of the two, checked above
     check_one_series(item.series, settings, f"{where}.series")
     return context_series(item.series, record, f"{where}.series")

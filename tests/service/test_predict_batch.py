@@ -129,7 +129,12 @@ def test_quantiles_are_answered_for_every_item(client: TestClient, model: str):
             "invalid_input",
             "body.items[0].series.values",
         ),
-        ([{"series_id": "nope", "times": [1.0]}], 404, "not_found", None),
+        (
+            [{"series_id": "s0", "times": [1.0]}, {"series_id": "nope", "times": [1.0]}],
+            404,
+            "not_found",
+            "body.items[1].series_id",
+        ),
     ],
     ids=["both", "neither", "bad_time", "beyond_horizon", "bad_series", "dims", "unknown_series"],
 )

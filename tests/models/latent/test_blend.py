@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -24,9 +25,9 @@ from models.series import Series
 from models.synthetic import damped_oscillator
 
 
-def _series(times, values) -> Series:
+def _series(times, values, name: str = "s") -> Series:
     values = np.asarray(values, dtype=np.float64)
-    return Series("s", np.asarray(times, dtype=np.float64), values.reshape(len(times), -1))
+    return Series(name, np.asarray(times, dtype=np.float64), values.reshape(len(times), -1))
 
 
 def test_fit_weights_recovers_a_mixture_inside_the_box_and_clips_outside_it():
@@ -193,9 +194,9 @@ def test_a_forecast_is_never_surer_than_the_floor():
     np.testing.assert_allclose(widened[:, 1], samples[:, 1], rtol=1e-12)  # interpolation: no floor
 
 
-def _assessed_untrained_model(times: np.ndarray, values: np.ndarray):
-    """An untrained small model of one series, assessed as training would: (trained model,
-    calibration, skill figures)."""
+def _assessed_untrained_model(*data: np.ndarray | list[Series]):
+    """An untrained small model of one series (times, values) or of several (a list of Series),
+    assessed as training would: (trained model, calibration, skill figures)."""
     import torch
 
     from models.latent.holdout import make_holdout
@@ -205,13 +206,16 @@ def _assessed_untrained_model(times: np.ndarray, values: np.ndarray):
     from models.latent.train import Config, TrainedModel, TrainingConfig, new_model
     from models.series import Dataset, TimeKind
 
-    data = Dataset((_series(times, values),), TimeKind.NUMERIC)
+    series = data[0] if len(data) == 1 else [_series(*data)]
+    dataset = Dataset(tuple(series), TimeKind.NUMERIC)
     config = Config(ModelConfig(latent_dim=3, hidden_dim=8, encoder_dim=8), TrainingConfig())
-    normaliser = Normaliser.fit(data)
+    normaliser = Normaliser.fit(dataset)
     torch.manual_seed(0)
     model = new_model(config, normaliser, 1).eval()
-    calibration, figures = assess(model, normaliser, make_holdout(data, normaliser, 0.2, 0), 0)
-    trained = TrainedModel(model, normaliser, config, {}, ("s",), figures, calibration)
+    holdout = make_holdout(dataset, normaliser, 0.2, 0)
+    calibration, figures = assess(model, normaliser, holdout, 0)
+    ids = tuple(s.id for s in series)
+    trained = TrainedModel(model, normaliser, config, {}, ids, figures, calibration)
     return trained, calibration, figures
 
 
@@ -334,3 +338,31 @@ def test_the_forecast_floor_is_not_ruled_by_contexts_that_barely_vary():
     variance = np.array([10.0, 10.0, 10.0, 1e-6, 20.0])  # one context almost flat
     dims = np.array([0, 0, 0, 0, 1])
     np.testing.assert_allclose(share_of_variance(squared, variance, dims, 3), [4 / 30, 0.2, 0.0])
+
+
+def test_a_dimension_whose_contexts_are_constant_gets_no_floor():
+    """A constant series held out left nothing to measure the errors against: the floor was
+    infinite, and every forecast of the model NaN."""
+    from models.latent.skill import share_of_variance
+
+    squared = np.array([1.0, 0.5, 2.0])
+    variance = np.array([0.0, 0.0, 4.0])
+    dims = np.array([0, 0, 1])
+    np.testing.assert_array_equal(share_of_variance(squared, variance, dims, 2), [0.0, 0.5])
+    stored = Calibration(extrapolation_floor=(0.5, 0.5)).to_json()
+    stored["extrapolation_floor"] = [math.inf, 0.5]  # as versions before the fix wrote it
+    assert Calibration.from_json(stored).extrapolation_floor == (0.0, 0.5)
+
+
+def test_a_constant_training_series_leaves_every_forecast_finite():
+    """Four short series, the first constant (held out for interpolation under seed 0): the
+    fitted floor is finite and so is every forecast, for the training series and a new one."""
+    times = np.arange(12.0)
+    series = [_series(times, [(i * k) % 5 for i in range(12)], f"d{k}") for k in range(4)]
+    trained, calibration, _ = _assessed_untrained_model(series)
+    assert calibration.extrapolation_floor is not None
+    assert all(math.isfinite(x) for x in calibration.extrapolation_floor)
+    for context in [*series, _series([0.0, 1.0, 2.0], [1.0, 2.0, 3.0])]:
+        prediction = predict(trained, context, np.array([5.5, 13.0]))
+        assert np.isfinite(prediction.mean).all()
+        assert all(np.isfinite(q).all() for q in prediction.quantiles.values())
