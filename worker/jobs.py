@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import time
 from dataclasses import asdict
@@ -304,6 +305,7 @@ class _TrainingRun:
         state = JobState.CANCELLED if self.cancelled else JobState.SUCCEEDED
         status = ModelStatus.CANCELLED if self.cancelled else ModelStatus.READY
         manifest = checkpoint_manifest(self.store.trained_dir(self.model_id))
+        metrics, skill = measured(metrics), measured_skill(skill)
         self._update(
             status=status,
             metrics=metrics,
@@ -346,3 +348,32 @@ class _TrainingRun:
 
     def _remove_training_checkpoint(self) -> None:
         self.store.remove_training(self.model_id)
+
+
+def measured(metrics: dict[str, float]) -> dict[str, float]:
+    """``metrics`` without the figures that are not finite numbers (a data set too small to
+    hold anything out has NaN validation errors: not measured). Records are strict JSON, and
+    the NaN had failed a finished job as it wrote its record."""
+    return {name: value for name, value in metrics.items() if math.isfinite(value)}
+
+
+def measured_skill(skill: dict[str, Any]) -> dict[str, Any]:
+    """``skill`` with a job's figures (interpolation, extrapolation) dropped, as not measured,
+    when any of them is not a finite number."""
+    return {
+        key: None if key in SKILL_JOBS and not _all_finite(value) else value
+        for key, value in skill.items()
+    }
+
+
+SKILL_JOBS = ("interpolation", "extrapolation")
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(_all_finite(item) for item in value)
+    return True

@@ -228,3 +228,20 @@ def test_cancelling_a_running_job_stops_it_at_an_epoch_and_keeps_its_checkpoint(
     # The best weights so far still answer.
     params = {"model_id": accepted["model_id"], "series_id": "s0", "t": "3"}
     assert client.get("/predict", params=params).status_code == 200
+
+
+def test_a_data_set_too_small_to_hold_anything_out_trains_to_a_ready_model(
+    client, run_worker
+) -> None:
+    """One series of four points: nothing is held out, so its validation errors are not
+    measured (they were NaN, and writing them failed the finished job)."""
+    series = [{"id": "a", "times": [0.0, 1.0, 2.0, 3.0], "values": [0.0, 4.0, 2.0, 1.0]}]
+    body = {"series": series, "model": SMALL_MODEL, "training": TRAINING}
+    accepted = client.post("/fit", json=body).json()
+    run_worker()
+    assert client.get(f"/jobs/{accepted['job_id']}").json()["status"] == "succeeded"
+    model = client.get(f"/models/{accepted['model_id']}").json()
+    assert model["status"] == "ready" and model["error"] is None
+    assert "val_interp_mse" not in model["metrics"] and model["metrics"]["epochs_run"] > 0
+    params = {"model_id": accepted["model_id"], "series_id": "a", "t": [1.5, 5.0]}
+    assert client.get("/predict", params=params).status_code == 200
