@@ -13,8 +13,8 @@ from typing import Any
 
 import redis
 
-from models.latent.windows import window_in_data_units
-from models.series import Dataset, SeriesValidationError, TimeKind, parse_dataset
+from models.latent.windows import check_window, window_in_data_units
+from models.series import Dataset, SeriesValidationError, parse_dataset
 from models.store import ModelStore, new_id, new_record
 from worker.protocol import idempotency_key
 
@@ -37,7 +37,7 @@ def fit(
     idempotency: str | None,
 ) -> FitAccepted:
     dataset = _parse(body, settings)
-    config = resolve_config(body, settings, dataset.time_kind)
+    config = resolve_config(body, settings, dataset)
     model_id, job_id = new_id("m"), new_id("j")
     if idempotency is not None:
         earlier = _claim(connection, idempotency, body, model_id, job_id, settings)
@@ -59,7 +59,7 @@ def accepted(model_id: str, job_id: str) -> FitAccepted:
     return FitAccepted(job_id=job_id, model_id=model_id, status_url=f"/jobs/{job_id}")
 
 
-def resolve_config(body: FitRequest, settings: Settings, time_kind: TimeKind) -> dict[str, Any]:
+def resolve_config(body: FitRequest, settings: Settings, dataset: Dataset) -> dict[str, Any]:
     """The full config: the client's settings over the defaults, checked by the dataclasses."""
     from models.latent.model import ModelConfig
     from models.latent.train import Config, TrainingConfig
@@ -67,7 +67,8 @@ def resolve_config(body: FitRequest, settings: Settings, time_kind: TimeKind) ->
     model = body.model.model_dump(exclude_none=True)
     if "window" in model:
         try:
-            model["window"] = window_in_data_units(model["window"], time_kind)
+            model["window"] = window_in_data_units(model["window"], dataset.time_kind)
+            check_window(model["window"], dataset)
         except ValueError as err:
             raise invalid_input("body.model.window", str(err)) from err
     try:

@@ -10,6 +10,7 @@ each series is one window, as before.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -193,14 +194,38 @@ _DURATION_UNITS = (365.25 * _DAY, 30.4375 * _DAY, 7 * _DAY, _DAY, 3_600.0, 60.0,
 
 def window_in_data_units(window: float | str, time_kind: TimeKind) -> float:
     """A ``model.window`` setting as a length in the data's time units (seconds for datetime
-    data): a positive number as is, an ISO-8601 duration for datetime data only."""
+    data): a positive finite number as is, an ISO-8601 duration for datetime data only."""
     if isinstance(window, str):
         if time_kind is not TimeKind.DATETIME:
             raise ValueError(
                 "an ISO-8601 duration window needs datetime times; give a number in the "
                 "data's time units"
             )
-        return duration_seconds(window)
-    if not window > 0:
-        raise ValueError(f"window must be positive, got {window}")
-    return float(window)
+        length = duration_seconds(window)
+    else:
+        try:
+            length = float(window)
+        except OverflowError:
+            length = math.inf
+        if not length > 0:
+            raise ValueError(f"window must be positive, got {window}")
+    if not math.isfinite(length):
+        raise ValueError(f"window {window!r} is too long to be a length; leave it out for none")
+    return length
+
+
+def check_window(length: float, dataset: Dataset) -> None:
+    """A ValueError unless a window of ``length`` holds ``MIN_OBSERVATIONS`` typical spacings
+    of ``dataset`` (its longest series'): shorter ones hold too few observations to learn from,
+    and their number per epoch (``WINDOWS_PER_SPAN`` per length of a series' span) grows
+    without bound as the length shrinks."""
+    longest = max(dataset.series, key=len)
+    if len(longest) < 2:
+        return
+    least = MIN_OBSERVATIONS * float(np.median(np.diff(longest.times)))
+    if length < least:
+        raise ValueError(
+            f"window {length:g} holds fewer than {MIN_OBSERVATIONS} typical spacings of the data "
+            f"(its median spacing is {least / MIN_OBSERVATIONS:g}); give at least {least:g}, or "
+            "leave it out to have it chosen from the data"
+        )

@@ -331,6 +331,9 @@ BAD_SETTINGS = [
     ("training", "max_seconds", 0),
     ("training", "max_seconds", -5),
     ("training", "seed", -1),
+    ("model", "window", 1e-5),  # fewer than 8 typical spacings: windows without end
+    ("model", "window", 10**400),
+    ("model", "window", "P1D"),  # a duration for numeric times
 ]
 
 

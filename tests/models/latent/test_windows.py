@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from models.latent.windows import (
     EXTRAPOLATION_CONTEXT,
     MIN_OBSERVATIONS,
     WINDOW_POINTS,
+    check_window,
     duration_seconds,
     plan_windows,
     prediction_groups,
@@ -122,6 +125,17 @@ def test_iso_durations_and_numbers_as_windows():
         window_in_data_units("P3D", TimeKind.NUMERIC)
     with pytest.raises(ValueError, match="positive"):
         window_in_data_units(-1.0, TimeKind.NUMERIC)
+    for endless in (10**400, math.inf, "P" + "9" * 400 + "Y"):
+        with pytest.raises(ValueError, match="too long"):
+            window_in_data_units(endless, TimeKind.DATETIME)
+
+
+def test_a_window_holds_at_least_a_few_typical_spacings():
+    times = np.arange(0.0, 50.0, 0.5)  # spacing 0.5
+    dataset = Dataset((Series("s", times, np.sin(times)[:, None]),), TimeKind.NUMERIC)
+    check_window(MIN_OBSERVATIONS * 0.5, dataset)
+    with pytest.raises(ValueError, match=r"give at least 4\b"):
+        check_window(1e-5, dataset)
 
 
 def test_a_season_of_the_latest_part_sets_windows_but_carries_no_base():
