@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -22,7 +22,12 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # One error response lists at most this many problems; the rest are counted.
 MAX_PROBLEMS = 50
 # Beyond these, float32 training and float64 time arithmetic lose the data's meaning.
-MAX_ABS_TIME = 1e12  # numeric times; datetimes are bounded by ISO-8601's years 1-9999
+MAX_ABS_TIME = 1e12  # numeric times
+# Datetimes are kept as POSIX seconds in float64 and answered as UTC ISO-8601 strings, which end
+# with years 1 and 9999: their first and last days are kept clear, so that no UTC offset, no
+# rounding of float64 seconds and no grid between two accepted times falls outside.
+EARLIEST_DATETIME = datetime(1, 1, 2, tzinfo=UTC)
+LATEST_DATETIME = datetime(9999, 12, 30, tzinfo=UTC)
 MAX_ABS_VALUE = 1e15
 
 
@@ -304,7 +309,15 @@ def _convert_time(
             f"time {raw!r} has no UTC offset; add one, e.g. 'Z' or '+02:00'",
         )
         return None
-    return raw_datetime.timestamp()
+    seconds = raw_datetime.timestamp()
+    if not EARLIEST_DATETIME.timestamp() <= seconds <= LATEST_DATETIME.timestamp():
+        message = (
+            f"time {raw!r} is outside {EARLIEST_DATETIME.date()} to {LATEST_DATETIME.date()} "
+            "(UTC), the dates this service answers in"
+        )
+        problems.add(series, index, Rule.TIME_OUT_OF_RANGE, message)
+        return None
+    return seconds
 
 
 def _convert_values(raw_values: Sequence[Any], series: str, problems: _Problems) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -43,14 +43,23 @@ def number_ticks(low: float, high: float, most: int) -> Ticks:
 
 
 def date_ticks(low: float, high: float, most: int) -> Ticks:
-    """Ticks on a date axis whose values are matplotlib date numbers (days), labelled in UTC."""
+    """Ticks on a date axis whose values are matplotlib date numbers (days), labelled in UTC;
+    none before year 1 or after 9999 (an axis padded past them has no dates there)."""
     locator = mdates.AutoDateLocator(tz=UTC, minticks=2, maxticks=max(most, 3))
+    first, last = (float(np.clip(x, *_DATE_RANGE)) for x in (low, high))
     values = _inside(
-        np.asarray(locator.tick_values(mdates.num2date(low), mdates.num2date(high))), low, high
+        np.asarray(locator.tick_values(mdates.num2date(first), mdates.num2date(last))), first, last
     )
     formatter = mdates.ConciseDateFormatter(locator, tz=UTC)
     labels = tuple(formatter.format_ticks(values)) if values.size else ()
     return Ticks(values, labels, formatter.get_offset() if values.size else "")
+
+
+# What matplotlib can turn into dates, in its date numbers, with a day to spare each side.
+_DATE_RANGE = (
+    float(mdates.date2num(datetime(1, 1, 2, tzinfo=UTC))),
+    float(mdates.date2num(datetime(9999, 12, 30, tzinfo=UTC))),
+)
 
 
 def number_labels(values: np.ndarray) -> tuple[str, ...]:

@@ -142,6 +142,18 @@ def test_absurd_magnitudes_are_rejected_with_their_index():
     parse_dataset([{"id": "a", "times": [-1e12, 1e12], "values": [-1e15, 1e15]}])  # the limits
 
 
+def test_datetimes_keep_clear_of_the_first_and_last_day_of_iso_years():
+    """Answered as UTC ISO-8601, a time past 9999 (a float64 POSIX second rounded up) or
+    before year 1 (an offset east of UTC on 0001-01-01) had no string: a 500 at predict."""
+    edges = ["0001-01-01T00:00:00+14:00", "0001-01-01T12:00:00Z", "9999-12-31T23:59:59.999999Z"]
+    times = [*edges, "2026-01-01T00:00:00Z"]
+    problems = problems_of([{"id": "a", "times": times, "values": [1.0] * 4}])
+    assert {(p.rule, p.index) for p in problems} == {(Rule.TIME_OUT_OF_RANGE, i) for i in range(3)}
+    assert "0001-01-02 to 9999-12-30" in problems[0].message
+    limits = ["0001-01-02T00:00:00Z", "9999-12-30T00:00:00Z"]
+    parse_dataset([{"id": "a", "times": limits, "values": [1.0, 2.0]}])
+
+
 def test_the_number_of_listed_problems_is_bounded():
     raw = [{"id": f"s{i}", "times": [0.0, 0.0], "values": [1.0, 2.0]} for i in range(80)]
     with pytest.raises(SeriesValidationError) as caught:

@@ -48,3 +48,13 @@ def test_date_ticks_are_utc_with_the_date_in_the_offset() -> None:
     assert ticks.offset == "2024-Mar-01"
     years = date_ticks(low, low + 365.25 * 30, 8)
     assert all(label.isdigit() and len(label) == 4 for label in years.labels), years.labels
+
+
+def test_date_ticks_of_an_axis_padded_past_year_9999_or_before_year_1():
+    last = float(mdates.date2num(datetime(9999, 12, 30, tzinfo=UTC)))
+    first = float(mdates.date2num(datetime(1, 1, 2, tzinfo=UTC)))
+    late = date_ticks(last - 3650, last + 400, 8)  # padding past the last representable day
+    assert late.values.size and (late.values <= last).all()
+    early = date_ticks(first - 400, first + 3650, 8)
+    assert early.values.size and (early.values >= first).all()
+
