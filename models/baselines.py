@@ -38,10 +38,13 @@ def drift(times: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarra
 
 def linear_trend(times: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
     """The least-squares line through every observation; the last value with a single one."""
-    if len(times) < 2:
+    span = times[-1] - times[0] if len(times) else 0.0
+    if not span > 0:
         return last_value(times, values, query)
-    slope, intercept = np.polyfit(times - times[-1], values, 1)
-    return slope * (query - times[-1]) + intercept
+    # in spans from the last time: polyfit's column scaling squares the times, and times
+    # spaced 1e-300 apart underflowed to a failed least squares
+    slope, intercept = np.polyfit((times - times[-1]) / span, values, 1)
+    return slope * ((query - times[-1]) / span) + intercept
 
 
 def seasonal_naive(

@@ -57,4 +57,3 @@ def test_date_ticks_of_an_axis_padded_past_year_9999_or_before_year_1():
     assert late.values.size and (late.values <= last).all()
     early = date_ticks(first - 400, first + 3650, 8)
     assert early.values.size and (early.values >= first).all()
-
