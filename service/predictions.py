@@ -269,4 +269,8 @@ def check_horizon(
 
 
 def _label(value: float) -> str:
-    return format(value, ".12g")
+    """A level's or quantile's key in an answer: short ("80", "0.1"), exact wherever the short
+    form would name another number (50.0000000000001 had shared "50" with 50, one answer lost)."""
+    value += 0.0  # -0.0 is 0.0, not "-0"
+    short = format(value, ".12g")
+    return short if float(short) == value else repr(value)

@@ -1030,3 +1030,15 @@ def test_queued_jobs_are_stored_as_json(client: TestClient, redis_client: redis.
     call = json.loads(data)
     assert model_id in json.dumps(call)
     assert json.loads(stored[b"meta"])["model_id"] == model_id
+
+
+def test_levels_and_quantiles_that_differ_get_keys_that_differ(
+    client: TestClient, healthy: str
+) -> None:
+    """Keys were the 12-digit form: 50 and 50.0000000000001 shared "50" (one answer lost),
+    99.99999999999999 read "100", and a quantile -0.0 came back as "-0"."""
+    levels = [50.0, 50.0000000000001, 99.99999999999999]
+    intervals = predict(client, healthy, t=[1.0], n_samples=2, level=levels).json()["intervals"]
+    assert sorted(intervals) == ["50", "50.0000000000001", "99.99999999999999"]
+    quantiles = predict(client, healthy, t=[1.0], n_samples=2, quantiles=[-0.0, 0.5]).json()
+    assert sorted(quantiles["quantiles"]) == ["0", "0.5"]
