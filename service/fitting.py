@@ -44,7 +44,13 @@ def fit(
         if earlier is not None:
             return earlier
     record = new_record(model_id, dataset, config, job_id=job_id, name=body.name)
-    store.create_model(model_id, record, dataset)
+    try:
+        store.create_model(model_id, record, dataset)
+    except BaseException:
+        # a retry with the same key must fit again, not be told of a model never written
+        if idempotency is not None:
+            _release(connection, idempotency)
+        raise
     try:
         enqueue_training(training_queue(connection, settings), model_id, job_id, settings)
     except redis.RedisError:

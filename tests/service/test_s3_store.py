@@ -57,6 +57,7 @@ def test_an_unreachable_store_answers_503_and_readyz_says_why(
     client: TestClient, fitted: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert client.get("/readyz").json()["checks"]["store"] == "ok"
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nobody there
     ready = client.get("/readyz")
     assert ready.status_code == 503
@@ -64,8 +65,14 @@ def test_an_unreachable_store_answers_503_and_readyz_says_why(
     listed = client.get("/models")
     error = error_of(listed, 503, "store_unavailable")
     assert "try again" in error["message"] and listed.headers["retry-after"]
-    fit = client.post("/fit", json={"series": fitted["series"]})
+    headers = {"Idempotency-Key": "retried-fit"}
+    fit = client.post("/fit", json={"series": fitted["series"]}, headers=headers)
     error_of(fit, 503, "store_unavailable")
+    # the store back, a retry with the same key fits (it was told of a model never written)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    again = client.post("/fit", json={"series": fitted["series"]}, headers=headers)
+    assert again.status_code == 202, again.text
+    assert client.get(f"/models/{again.json()['model_id']}").status_code == 200
 
 
 def test_a_worker_that_cannot_reach_the_store_fails_the_job_saying_so(
