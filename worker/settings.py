@@ -28,7 +28,11 @@ class WorkerSettings(BaseSettings):
     )
     redis_url: str = Field(DEFAULT_REDIS_URL, description="Redis for the job queue.")
     queue: str = Field("odecast", pattern=ID_PATTERN.pattern, description="RQ queue name.")
-    log_level: str = Field("info", description="debug, info, warning or error.")
+    log_level: str = Field(
+        "info",
+        pattern=r"(?i)^(debug|info|warning|error|critical)$",
+        description="debug, info, warning, error or critical (any case).",
+    )
     job_timeout_s: int = Field(3600, ge=10, description="A training job is failed after this.")
     job_retries: int = Field(3, ge=0, le=20, description="Reruns of a job whose worker died.")
     job_ttl_s: int = Field(7 * 86400, ge=60, description="How long finished job records stay.")

@@ -76,18 +76,31 @@ def test_no_command_prints_help_and_returns_2(capsys: pytest.CaptureFixture[str]
     assert "COMMAND" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "command"),
+    [
+        ("ODECAST_WORKERS", "many", "up"),
+        # uvicorn and logging had refused it only once started: a traceback, then nothing
+        ("ODECAST_LOG_LEVEL", "chatty", "api"),
+        ("ODECAST_LOG_LEVEL", "chatty", "worker"),
+    ],
+)
 def test_bad_settings_are_a_usage_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    command: str,
 ) -> None:
     from service.settings import get_settings
 
-    monkeypatch.setenv("ODECAST_WORKERS", "many")
+    monkeypatch.setenv(variable, value)
     get_settings.cache_clear()
     try:
-        assert main(["up"]) == 2
+        assert main([command]) == 2
     finally:
         get_settings.cache_clear()
-    assert "ODECAST_WORKERS" in capsys.readouterr().err
+    assert variable in capsys.readouterr().err
 
 
 def test_import_is_light_and_module_runs() -> None:
@@ -381,8 +394,9 @@ def test_up_sigkilled_leaves_nothing_running(tmp_path: Path) -> None:
 def test_up_stops_when_a_part_keeps_dying(tmp_path: Path) -> None:
     port = free_port()
     store = tmp_path / "store"
-    # uvicorn refuses this log level at start: the API dies at once, every time.
-    env = _env(ODECAST_LOG_LEVEL="chatty")
+    # prometheus_client refuses a metrics folder that is not there: the API dies at start,
+    # every time.
+    env = {**_env(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "missing")}
     with running_up(["--port", str(port), "--workers", "0", "--store", str(store)], env) as (
         up,
         seen,
