@@ -53,6 +53,8 @@ class PredictQuery:
 
 
 QUERY_PARAMETERS = frozenset(PredictQuery.__dataclass_fields__)
+# The lists; the others take one value (a second one had silently won).
+REPEATABLE = frozenset({"t", "level", "quantiles"})
 
 
 async def predict_query(
@@ -74,6 +76,14 @@ async def predict_query(
     if unknown:
         message = f"unknown parameter(s) {', '.join(unknown)}; known: {sorted(QUERY_PARAMETERS)}"
         raise invalid_input(f"query.{unknown[0]}", message)
+    repeated = [
+        name
+        for name in sorted(QUERY_PARAMETERS - REPEATABLE)
+        if len(request.query_params.getlist(name)) > 1
+    ]
+    if repeated:
+        message = f"{repeated[0]} given {len(request.query_params.getlist(repeated[0]))} times"
+        raise invalid_input(f"query.{repeated[0]}", f"{message}; give it once")
     return PredictQuery(
         model_id, series_id, t, times, start, stop, num, level, quantiles, n_samples, seed
     )

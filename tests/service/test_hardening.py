@@ -313,6 +313,19 @@ def test_unknown_query_parameters_are_named(
     assert name in error["message"]
 
 
+@pytest.mark.parametrize("path", ["/predict", "/predict.png"])
+@pytest.mark.parametrize(("name", "values"), [("seed", [1, 2]), ("n_samples", [2, 3])])
+def test_a_single_valued_query_parameter_given_twice_is_refused(
+    client: TestClient, healthy: str, path: str, name: str, values: list[int]
+) -> None:
+    """The last one had silently won; the lists (t, level, quantiles) still repeat."""
+    params = {**({"n_samples": 2} if name != "n_samples" else {}), name: values}
+    error = error_of(predict(client, healthy, path, t=[1.0, 2.0], **params), 422, "invalid_input")
+    assert locs(error) == [f"query.{name}"], error
+    good = predict(client, healthy, path, t=[1.0, 2.0], level=[50, 80], n_samples=2)
+    assert good.status_code == 200, good.text
+
+
 BIG_INT = "1" + "0" * 400  # a JSON integer beyond any float
 
 MAGNITUDES = [
