@@ -80,10 +80,13 @@ def create_app(settings: Settings | None = None, *, freeze_startup_heap: bool = 
 
     app = FastAPI(title="odecast", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
-    app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Added last, so outermost: a request without a key is refused before its body is read.
+    # Added after the body limit, so outside it: a request without a key is refused before its
+    # body is read.
     app.add_middleware(ApiKeyMiddleware, digests=key_digests(settings.api_key_list()))
+    # Outermost: the requests those two refuse (401, 413) are counted too, under route
+    # "unmatched" (they never reach the router); a flood of them showed nowhere.
+    app.add_middleware(RequestMetricsMiddleware)
     keyed = [Depends(require_api_key)]
     routers = (fit, jobs, models, predict, predict_batch, metrics)
     for router in (module.router for module in routers):

@@ -10,6 +10,7 @@ from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from service.app import create_app
 from service.auth import require_api_key
@@ -67,3 +68,19 @@ def test_dependencies_are_coroutines(alias: object) -> None:
 
 def test_the_api_key_check_is_a_coroutine() -> None:
     assert inspect.iscoroutinefunction(require_api_key)
+
+
+def test_requests_refused_before_routing_are_counted(
+    settings: Settings, redis_client: object
+) -> None:
+    """No key (401) and a body over the limit (413): refused by middleware, counted all the
+    same, under route "unmatched"."""
+    update = {"api_keys": SecretStr("secret"), "max_body_bytes": 2048}
+    keyed = settings.model_copy(update=update)
+    with TestClient(create_app(keyed)) as client:
+        assert client.get("/models").status_code == 401
+        big = client.post("/fit", content=b"x" * 4096, headers={"X-API-Key": "secret"})
+        assert big.status_code == 413
+        text = client.get("/metrics", headers={"X-API-Key": "secret"}).text
+    assert _count(text, "GET", "unmatched", "401") == 1.0
+    assert _count(text, "POST", "unmatched", "413") == 1.0
