@@ -124,7 +124,13 @@ class FitRequest(Strict):
     series: list[SeriesIn] = Field(min_length=1, max_length=HARD_MAX_SERIES)
     model: ModelSettings = Field(default_factory=lambda: ModelSettings())
     training: TrainingSettings = Field(default_factory=lambda: TrainingSettings())
-    name: str | None = Field(None, max_length=200, description="A label for people.")
+    name: str | None = Field(
+        None,
+        max_length=200,
+        # no control characters: a name is printed in other users' tables and terminals
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="A label for people: up to 200 characters, no control characters.",
+    )
 
 
 class FitAccepted(BaseModel):

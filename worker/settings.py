@@ -26,7 +26,11 @@ class WorkerSettings(BaseSettings):
         min_length=1,
         description="The model store: a folder, or s3://bucket/prefix (S3-compatible storage).",
     )
-    redis_url: str = Field(DEFAULT_REDIS_URL, description="Redis for the job queue.")
+    redis_url: str = Field(
+        DEFAULT_REDIS_URL,
+        pattern=r"^(redis|rediss|unix)://\S+$",
+        description="Redis for the job queue: redis://, rediss:// or unix://.",
+    )
     queue: str = Field("odecast", pattern=ID_PATTERN.pattern, description="RQ queue name.")
     log_level: str = Field(
         "info",

@@ -23,6 +23,7 @@ Where things are:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -37,7 +38,7 @@ from service.cli.commands import (
     cmd_predict,
 )
 from service.cli.csv_input import CsvSeries, read_series_csv
-from service.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
+from service.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_STDOUT_CLOSED, EXIT_USAGE, CliError
 from service.cli.output import SKILL_JOBS, prediction_table, skill_text
 from service.cli.parser import build_parser
 from service.cli.servers import (
@@ -114,3 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader left (`odecast jobs | head -1`): no traceback, and none at exit when
+        # Python flushes stdout to the closed pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_STDOUT_CLOSED

@@ -39,6 +39,14 @@ def api_process_count(text: str) -> int:
     return value
 
 
+def store_location(text: str) -> str:
+    """A store folder or s3:// URL; not empty (an empty one had put the store in the current
+    folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the store must not be empty: give a folder or s3://...")
+    return text
+
+
 def device(text: str) -> str:
     if not re.fullmatch(r"auto|cpu|cuda(:[0-9]{1,2})?", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not auto, cpu, cuda or cuda:N")

@@ -54,7 +54,10 @@ def _client(args: argparse.Namespace) -> Iterator[Client]:
     url, api_key = _connection(args)
     from service.client import ApiError, Client, ClientError, ServerUnavailable
 
-    client = Client(url, api_key)
+    try:
+        client = Client(url, api_key)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
     try:
         yield client
     except ServerUnavailable as exc:
@@ -71,6 +74,13 @@ def _client(args: argparse.Namespace) -> Iterator[Client]:
         raise CliError(f"{exc}{hint}") from None
     except ClientError as exc:
         raise CliError(str(exc)) from None
+    except ValueError as exc:  # the client's checks of what it was asked (a grid, a key)
+        raise CliError(str(exc), EXIT_USAGE) from None
+    except (KeyError, TypeError) as exc:  # an answer without the fields the API sends
+        raise CliError(
+            f"the answer from {url} is not what odecast's API sends "
+            f"({type(exc).__name__}: {exc}); is --url or ODECAST_URL an odecast API?"
+        ) from None
     finally:
         close = getattr(client, "close", None)
         if close is not None:
@@ -99,7 +109,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             accepted = client.fit(
                 data.series,
                 training=training or None,
-                name=args.name if args.name is not None else args.file.name[:200],
+                name=args.name if args.name is not None else _printable(args.file.name)[:200],
                 idempotency_key=args.idempotency_key,
             )
         except ApiError as exc:
@@ -129,6 +139,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
             }
             print_fields({"status": job.status, **metrics, **skill})
     return EXIT_OK
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters as "?" (the API refuses them in a name)."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _csv_lines(details: list[dict[str, Any]] | None, data: CsvSeries, path: Path) -> str:
@@ -251,8 +266,18 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    """Every model asked is tried; one that cannot be deleted is reported, and the exit code
+    is 1 if any could not."""
+    from service.client import ApiError
+
+    failed = 0
     with _client(args) as client:
         for model_id in args.model_ids:
-            client.delete_model(model_id)
-            print(f"deleted model {model_id}")
-    return EXIT_OK
+            try:
+                client.delete_model(model_id)
+            except ApiError as exc:
+                note(f"model {model_id}: {exc}")
+                failed += 1
+            else:
+                print(f"deleted model {model_id}")
+    return EXIT_FAILURE if failed else EXIT_OK

@@ -79,6 +79,14 @@ def _read_series(
     rows, skipped = 0, []
     for cells in reader:
         line = reader.line_num
+        if any("\n" in c for c in cells):  # legal CSV, but no id, time or value holds one
+            # (an unterminated quote takes the file's last line break into its cell too)
+            spread = max(c.rstrip("\r\n").count("\n") for c in cells)
+            raise CliError(
+                f"{name} line {line - spread}: a quoted cell runs on over {spread + 1} line(s); "
+                'is its closing quote (") missing?',
+                EXIT_USAGE,
+            )
         if not any(c.strip() for c in cells):
             continue  # a blank line
         if any(c.strip() for c in cells[len(header) :]):
@@ -114,8 +122,13 @@ def _value_cell(text: str, name: str, line: int, column: str) -> float | None:
         value = math.nan
     if not math.isfinite(value):
         raise CliError(
-            f"{name} line {line}, column {column!r}: {text!r} is not a finite number "
+            f"{name} line {line}, column {column!r}: {_shown(text)} is not a finite number "
             "(leave the cell empty for a missing value)",
             EXIT_USAGE,
         )
     return value
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """``text`` quoted for a message, cut to ``most`` characters."""
+    return repr(text if len(text) <= most else text[:most] + "...")

@@ -13,6 +13,7 @@ from service.cli.arguments import (
     id_list,
     port_number,
     positive,
+    store_location,
     time_value,
     worker_count,
 )
@@ -52,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=worker_count, help="number of workers, 0-64 (default: ODECAST_WORKERS)"
     )
     up.add_argument(
-        "--store", help="the model store: a folder or s3://bucket/prefix (default: ODECAST_STORE)"
+        "--store",
+        type=store_location,
+        help="the model store: a folder or s3://bucket/prefix (default: ODECAST_STORE)",
     )
     up.set_defaults(func=cmd_up)
 
@@ -188,9 +191,10 @@ def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         metavar="L",
         help="central interval level, 0-100 exclusive; repeat for more (default: 80)",
     )
-    predict.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the table as CSV")
     predict.add_argument("--plot", type=Path, metavar="OUT.png", help="save the plot as PNG")
-    predict.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    answer = predict.add_mutually_exclusive_group()  # --json had silently skipped --csv
+    answer.add_argument("--csv", type=Path, metavar="OUT.csv", help="write the table as CSV")
+    answer.add_argument("--json", action="store_true", help="print the API's JSON answer")
     predict.set_defaults(func=cmd_predict)
 
     cancel = sub.add_parser("cancel", parents=[conn], help="cancel a queued or running job")

@@ -112,7 +112,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # Through the environment: the jobs' work horses read the settings too.
         os.environ["ODECAST_WORKER_DEVICE"] = args.device
         get_settings.cache_clear()
-    run_worker(_settings(), burst=args.burst)
+    settings = _settings()
+    import redis
+
+    try:
+        run_worker(settings, burst=args.burst)
+    except redis.ConnectionError as err:
+        raise CliError(
+            f"cannot reach Redis at {settings.redis_url} ({err}); is it running? "
+            "Point ODECAST_REDIS_URL at it"
+        ) from None
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from service.client.errors import ClientError
 from service.client.payloads import _single_series, series_payload
 from service.client.predict_args import (
     _grid_values,
@@ -19,7 +20,11 @@ from service.client.predict_args import (
 )
 from service.client.progress import _ProgressOutput, progress_line
 from service.client.results import FitAccepted, Job, Model, Prediction, PredictionBatch
-from service.client.transport import HttpSession, _segment
+from service.client.transport import HttpSession, _segment, header_safe
+
+# Past this many query parameters a GET /predict's URL grows too long for HTTP clients and
+# servers (httpx refuses a query over 65,536 characters): the times go in a POST body instead.
+MAX_QUERY_PARAMETERS = 1000
 
 
 class Client(HttpSession):
@@ -63,7 +68,8 @@ class Client(HttpSession):
         if name is not None:
             body["name"] = name
         key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
-        data = self._json("POST", "/fit", body=body, headers={"Idempotency-Key": key})
+        headers = {"Idempotency-Key": header_safe(key, "the Idempotency-Key")}
+        data = self._json("POST", "/fit", body=body, headers=headers)
         return FitAccepted(
             job_id=data["job_id"],
             model_id=data["model_id"],
@@ -168,6 +174,10 @@ class Client(HttpSession):
             params = _predict_params(
                 model_id, series_id, times, grid, level, quantiles, n_samples, seed
             )
+            if len(params) > MAX_QUERY_PARAMETERS:
+                return self._predict_posted(
+                    model_id, series_id, times, level, quantiles, n_samples, seed
+                )
             return Prediction.from_json(self._json("GET", "/predict", params=params))
         body: dict[str, Any] = {
             "model_id": model_id,
@@ -177,6 +187,33 @@ class Client(HttpSession):
             **_interval_fields(level, quantiles, n_samples),
         }
         return Prediction.from_json(self._json("POST", "/predict", body=body))
+
+    def _predict_posted(
+        self,
+        model_id: str,
+        series_id: str,
+        times: Any,
+        level: Sequence[float] | float | None,
+        quantiles: Sequence[float] | None,
+        n_samples: int | None,
+        seed: int,
+    ) -> Prediction:
+        """``GET /predict``'s answer for times too many for a URL, as the one item of a
+        ``POST /predict/batch`` (the same answer, within the solver's tolerance)."""
+        batch = self.predict_batch(
+            model_id,
+            series_ids=[series_id],
+            times=times,
+            level=level,
+            quantiles=quantiles,
+            n_samples=n_samples,
+            seed=seed,
+        )
+        answer = batch.predictions[0] if batch.predictions else None
+        if answer is None:
+            reason = batch.errors[0]["message"] if batch.errors else "no answer"
+            raise ClientError(f"predict {series_id!r}: {reason}")
+        return answer
 
     def predict_batch(
         self,

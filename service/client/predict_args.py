@@ -24,10 +24,19 @@ def _interval_fields(
     return fields
 
 
+# The API's ceiling of times per item of a body (service.schemas): a grid the client lists
+# itself is no longer.
+MAX_GRID_TIMES = 100_000
+
+
 def _grid_values(grid: Any) -> list[Any]:
     """The times of ``grid`` = (start, stop, num), inclusive: numbers, or UTC ISO-8601 strings
     when start and stop are ISO-8601 strings (with an offset)."""
     start, stop, num = _grid(grid)
+    if isinstance(start, str) != isinstance(stop, str):
+        raise ValueError(f"grid start and stop must both be numbers or both ISO-8601: {grid!r}")
+    if num > MAX_GRID_TIMES:
+        raise ValueError(f"grid's num must be at most {MAX_GRID_TIMES:,}, got {num:,}")
     if not (isinstance(start, str) and isinstance(stop, str)):
         if num == 1:
             return [float(start)]

@@ -56,8 +56,18 @@ def _dumps(body: Any) -> bytes:
 
 
 def _segment(value: str) -> str:
-    """An id as one path segment (the server checks it; this only keeps it one segment)."""
+    """An id as one path segment (the server checks it; this only keeps it one segment). An
+    empty id would name the collection instead (``DELETE /models/`` answers a redirect)."""
+    if not str(value):
+        raise ClientError("an id must not be empty")
     return quote(str(value), safe="")
+
+
+def header_safe(value: str, what: str) -> str:
+    """``value`` if it can travel in an HTTP header (printable ASCII), else a ValueError."""
+    if not (value.isascii() and value.isprintable()):
+        raise ValueError(f"{what} must be printable ASCII (it travels in an HTTP header)")
+    return value
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -106,10 +116,13 @@ class HttpSession:
         self.max_retry_after_s = max_retry_after_s
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if api_key is not None:
-            headers["X-API-Key"] = api_key
-        self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
-        )
+            headers["X-API-Key"] = header_safe(api_key, "the API key")
+        try:
+            self._http = httpx.Client(
+                base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+            )
+        except httpx.InvalidURL as err:
+            raise ValueError(f"base_url {base_url!r} is not a URL: {err}") from None
 
     def close(self) -> None:
         self._http.close()
@@ -149,7 +162,7 @@ class HttpSession:
                 response = self._http.request(  # a tuple: httpx's type is covariant in it
                     method, path, params=tuple(params or ()), content=content, headers=headers
                 )
-            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as err:
+            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as err:
                 raise ClientError(f"{method} {self.base_url}{path}: {err}") from err
             except httpx.TransportError as err:
                 if attempt >= self.retries:
@@ -168,6 +181,11 @@ class HttpSession:
                     delay = self._delay(attempt, response.headers.get("Retry-After"))
                 elif response.is_error:
                     raise _api_error(response)
+                elif response.is_redirect:  # the API never redirects: not its answer
+                    raise ClientError(
+                        f"{method} {path}: HTTP {response.status_code} redirect to "
+                        f"{response.headers.get('location')!r}; is the URL odecast's API?"
+                    )
                 else:
                     return response
             time.sleep(delay)

@@ -403,6 +403,7 @@ WRONG_TYPES = [
     ({"model": {"latent_dim": [4]}}, "body.model.latent_dim"),
     ({"name": 5}, "body.name"),
     ({"name": "x" * 201}, "body.name"),
+    ({"name": "evil\n\x1b[31mred"}, "body.name"),  # control characters reach terminals
     ({"training": {"epochs": True}}, "body.training.epochs"),
 ]
 

@@ -62,6 +62,7 @@ def test_worker_options() -> None:
         ["api", "--port", "-5"],
         ["worker", "--burst=yes"],
         ["worker", "extra"],
+        ["up", "--store", ""],  # it had put the store in the current folder
     ],
 )
 def test_bad_usage_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,6 +84,7 @@ def test_no_command_prints_help_and_returns_2(capsys: pytest.CaptureFixture[str]
         # uvicorn and logging had refused it only once started: a traceback, then nothing
         ("ODECAST_LOG_LEVEL", "chatty", "api"),
         ("ODECAST_LOG_LEVEL", "chatty", "worker"),
+        ("ODECAST_REDIS_URL", "notaurl", "worker"),  # a ValueError traceback from redis-py
     ],
 )
 def test_bad_settings_are_a_usage_error(
@@ -433,3 +435,19 @@ def test_up_refuses_a_busy_port(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stdout
     assert not (tmp_path / "redis").exists()
+
+
+def test_a_worker_without_redis_says_where_it_looked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.settings import get_settings
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    monkeypatch.setenv("ODECAST_REDIS_URL", url)
+    get_settings.cache_clear()
+    try:
+        assert main(["worker", "--burst"]) == 1
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert f"cannot reach Redis at {url}" in err and "Traceback" not in err

@@ -256,6 +256,26 @@ def test_predict_several_series_or_all_in_one_batch(
 # --------------------------------------------------------------------------- what goes wrong
 
 
+def test_many_times_and_a_closed_pipe(stack: dict, trained: dict) -> None:
+    """1,500 ``--at`` times (a GET's URL would be too long: they go in a POST body), then
+    ``| head -1``: no InvalidURL and no BrokenPipeError traceback."""
+    times = [f"{t:.4f}" for t in np.linspace(0.5, 9.5, 1500)]
+    argv = [*CLI, "predict", trained["model_id"], "--series", "oscillator-0", "--at", *times]
+    with subprocess.Popen(
+        [*argv, "--url", stack["url"]],
+        env=stack["env"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        header = proc.stdout.readline().decode()
+        proc.stdout.close()  # the reader leaves, as head does
+        err = proc.stderr.read().decode()
+        code = proc.wait(120)
+    assert "time" in header and "mean" in header, (header, err)
+    assert "Traceback" not in err and code in (0, 141), err
+
+
 def test_an_unknown_model_is_the_servers_404(
     stack: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -399,8 +419,10 @@ def test_delete_removes_the_model(
     stack: dict, trained: dict, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url, model_id = stack["url"], trained["model_id"]
-    code, out, _ = run(["delete", model_id, "--url", url], capsys)
-    assert code == 0 and out.strip() == f"deleted model {model_id}"
+    # one that cannot be deleted is reported, and the next still is (it had stopped there)
+    code, out, err = run(["delete", "m-nope", model_id, "--url", url], capsys)
+    assert code == 1 and out.strip() == f"deleted model {model_id}"
+    assert "model m-nope: HTTP 404 not_found" in err
     code, out, _ = run(["models", "--url", url], capsys)
     assert code == 0 and out.strip() == "(no models)"
     code, _, err = run(["delete", model_id, "--url", url], capsys)
@@ -462,6 +484,64 @@ def test_import_stays_light() -> None:
 def test_a_bad_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["models", "--url", "localhost:8000"], capsys)
     assert code == 2 and "http://" in err
+    code, _, err = run(["models", "--url", "http://127.0.0.1:abc"], capsys)
+    assert code == 2 and "is not a URL" in err and "Traceback" not in err
+
+
+# Each is refused before a request is sent (the URL has no server): a usage error or a one-line
+# failure, never a traceback (each had been one).
+REFUSED_BEFORE_SENDING = [
+    (["models", "--api-key", "kéy"], 2, "the API key must be printable ASCII"),
+    (["jobs", "--api-key", "a\x1bb"], 2, "the API key must be printable ASCII"),
+    (["predict", "m", "--series", "a,b", "--grid", "foo,bar,3"], 2, "ISO-8601"),
+    (
+        ["predict", "m", "--series", "a,b", "--grid", "2026-03-01T00:00:00,2026-03-02T00:00:00,3"],
+        2,
+        "UTC offset",
+    ),
+    (["predict", "m", "--series", "a,b", "--grid", "2026-03-01T00:00:00Z,7,3"], 2, "both"),
+    (["predict", "m", "--series", "a,b", "--grid", "0:1:100000000"], 2, "at most 100,000"),
+    (["delete", ""], 1, "an id must not be empty"),
+    (["cancel", ""], 1, "an id must not be empty"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    REFUSED_BEFORE_SENDING,
+    ids=[" ".join(a) for a, _, _ in REFUSED_BEFORE_SENDING],
+)
+def test_what_the_client_refuses_is_one_line(
+    argv: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    got, out, err = run([*argv, "--url", f"http://127.0.0.1:{free_port()}"], capsys)
+    assert (got, out) == (code, ""), err
+    assert err.startswith("odecast: error:") and message in err and "Traceback" not in err
+
+
+def test_a_server_that_is_not_odecast_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Something else answering 200 with other JSON: one line, not a KeyError traceback."""
+    port = free_port()
+    other = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    (tmp_path / "models").write_text(json.dumps({"other": []}))
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while run(["models", "--url", url], capsys)[0] != 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        code, out, err = run(["models", "--url", url], capsys)
+    finally:
+        other.terminate()
+        other.wait(10)
+    assert (code, out) == (1, ""), err
+    assert "is not what odecast's API sends" in err and "Traceback" not in err
 
 
 def test_read_series_csv(tmp_path: Path) -> None:
