@@ -27,6 +27,17 @@ from service.client.transport import HttpSession, _segment, header_safe
 MAX_QUERY_PARAMETERS = 1000
 
 
+# The API's default limits of one POST /predict/batch (ODECAST_MAX_BATCH_ITEMS and
+# ODECAST_MAX_BATCH_TIMES): a longer batch is sent in parts, each item answered as in one.
+BATCH_ITEMS, BATCH_TIMES = 1000, 100_000
+
+
+def _chunks(items: list[dict[str, Any]], times: int) -> list[list[dict[str, Any]]]:
+    """``items`` (each with ``times`` times) in order, in parts within the batch limits."""
+    size = max(1, min(BATCH_ITEMS, BATCH_TIMES // max(times, 1)))
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
 class Client(HttpSession):
     """The odecast API over HTTP. Thread-safe as httpx.Client is; use as a context manager or
     call ``close()``.
@@ -245,13 +256,18 @@ class Client(HttpSession):
         items += [{"series": one, "times": listed} for one in new]
         if not items:
             raise ValueError("give series_ids, series, or both")
-        body = {
+        fields = {
             "model_id": model_id,
-            "items": items,
             "seed": seed,
             **_interval_fields(level, quantiles, n_samples),
         }
-        return PredictionBatch.from_json(self._json("POST", "/predict/batch", body=body))
+        parts = [
+            PredictionBatch.from_json(
+                self._json("POST", "/predict/batch", body={**fields, "items": chunk})
+            )
+            for chunk in _chunks(items, len(listed))
+        ]
+        return PredictionBatch.joined(parts)
 
     def plot(
         self,

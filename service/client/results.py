@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -203,6 +203,17 @@ class PredictionBatch:
             None if p is None else Prediction.from_json(p) for p in data.get("predictions") or []
         ]
         return cls(data["model_id"], predictions, list(data.get("errors") or []))
+
+    @classmethod
+    def joined(cls, parts: Sequence[PredictionBatch]) -> PredictionBatch:
+        """The answers of a batch sent in ``parts`` (in order), as one: errors' indices count
+        across the parts."""
+        predictions: list[Prediction | None] = []
+        errors = []
+        for part in parts:
+            errors += [{**e, "index": e["index"] + len(predictions)} for e in part.errors]
+            predictions += part.predictions
+        return cls(parts[0].model_id, predictions, errors)
 
     def to_rows(self) -> list[dict[str, Any]]:
         """``Prediction.to_rows`` of every answered item, each row led by the series' ``id``."""

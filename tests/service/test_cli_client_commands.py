@@ -253,6 +253,40 @@ def test_predict_several_series_or_all_in_one_batch(
     assert code == 2 and "--plot draws one series" in err
 
 
+def test_a_batch_past_the_apis_limits_goes_in_parts(
+    stack: dict, trained: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """``--all`` on more series than one POST /predict/batch takes (here 7 a part): the same
+    table, in order (it had been the server's 422 "split the batch", which a CLI user cannot)."""
+    argv = ["predict", trained["model_id"], "--url", stack["url"], "--at", "2.5", "12", "--all"]
+    whole, parts = tmp_path / "whole.csv", tmp_path / "parts.csv"
+    assert run([*argv, "--csv", str(whole)], capsys)[0] == 0
+    monkeypatch.setattr("service.client.client.BATCH_ITEMS", 7)
+    before = _batch_requests(stack["url"])
+    assert run([*argv, "--csv", str(parts)], capsys)[0] == 0
+    assert _batch_requests(stack["url"]) - before == 3  # 20 series: 7 + 7 + 6
+    rows = [list(csv.DictReader(io.StringIO(f.read_text()))) for f in (whole, parts)]
+    assert [(r["id"], r["time"], r["dim"]) for r in rows[1]] == [
+        (r["id"], r["time"], r["dim"]) for r in rows[0]
+    ]
+    # each part is its own batched solve: the same answers within the solver's tolerance
+    means = [[float(r["mean"]) for r in table] for table in rows]
+    np.testing.assert_allclose(means[1], means[0], rtol=1e-3, atol=1e-4)
+
+
+def _batch_requests(url: str) -> float:
+    """How many POST /predict/batch the API has answered 200, from its /metrics."""
+    import httpx
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    labels = 'method="POST",route="/predict/batch",status="200"'
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("odecast_http_requests_total{") and labels in line
+    )
+
+
 # --------------------------------------------------------------------------- what goes wrong
 
 

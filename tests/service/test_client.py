@@ -662,3 +662,12 @@ def test_times_are_sent_in_the_query_as_given() -> None:
         "/predict?model_id=m-1&series_id=a&start=0&stop=1.5&num=3"
         "&quantiles=0.1&quantiles=0.9&n_samples=7&seed=0"
     )
+
+
+def test_a_batch_sent_in_parts_numbers_its_errors_across_them() -> None:
+    failed = {"code": "prediction_failed", "message": "the solver gave up"}
+    first = PredictionBatch("m", [None, None], [{**failed, "index": 1}])
+    second = PredictionBatch("m", [None, None], [{**failed, "index": 0}])
+    joined = PredictionBatch.joined([first, second])
+    assert joined.predictions == [None] * 4
+    assert [e["index"] for e in joined.errors] == [1, 2]
