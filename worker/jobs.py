@@ -157,13 +157,26 @@ class _TrainingRun:
             # back, since a shutdown is not the job's fault.
             self.job.retries_left = (self.job.retries_left or 0) + 1
             raise
-        except UnknownModelError:
-            raise
         except Exception as err:
-            self._fail(err)
+            if self._deleted_meanwhile():
+                # DELETE /models landed mid-write (a record update, a checkpoint, the trained
+                # model): what the write left goes, and the job ends cancelled, as documented
+                log.info("model %s deleted while its job wrote to it (%s)", self.model_id, err)
+                self.store.discard_remains(self.model_id)
+                return self._outcome(JobState.CANCELLED, {})
+            if not isinstance(err, UnknownModelError):
+                self._fail(err)
             raise
         finally:
             signal.signal(INTERRUPT_SIGNAL, previous)
+
+    def _deleted_meanwhile(self) -> bool:
+        """Whether the model was deleted through DELETE /models (its folder gone and its job
+        asked to stop); False when that cannot be told."""
+        try:
+            return not self.store.exists(self.model_id) and self._redis_says_cancel()
+        except (StoreError, redis.RedisError):
+            return False
 
     def _train(self) -> dict[str, Any]:
         # Torch and the training code load here, in the work horse, never in the worker parent:

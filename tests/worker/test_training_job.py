@@ -245,3 +245,31 @@ def test_a_data_set_too_small_to_hold_anything_out_trains_to_a_ready_model(
     assert "val_interp_mse" not in model["metrics"] and model["metrics"]["epochs_run"] > 0
     params = {"model_id": accepted["model_id"], "series_id": "a", "t": [1.5, 5.0]}
     assert client.get("/predict", params=params).status_code == 200
+
+
+def test_a_model_deleted_as_its_job_saves_it_ends_the_job_cancelled_and_leaves_nothing(
+    settings, redis_client, run_worker, series_maker, store_location, monkeypatch
+) -> None:
+    """DELETE /models landing after the last epoch, before the trained model is written: the
+    write recreated the folder, the record update then failed the job, and (without a retry
+    left to clean up) the files stayed where nothing removes them."""
+    from fastapi.testclient import TestClient
+
+    from models.latent import resume
+    from service.app import create_app
+
+    body = {"series": series_maker(), "model": SMALL_MODEL, "training": {**TRAINING, "epochs": 2}}
+    with TestClient(create_app(settings.model_copy(update={"job_retries": 0}))) as client:
+        accepted = client.post("/fit", json=body).json()
+        save = resume.save_trained_model
+
+        def deleted_first(directory, trained) -> None:
+            assert client.delete(f"/models/{accepted['model_id']}").status_code == 204
+            save(directory, trained)
+
+        monkeypatch.setattr(resume, "save_trained_model", deleted_first)
+        run_worker()
+        job = client.get(f"/jobs/{accepted['job_id']}").json()
+        assert job["status"] == "cancelled", job
+        assert client.get(f"/models/{accepted['model_id']}").status_code == 404
+    assert not (Path(store_location) / "models" / accepted["model_id"]).exists()
