@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -63,6 +64,10 @@ def queue_unavailable() -> ApiError:
         "Try again shortly.",
         headers={"Retry-After": "5"},
     )
+
+
+# What writing a local store's files fails with when its disk is full or read-only.
+STORE_FULL_OR_READ_ONLY = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 
 def store_unavailable() -> ApiError:
@@ -133,6 +138,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _store(request: Request, error: StoreUnavailableError) -> JSONResponse:
         log.warning("model store unavailable: %s", error)
         return error_response(store_unavailable())
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, error: OSError) -> JSONResponse:
+        # a local store on a full or read-only disk: the client may try again later
+        if error.errno in STORE_FULL_OR_READ_ONLY:
+            log.warning("model store cannot be written: %s", error)
+            return error_response(store_unavailable())
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(ApiError(500, "internal_error", "internal error; see the logs"))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from models.store import ModelRecord, ModelStore, UnknownModelError
+from models.store import ModelRecord, ModelStore, StoreError, UnknownModelError
 from worker.protocol import (
     META_ERROR,
     META_MODEL_ID,
@@ -28,6 +29,8 @@ from worker.protocol import (
 
 from .schemas import JobOut, JobProgress
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 _STATES = {
     JobStatus.QUEUED: JobState.QUEUED,
@@ -172,3 +175,6 @@ def settled(record: ModelRecord, store: ModelStore, connection: redis.Redis) -> 
         return store.update_record(record.model_id, status=ModelStatus.FAILED, error=error)
     except UnknownModelError:
         return record
+    except (StoreError, OSError) as err:  # the store cannot be written now: shown, not kept
+        log.warning("model %s: cannot record its failed job: %s", record.model_id, err)
+        return record.changed(status=ModelStatus.FAILED, error=error)

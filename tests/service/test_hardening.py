@@ -18,8 +18,10 @@ import ast
 import base64
 import binascii
 import contextlib
+import errno
 import json
 import logging
+import os
 import re
 import shutil
 import zlib
@@ -1055,3 +1057,22 @@ def test_levels_and_quantiles_that_differ_get_keys_that_differ(
     assert sorted(intervals) == ["50", "50.0000000000001", "99.99999999999999"]
     quantiles = predict(client, healthy, t=[1.0], n_samples=2, quantiles=[-0.0, 0.5]).json()
     assert sorted(quantiles["quantiles"]) == ["0", "0.5"]
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_full_or_read_only_store_disk_is_503_and_the_connection_stays(
+    client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """The disk under a local store fills up or turns read-only (a fault injected where the
+    store writes its files): 503 store_unavailable with Retry-After, not a 500 after which
+    uvicorn dropped the connection."""
+    import models.store.local as local
+
+    def no_room(path: Any, data: bytes) -> None:
+        raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(local, "write_atomic", no_room)
+    answer = client.post("/fit", json={"series": series_of(2, 12)})
+    error = error_of(answer, 503, "store_unavailable")
+    assert answer.headers["retry-after"] and "try again" in error["message"]
+    assert client.get("/healthz").status_code == 200  # the same client, the same connection
