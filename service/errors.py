@@ -145,13 +145,18 @@ def install_error_handlers(app: FastAPI) -> None:
         if error.errno in STORE_FULL_OR_READ_ONLY:
             log.warning("model store cannot be written: %s", error)
             return error_response(store_unavailable())
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(ApiError(500, "internal_error", "internal error; see the logs"))
+        return _internal_error(request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(ApiError(500, "internal_error", "internal error; see the logs"))
+        return _internal_error(request)
+
+
+def _internal_error(request: Request) -> JSONResponse:
+    """500: the traceback goes to the log (called while the error is handled), nothing of it
+    to the client."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(ApiError(500, "internal_error", "internal error; see the logs"))
 
 
 def _validation_detail(error: dict[str, Any]) -> dict[str, Any]:

@@ -219,9 +219,8 @@ def krige(
     variance: [Q] each. Each answer reads the ``NEIGHBOURS`` observations nearest to it, or all
     of them when there are at most ``EXACT_POINTS``."""
     if len(times) <= EXACT_POINTS:
-        whiten = kernel.whitening(times)  # [N, N]
-        white_cross = whiten @ kernel.correlation(times[:, None] - query)  # [N, Q] L^-1 k
-        return whiten @ residual @ white_cross, _share(kernel, np.sum(white_cross**2, axis=0))
+        mean, share, _ = _krige_exact(kernel, times, residual, query)
+        return mean, share
     mean, share = np.empty(len(query)), np.empty(len(query))
     for start in range(0, len(query), QUERY_CHUNK):
         done = slice(start, start + QUERY_CHUNK)
@@ -238,11 +237,23 @@ def _krige_scaled(
     if len(times) > EXACT_POINTS:
         mean, share = krige(kernel, times, residual, query)
         return mean, share * process_variance(kernel, times, residual)
+    mean, share, white_residual = _krige_exact(kernel, times, residual, query)
+    return mean, share * float(white_residual @ white_residual) / len(times)
+
+
+def _krige_exact(
+    kernel: Kernel, times: np.ndarray, residual: np.ndarray, query: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``krige`` from all of at most ``EXACT_POINTS`` observations with one factor: the mean
+    [Q], the share [Q], and the whitened residuals L^-1 r [N] (``process_variance``'s too)."""
     whiten = kernel.whitening(times)  # [N, N]
     white_residual = whiten @ residual  # [N] L^-1 r
     white_cross = whiten @ kernel.correlation(times[:, None] - query)  # [N, Q] L^-1 k
-    share = _share(kernel, np.sum(white_cross**2, axis=0))
-    return white_residual @ white_cross, share * float(white_residual @ white_residual) / len(times)
+    return (
+        white_residual @ white_cross,
+        _share(kernel, np.sum(white_cross**2, axis=0)),
+        white_residual,
+    )
 
 
 def _krige_near(
