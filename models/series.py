@@ -287,6 +287,9 @@ def _convert_time(
         return float(raw)
     if isinstance(raw, str):
         try:
+            # CPython's parser stops at a NUL and took "...Z\x00" for "...Z"
+            if not raw.isprintable():
+                raise ValueError("a control character")
             raw_datetime = datetime.fromisoformat(raw)
         except ValueError:
             problems.add(series, index, Rule.BAD_TIME, f"time {raw!r} is not ISO-8601")

@@ -12,13 +12,16 @@ from ..schemas import Health
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health)
+# HEAD too: load balancers and uptime checks probe with it
+@router.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health)
 async def healthz() -> Health:
     # async: it answers on the event loop even when every thread of the pool is predicting.
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+@router.api_route(
+    "/readyz", methods=["GET", "HEAD"], response_model=Health, responses={503: {"model": Health}}
+)
 def readyz(connection: RedisDep, store: StoreDep) -> Response:
     checks = {"redis": "ok", "store": "ok"}
     try:

@@ -84,6 +84,8 @@ def test_iso_timestamps_with_offsets_become_posix_seconds():
         ),
         ({"id": "a", "times": ["2026-01-01T00:00:00"], "values": [1.0]}, Rule.BAD_TIME, 0),
         ({"id": "a", "times": ["yesterday"], "values": [1.0]}, Rule.BAD_TIME, 0),
+        # CPython's fromisoformat stops at a NUL
+        ({"id": "a", "times": ["2026-01-01T00:00:00Z\x00"], "values": [1.0]}, Rule.BAD_TIME, 0),
         ({"id": "a", "times": [0.0, 1.0], "values": [1.0]}, Rule.LENGTH_MISMATCH, None),
         ({"id": "a", "times": [], "values": []}, Rule.EMPTY, None),
         ({"id": "a/../b", "times": [0.0], "values": [1.0]}, Rule.BAD_ID, None),

@@ -992,6 +992,7 @@ def test_health_without_redis(redis_down: TestClient) -> None:
     assert ready.status_code == 503
     assert ready.json()["checks"]["redis"] != "ok"
     assert ready.json()["checks"]["store"] == "ok"
+    assert redis_down.head("/readyz").status_code == 503
     error_of(redis_down.get("/jobs/j-1"), 503, "queue_unavailable")
 
 

@@ -178,6 +178,9 @@ def test_health_and_readiness(client) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"redis": "ok", "store": "ok"}
+    for path in ("/healthz", "/readyz"):  # load balancers probe with HEAD
+        head = client.head(path)
+        assert head.status_code == 200 and head.content == b""
 
 
 def test_cancel_a_queued_job(client, run_worker, series_maker, settings) -> None:
