@@ -9,6 +9,7 @@ predictive samples (a proper score of the whole distribution, in the data's unit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..baselines import (
     EXTRAPOLATION_BASELINES,
+    FORECAST_PARTNERS,
     Baseline,
     linear_interpolation,
     per_dimension,
@@ -87,6 +89,8 @@ def assess(
         with_base=with_base,
         floor=interp_choice.error,
         in_sample=in_sample_forecasts(holdout),
+        # a short series' context cannot tell a mean and a rate of return to it
+        partners=FORECAST_PARTNERS if normaliser.windowed else None,
     )
     held_out = "in_sample" if holdout.in_sample else ("series" if holdout.by_series else "points")
     figures = {
@@ -162,11 +166,14 @@ def _job_skill(
     floor: tuple[float, ...] | None = None,
     in_sample: list[HeldOut] | None = None,
     kriging: Kriging | None = None,
+    partners: Mapping[str, Baseline] | None = None,
 ) -> tuple[dict[str, Any] | None, _Choice]:
     """One job's figures, and the blend and interval scale fitted on all its held-out entries;
     ``floor`` is the least variance of its samples per dimension, as a share of each context's
     variance (``Calibration.extrapolation_floor``); ``kriging`` gives the interpolation blend
-    its kriged answer.
+    its kriged answer; ``partners``, forecasts the blend may lean on beside ``baselines``
+    (whichever of them all did best on the held-out tails), though the figures compare with
+    ``baselines`` only.
 
     ``in_sample``: forecasts of points training saw, from many origins (``in_sample_forecasts``);
     the blend's weights are fitted on them too, never scored on them. A held-out tail is one
@@ -194,20 +201,24 @@ def _job_skill(
     mask = ~np.isnan(truth)
     observed = truth[mask]  # [M]
     fallback = np.asarray(normaliser.mean)
+    candidates = {**baselines, **(partners or {})}
     naive = {
         name: np.concatenate([per_dimension(method, c.context, c.times, fallback) for c in cases])
-        for name, method in baselines.items()
+        for name, method in candidates.items()
     }  # name -> [N, D]
     errors = {name: _mse(values, truth, mask) for name, values in naive.items()}
+    partner = _partner(candidates, naive, truth, _usable(in_sample or []), fallback)
+    errors = {name: errors[name] for name in baselines}
     best = min(errors, key=errors.__getitem__)
+    forecast = None if interpolating else naive[partner]
     samples, features, kriged_variance = _samples_and_features(
-        model, normaliser, cases, seed, with_base, None if interpolating else naive[best], kriging
+        model, normaliser, cases, seed, with_base, forecast, kriging
     )  # [S, N, D], [K, N, D], [N, D] or None
     samples, features = samples[:, mask], features[:, mask]  # [S, M], [K, M]
     variance = None if kriged_variance is None else kriged_variance[mask]  # [M]
     mean = samples.mean(axis=0)
     extra = _in_sample_evidence(
-        model, normaliser, _usable(in_sample or []), seed, with_base, baselines[best], fallback
+        model, normaliser, _usable(in_sample or []), seed, with_base, candidates[partner], fallback
     )
     shifted_honestly = cross_fitted_shift(samples, features, observed, extra, variance)
     honest = cross_fitted(shifted_honestly, observed)
@@ -226,7 +237,7 @@ def _job_skill(
     mse = float(np.mean(squared))
     per_dim = share_of_variance(squared, spread, dims, truth.shape[1])
     weights = fixed if fixed is not None else fit_weights(*pooled(features, observed - mean, extra))
-    blend = InterpolationBlend(*weights) if interpolating else ExtrapolationBlend(best, *weights)
+    blend = InterpolationBlend(*weights) if interpolating else ExtrapolationBlend(partner, *weights)
     figures = {
         "points": int(mask.sum()),
         "mse": mse,
@@ -243,7 +254,36 @@ def _job_skill(
     if variance is not None:
         served = respread(served, variance, weights[-1])
     scale = fit_scale(served, observed)
-    return figures, _Choice(weights, best, scale, tuple(float(x) for x in per_dim))
+    return figures, _Choice(weights, partner, scale, tuple(float(x) for x in per_dim))
+
+
+def _partner(
+    candidates: Mapping[str, Baseline],
+    naive: Mapping[str, np.ndarray],
+    truth: np.ndarray,
+    in_sample: list[HeldOut],
+    fallback: np.ndarray,
+) -> str:
+    """The candidate whose forecasts ``naive`` (name -> [N, D]) of the held-out ``truth``
+    [N, D], pooled with its forecasts of the ``in_sample`` cases, have the least squared error.
+    A naive method never saw the in-sample targets, so they are fair evidence for choosing one,
+    and many: on one short tail of a mean-reverting series the last value and the return to the
+    mean were a coin toss, and the tail's choice forecast the next season with 1.2-3.6x the
+    error of the other."""
+    sums = dict.fromkeys(candidates, 0.0)
+    counts = 0
+    for answers, values in [(naive, truth)] + [
+        (
+            {n: per_dimension(m, c.context, c.times, fallback) for n, m in candidates.items()},
+            c.values,
+        )
+        for c in in_sample
+    ]:
+        observed = ~np.isnan(values)
+        counts += int(observed.sum())
+        for name in candidates:
+            sums[name] += float(np.sum((answers[name][observed] - values[observed]) ** 2))
+    return min(sums, key=sums.__getitem__) if counts else next(iter(candidates))
 
 
 def _unless_clearly_better(
