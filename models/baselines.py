@@ -8,6 +8,7 @@ benchmark scores them the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
@@ -138,10 +139,29 @@ def seasonal(period: float) -> Baseline:
     return method
 
 
+# The seasonal naive method at another period than the data's season (a calendar companion,
+# ``models.latent.base``) is named by this prefix and the period: "seasonal_naive:604800".
+SEASONAL_AT = "seasonal_naive:"
+
+
+def seasonal_name(period: float) -> str:
+    """The name of the seasonal naive method at ``period`` beside the season."""
+    return f"{SEASONAL_AT}{period:g}"
+
+
 def named(name: str, season: float | None) -> Baseline:
-    """The naive method called ``name``; ``seasonal_naive`` needs the data's ``season``."""
+    """The naive method called ``name``; ``seasonal_naive`` needs the data's ``season``, and
+    ``seasonal_naive:P`` is the method at the period P."""
     if name == "linear_interpolation":
         return linear_interpolation
+    if name.startswith(SEASONAL_AT):
+        try:
+            period = float(name.removeprefix(SEASONAL_AT))
+        except ValueError:
+            period = math.nan
+        if not (math.isfinite(period) and period > 0):
+            raise ValueError(f"unknown naive method {name!r}: its period is not a positive number")
+        return seasonal(period)
     if name == "seasonal_naive":
         if season is None:
             raise ValueError("seasonal_naive needs a season, and none was found in the data")

@@ -192,6 +192,10 @@ class Skill(BaseModel):
     season: float | None = Field(None, description="Season found in the data, in time units.")
     window: float | None = Field(None, description="Window length, or null: series kept whole.")
     base: bool = Field(False, description="A seasonal base (trend + Fourier terms) is fitted.")
+    companions: list[float] = Field(
+        default_factory=list,
+        description="Calendar periods the base carries beside the season (time units).",
+    )
     extrapolation_method: Literal["latent_ode", "seasonal_base"] = "latent_ode"
     interpolation: JobSkill | None = None
     extrapolation: JobSkill | None = None

@@ -128,16 +128,18 @@ class Kriging:
         kernels: [D] one kernel or None per dimension.
         period: the seasonal base's season for the trend, or None for a least-squares line.
         bends: whether that base's trend bends (``models.latent.base.fit_base``).
+        companions: the calendar periods that base carries beside the season.
     """
 
     kernels: tuple[Kernel | None, ...]
     period: float | None = None
     bends: bool = True
+    companions: tuple[float, ...] = ()
 
     def __call__(self, context: Series, query: np.ndarray) -> Kriged:
         """The kriged answer from ``context`` at ``query`` [Q]; NaN in a dimension without a
         kernel or with fewer than two observations."""
-        trend = fit_trend(context, self.period, self.bends)
+        trend = fit_trend(context, self.period, self.bends, self.companions)
         at_query = trend(query)
         residual = context.values - trend(context.times)
         mean = np.full((len(query), context.dims), np.nan)
@@ -155,6 +157,7 @@ class Kriging:
             "kernels": [None if k is None else _kernel_json(k) for k in self.kernels],
             "period": self.period,
             "bends": self.bends,
+            "companions": list(self.companions),
         }
 
     @classmethod
@@ -163,7 +166,10 @@ class Kriging:
             return None
         kernels = tuple(None if k is None else Kernel(**k) for k in data["kernels"])
         period = data.get("period")
-        return cls(kernels, None if period is None else float(period), bool(data["bends"]))
+        companions = tuple(float(x) for x in data.get("companions", ()))
+        return cls(
+            kernels, None if period is None else float(period), bool(data["bends"]), companions
+        )
 
 
 def _kernel_json(kernel: Kernel) -> dict[str, float]:
@@ -186,11 +192,14 @@ def matern(distance: np.ndarray, smoothness: float) -> np.ndarray:
     return (1.0 + s + s * s / 3.0) * np.exp(-s)
 
 
-def fit_trend(context: Series, period: float | None, bends: bool) -> Trend:
+def fit_trend(
+    context: Series, period: float | None, bends: bool, companions: tuple[float, ...] = ()
+) -> Trend:
     """The trend of ``context``, as a function of times [T] -> [T, D]: its seasonal base at
-    ``period`` (``models.latent.base``), or a least-squares line without one."""
+    ``period`` (``models.latent.base``, with its ``companions``), or a least-squares line
+    without one."""
     if period is not None:
-        return fit_base(context, period, bends=bends)
+        return fit_base(context, period, bends=bends, companions=companions)
     return fit_line(context)
 
 
@@ -300,12 +309,17 @@ def process_variance(kernel: Kernel, times: np.ndarray, residual: np.ndarray) ->
     return quadratic / len(times)
 
 
-def fit_kriging(series: Sequence[Series], period: float | None, bends: bool) -> Kriging | None:
+def fit_kriging(
+    series: Sequence[Series],
+    period: float | None,
+    bends: bool,
+    companions: tuple[float, ...] = (),
+) -> Kriging | None:
     """Kernels fitted by maximum likelihood to ``series``' residuals around their trends
     (``fit_trend``); None when no dimension has ``MIN_POINTS`` observations."""
     if not series:
         return None
-    residuals = [s.values - fit_trend(s, period, bends)(s.times) for s in series]
+    residuals = [s.values - fit_trend(s, period, bends, companions)(s.times) for s in series]
     dims = series[0].dims
     limit = min(FIT_POINTS, max(FIT_POINTS_LEAST, FIT_POINTS_IN_ALL // dims))
     kernels = tuple(
@@ -314,7 +328,7 @@ def fit_kriging(series: Sequence[Series], period: float | None, bends: bool) -> 
     )
     if all(k is None for k in kernels):
         return None
-    return Kriging(kernels, period, bends)
+    return Kriging(kernels, period, bends, companions)
 
 
 def _blocks(

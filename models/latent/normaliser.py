@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..series import Dataset, Series, TimeKind
-from .base import FittedBase, fit_base, residuals
+from .base import FittedBase, calendar_companions, fit_base, residuals
 from .windows import plan_windows
 
 # The training series' median span maps to this many model time units.
@@ -42,6 +42,8 @@ class Normaliser:
             follow that misfit (measured on the drifting oscillator, 3 seeds: 1.92x the best
             naive forecast with knots, 1.52x without), and for models fitted before knots
             existed, which keep the line they were trained with.
+        companions: calendar periods the base carries beside the season in datetime data
+            (``models.latent.base.calendar_companions``; none for models fitted before them).
     """
 
     mean: tuple[float, ...]
@@ -52,6 +54,7 @@ class Normaliser:
     season: float | None = None
     base: bool = False
     bends: bool = False
+    companions: tuple[float, ...] = ()
 
     @property
     def windowed(self) -> bool:
@@ -61,7 +64,7 @@ class Normaliser:
         """The seasonal base of ``series`` if this model uses one."""
         if not self.base or self.season is None:
             return None
-        return fit_base(series, self.season, bends=self.bends)
+        return fit_base(series, self.season, bends=self.bends, companions=self.companions)
 
     @classmethod
     def fit(
@@ -74,9 +77,17 @@ class Normaliser:
         plan = plan_windows(dataset, window)
         base_period = plan.season if plan.length is not None and plan.steady else None
         bends = base_period is not None and not plan.drifted
+        companions = (
+            ()
+            if base_period is None
+            else calendar_companions(max(dataset.series, key=len), dataset.time_kind, base_period)
+        )
         series = dataset.series
         if base_period is not None:
-            series = tuple(residuals(s, fit_base(s, base_period, bends=bends)) for s in series)
+            series = tuple(
+                residuals(s, fit_base(s, base_period, bends=bends, companions=companions))
+                for s in series
+            )
         values = np.concatenate([s.values for s in series])
         mean = np.nanmean(values, axis=0)
         std = np.nanstd(values, axis=0)
@@ -94,6 +105,7 @@ class Normaliser:
             plan.season,
             base_period is not None,
             bends,
+            companions,
         )
 
     def values(self, raw: np.ndarray) -> np.ndarray:
@@ -139,6 +151,7 @@ class Normaliser:
             season=_optional_float(data.get("season")),
             base=bool(data.get("base", False)),
             bends=bool(data.get("bends", False)),
+            companions=tuple(float(x) for x in data.get("companions", ())),
         )
 
 

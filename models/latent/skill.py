@@ -22,6 +22,7 @@ from ..baselines import (
     linear_interpolation,
     per_dimension,
     seasonal,
+    seasonal_name,
 )
 from .blend import (
     ExtrapolationBlend,
@@ -68,9 +69,12 @@ def assess(
     extrapolation = dict(EXTRAPOLATION_BASELINES)
     if normaliser.season is not None:
         extrapolation["seasonal_naive"] = seasonal(normaliser.season)
+    companions = normaliser.companions if normaliser.base else ()
+    for companion in companions:
+        extrapolation[seasonal_name(companion)] = seasonal(companion)
     with_base = normaliser.base and _base_alone_is_better(model, normaliser, holdout)
     period = normaliser.season if normaliser.base else None
-    kriging = fit_kriging(holdout.train, period, normaliser.bends)
+    kriging = fit_kriging(holdout.train, period, normaliser.bends, companions)
     interp, interp_choice = _job_skill(
         model,
         normaliser,
@@ -98,6 +102,7 @@ def assess(
         "season": normaliser.season,
         "window": normaliser.window,
         "base": normaliser.base,
+        "companions": list(companions),
         "extrapolation_method": "seasonal_base" if with_base else "latent_ode",
         "interpolation": interp,
         "extrapolation": extrap,

@@ -12,6 +12,7 @@ from models.baselines import (
     mean_reversion,
     named,
     seasonal_naive,
+    seasonal_name,
 )
 
 
@@ -78,3 +79,13 @@ def test_mean_reversion_of_too_few_points_is_the_last_value():
     times, values = np.array([0.0, 1.0]), np.array([1.0, 5.0])
     assert mean_reversion(times, values, np.array([3.0])).tolist() == [5.0]
     assert named("mean_reversion", None) is mean_reversion
+
+
+def test_a_seasonal_naive_method_at_another_period_is_named_by_it():
+    times = np.arange(0.0, 21.0)
+    values = np.sin(2 * np.pi * times / 7)
+    method = named(seasonal_name(7.0), None)
+    np.testing.assert_allclose(method(times, values, np.array([21.0, 22.0])), values[[14, 15]])
+    for bad in ("seasonal_naive:", "seasonal_naive:-7", "seasonal_naive:nan", "seasonal_naive:x"):
+        with pytest.raises(ValueError, match="period"):
+            named(bad, None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.latent.base import fit_base, trend_knots
-from models.series import Series
+from models.latent.base import calendar_companions, fit_base, residuals, trend_knots
+from models.series import Series, TimeKind
 
 PERIOD = 1.0
 
@@ -77,3 +77,41 @@ def test_a_dimension_with_few_observations_keeps_its_mean():
     at = np.array([3.0, 13.0])
     assert np.all(np.isfinite(fitted(at)))
     np.testing.assert_allclose(fitted(at)[:, 1], 3.0)
+
+
+DAY = 86_400.0
+YEAR = 365.25 * DAY
+
+
+def daily(weekly: float, years: float = 3.0, seed: int = 0) -> Series:
+    """Datetime observations on 85% of the days: a yearly season, a weekly one of amplitude
+    ``weekly``, noise 0.8."""
+    rng = np.random.default_rng(seed)
+    days = np.arange(int(years * 365.25))
+    days = days[rng.random(len(days)) > 0.15]
+    values = (
+        3 * np.sin(2 * np.pi * days / 365.25)
+        + weekly * np.sin(2 * np.pi * days / 7)
+        + 0.8 * rng.standard_normal(len(days))
+    )
+    return Series("s", 1.6e9 + days * DAY, values[:, None])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_week_beside_a_year_joins_the_base_of_daily_data(seed: int):
+    """Daily data with a year and a week: the base carries both, so it leaves the noise."""
+    data = daily(weekly=2.0, seed=seed)
+    companions = calendar_companions(data, TimeKind.DATETIME, YEAR)
+    assert companions == (7 * DAY,)
+    alone = residuals(data, fit_base(data, YEAR)).values.std()
+    both = residuals(data, fit_base(data, YEAR, companions=companions)).values.std()
+    assert alone > 1.5 and both == pytest.approx(0.8, rel=0.1)
+
+
+def test_no_companion_without_a_weekly_pattern_with_numeric_times_or_too_few_points_a_week():
+    assert calendar_companions(daily(weekly=0.0), TimeKind.DATETIME, YEAR) == ()
+    numeric = Series("s", daily(weekly=2.0).times / DAY, daily(weekly=2.0).values)
+    assert calendar_companions(numeric, TimeKind.NUMERIC, 365.25) == ()
+    weekly = daily(weekly=2.0, years=10)
+    every_tenth_day = Series("s", weekly.times[::10], weekly.values[::10])  # a week unseen
+    assert calendar_companions(every_tenth_day, TimeKind.DATETIME, YEAR) == ()

@@ -12,6 +12,7 @@ from models.latent.kriging import (
     FIT_POINTS,
     NEIGHBOURS,
     Kernel,
+    Kriging,
     fit_kernel,
     fit_kriging,
     fit_trend,
@@ -231,3 +232,14 @@ def test_many_dimensions_share_the_fit_budget(monkeypatch: pytest.MonkeyPatch):
         values = np.sin(times[:, None] / 7.0 + np.arange(dims))
         fit_kriging([Series("s", times, values)], None, bends=True)
         assert read == [each] * dims
+
+
+def test_the_trend_carries_the_base_companions_and_keeps_them_through_json():
+    times = np.arange(0.0, 240.0)
+    values = 2.0 * np.sin(2 * np.pi * times / 60.0) + np.sin(2 * np.pi * times / 7.0)
+    series = Series("s", times, values[:, None])
+    trend = fit_trend(series, 60.0, False, (7.0,))
+    np.testing.assert_allclose(trend(times)[:, 0], values, atol=1e-6)
+    kriging = fit_kriging([series], 60.0, False, (7.0,))
+    assert kriging is not None and kriging.companions == (7.0,)
+    assert Kriging.from_json(kriging.to_json()) == kriging

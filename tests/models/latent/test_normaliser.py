@@ -81,3 +81,18 @@ def test_raw_values_refuse_another_number_of_dimensions():
     normaliser = Normaliser.fit(damped_oscillator(5, seed=1))  # 2 dimensions
     with pytest.raises(ValueError, match="2 dimension"):
         normaliser.raw_values(np.zeros((4, 3)))
+
+
+def test_daily_data_carry_their_week_in_the_base_and_older_models_none():
+    rng = np.random.default_rng(0)
+    days = np.arange(1000.0)
+    values = 3 * np.sin(2 * np.pi * days / 365.25) + 2 * np.sin(2 * np.pi * days / 7)
+    series = Series("s", 1.6e9 + days * 86_400.0, (values + rng.normal(size=1000))[:, None])
+    normaliser = Normaliser.fit(Dataset((series,), TimeKind.DATETIME))
+    assert normaliser.base and normaliser.companions == (7 * 86_400.0,)
+    assert Normaliser.from_json(normaliser.to_json()) == normaliser
+    fitted = normaliser.fit_base(series)
+    assert fitted is not None and fitted.companions == normaliser.companions
+    saved = normaliser.to_json()
+    del saved["companions"]
+    assert Normaliser.from_json(saved).companions == ()
