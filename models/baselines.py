@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
@@ -72,20 +73,49 @@ REVERSION_RETURNS = 20.0
 REVERSION_PAIRS = 512
 
 
-def mean_reversion(times: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """An exponential return from the last value to the observations' mean: the forecast of an
-    AR(1) (Ornstein-Uhlenbeck) process at irregular times, ``m + (x_T - m) exp(-r (t - t_T))``.
+@dataclass(frozen=True)
+class Reversion:
+    """An AR(1) (Ornstein-Uhlenbeck) process fitted to one dimension's observations.
 
-    The rate r is the one tried (``REVERSION_RATES`` of them, none under ``REVERSION_RETURNS``
-    per span) that best predicts the observations' distance from the mean from that of the
-    observations ``REVERSION_LAGS`` before them. A series that wanders off (a trend, a random
-    walk) gets none, so the last value; a season gets a rate that forgets it, so this is no
-    method for seasonal data. Fewer than 3 observations: the last value.
+    Attributes:
+        mean: the observations' mean, what forecasts return to.
+        rate: the return rate per time unit (0: none, the last value stands).
+        last_time, last_value: the latest observation, where forecasts start.
+        variance: the observations' variance, the process's around its mean.
     """
+
+    mean: float
+    rate: float
+    last_time: float
+    last_value: float
+    variance: float
+
+    def __call__(self, query: np.ndarray) -> np.ndarray:
+        """The forecast at ``query`` [Q]: ``m + (x_T - m) exp(-r (t - t_T))``."""
+        return self.mean + (self.last_value - self.mean) * np.exp(-self.rate * self._ahead(query))
+
+    def spread(self, query: np.ndarray) -> np.ndarray:
+        """The forecast's variance at ``query`` [Q], ``v (1 - exp(-2 r (t - t_T)))``: none
+        without a rate (a walk's variance grows without a bound to give)."""
+        return self.variance * -np.expm1(-2 * self.rate * self._ahead(query))
+
+    def _ahead(self, query: np.ndarray) -> np.ndarray:
+        return np.maximum(np.asarray(query, dtype=np.float64) - self.last_time, 0.0)
+
+
+def fit_reversion(times: np.ndarray, values: np.ndarray) -> Reversion:
+    """The AR(1) process behind ``times`` [T] (increasing) and ``values`` [T].
+
+    The rate is the one tried (``REVERSION_RATES`` of them, none under ``REVERSION_RETURNS`` per
+    span) that best predicts the observations' distance from the mean from that of the
+    observations ``REVERSION_LAGS`` before them; none with fewer than 3 observations.
+    """
+    mean = float(np.mean(values)) if len(values) else 0.0
+    last = (float(times[-1]), float(values[-1])) if len(times) else (0.0, mean)
     span = float(times[-1] - times[0]) if len(times) > 1 else 0.0
+    variance = float(np.var(values)) if len(values) else 0.0
     if len(times) < 3 or not span > 0:
-        return last_value(times, values, query)
-    mean = float(np.mean(values))
+        return Reversion(mean, 0.0, *last, variance)
     distance = values - mean  # [T]
     fastest = 2.0 * (len(times) - 1) / span
     rates = np.concatenate([[0.0], np.geomspace(0.1 / span, fastest, REVERSION_RATES)])  # [R]
@@ -98,11 +128,16 @@ def mean_reversion(times: np.ndarray, values: np.ndarray, query: np.ndarray) -> 
         elapsed = times[pairs] - times[pairs - lag]
         kept = np.exp(-rates[:, None] * elapsed[None])  # [R, P]
         loss += np.mean((later[None] - kept * earlier[None]) ** 2, axis=1)
-    rate = rates[int(np.argmin(loss))]
-    if rate < REVERSION_RETURNS / span:
-        rate = 0.0
-    ahead = np.maximum(query - times[-1], 0.0)
-    return mean + distance[-1] * np.exp(-rate * ahead)
+    rate = float(rates[int(np.argmin(loss))])
+    return Reversion(mean, rate if rate >= REVERSION_RETURNS / span else 0.0, *last, variance)
+
+
+def mean_reversion(times: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """An exponential return from the last value to the observations' mean: the forecast of an
+    AR(1) (Ornstein-Uhlenbeck) process at irregular times (``fit_reversion``). A series that
+    wanders off (a trend, a random walk) gets no rate, so the last value; a season gets a rate
+    that forgets it, so this is no method for seasonal data."""
+    return fit_reversion(times, values)(query)
 
 
 EXTRAPOLATION_BASELINES: Mapping[str, Baseline] = MappingProxyType(
@@ -110,7 +145,8 @@ EXTRAPOLATION_BASELINES: Mapping[str, Baseline] = MappingProxyType(
 )
 # Forecasts a fitted model may lean on beside the naive methods; not among the baselines its
 # skill is reported against (a user's first try), since they fit something.
-FORECAST_PARTNERS: Mapping[str, Baseline] = MappingProxyType({"mean_reversion": mean_reversion})
+MEAN_REVERSION = "mean_reversion"
+FORECAST_PARTNERS: Mapping[str, Baseline] = MappingProxyType({MEAN_REVERSION: mean_reversion})
 
 
 def per_dimension(

@@ -10,12 +10,14 @@ held-out observations.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..baselines import MEAN_REVERSION, fit_reversion
 from ..series import Series
 from .blend import (
     ExtrapolationBlend,
@@ -124,18 +126,39 @@ class Calibration:
         return self.kriging(context, times)
 
     def widen(
-        self, samples: np.ndarray, extrapolating: np.ndarray, context: Series | None = None
+        self,
+        samples: np.ndarray,
+        extrapolating: np.ndarray,
+        context: Series | None = None,
+        times: np.ndarray | None = None,
     ) -> np.ndarray:
-        """``samples`` [S, T, D] with their spread scaled per time (``extrapolating`` [T]), and
-        forecasts' spread raised to the floor (relative to ``context``'s variance)."""
+        """``samples`` [S, T, D] at ``times`` [T] with their spread scaled per time
+        (``extrapolating`` [T]), and forecasts' spread raised to their floor (``_floor``)."""
         scale = np.where(extrapolating, self.extrapolation_scale, self.interpolation_scale)
         widened = widen(samples, scale[None, :, None])
-        if self.extrapolation_floor is None or context is None or not extrapolating.any():
+        if context is None or not extrapolating.any():
             return widened
-        floor = np.asarray(self.extrapolation_floor) * context_variance(context)
+        floor = self._floor(context, None if times is None else times[extrapolating])
+        if floor is None:
+            return widened
         forecasts = np.compress(extrapolating, widened, axis=1)  # contiguous, unlike [:, mask]
         widened[:, extrapolating] = floored(forecasts, floor)
         return widened
+
+    def _floor(self, context: Series, times: np.ndarray | None) -> np.ndarray | None:
+        """The least variance of forecasts from ``context``, [D] or at ``times`` [T', D]: the
+        held-out interpolation error's (``extrapolation_floor``, relative to the context's
+        variance), and where the blend leans on the return to the mean, its weight squared
+        times that AR(1) forecast's own variance, which grows with the horizon: the interval
+        scale is fitted on the held-out tails, a short horizon, and on mean-reverting series
+        forecast a season ahead the 80% intervals held 60-73%."""
+        floors = []
+        if self.extrapolation_floor is not None:
+            floors.append(np.asarray(self.extrapolation_floor) * context_variance(context))
+        blend = self.extrapolation_blend
+        if times is not None and blend.baseline == MEAN_REVERSION and blend.weight > 0:
+            floors.append(blend.weight**2 * reversion_spread(context, times))
+        return functools.reduce(np.maximum, floors) if floors else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,6 +204,18 @@ def context_variance(context: Series) -> np.ndarray:
         if len(observed) >= 2:
             variance[d] = observed.var()
     return variance
+
+
+def reversion_spread(context: Series, times: np.ndarray) -> np.ndarray:
+    """The variance [T, D] at ``times`` of each dimension's AR(1) forecast from ``context``
+    (``models.baselines.fit_reversion``; 0 in a dimension without observations)."""
+    spread = np.zeros((len(times), context.dims))
+    for d in range(context.dims):
+        observed = ~np.isnan(context.values[:, d])
+        if observed.any():
+            reversion = fit_reversion(context.times[observed], context.values[observed, d])
+            spread[:, d] = reversion.spread(times)
+    return spread
 
 
 def floored(samples: np.ndarray, floor: tuple[float, ...] | np.ndarray) -> np.ndarray:

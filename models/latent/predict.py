@@ -120,7 +120,7 @@ def _shaped(trained: TrainedModel, ask: Ask, wanted: np.ndarray, samples: np.nda
     positions = np.searchsorted(wanted, times)
     first, last = ask.context.times[0], ask.context.times[-1]
     outside = (wanted < first) | (wanted > last)
-    widened = trained.calibration.widen(samples, outside, ask.context)
+    widened = trained.calibration.widen(samples, outside, ask.context, wanted)
     raw = np.take(widened, positions, axis=1)  # not [:, positions]: see Calibration.blend
     kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
     levels = list(ask.quantiles)

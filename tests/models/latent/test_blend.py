@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from models.baselines import fit_reversion
 from models.latent.blend import (
     ExtrapolationBlend,
     InterpolationBlend,
@@ -22,7 +23,7 @@ from models.latent.calibration import Calibration
 from models.latent.kriging import Kernel, Kriging
 from models.latent.predict import predict
 from models.series import Series
-from models.synthetic import damped_oscillator
+from models.synthetic import damped_oscillator, mean_reverting
 
 
 def _series(times, values, name: str = "s") -> Series:
@@ -366,3 +367,25 @@ def test_a_constant_training_series_leaves_every_forecast_finite():
         prediction = predict(trained, context, np.array([5.5, 13.0]))
         assert np.isfinite(prediction.mean).all()
         assert all(np.isfinite(q).all() for q in prediction.quantiles.values())
+
+
+@pytest.mark.parametrize("weight", [1.0, 0.5])
+def test_a_forecast_leaning_on_the_return_to_the_mean_is_as_wide_as_that_return_is_unsure(
+    weight: float,
+):
+    """The AR(1) forecast's variance v (1 - exp(-2 r h)) grows to the series' variance v: a
+    forecast leaning on it by ``weight`` is given at least weight^2 times that at each time."""
+    (series,) = mean_reverting(0).series
+    calibration = Calibration(extrapolation_blend=ExtrapolationBlend("mean_reversion", weight))
+    reversion = fit_reversion(series.times, series.values[:, 0])
+    assert reversion.rate > 0
+    times = series.times[-1] + np.array([0.01, 0.5, 5.0, 50.0])
+    samples = np.random.default_rng(0).normal(size=(20_000, 4, 1)) * 1e-3
+    widened = calibration.widen(samples, np.ones(4, dtype=bool), series, times)
+    expected = weight**2 * reversion.spread(times)
+    np.testing.assert_allclose(widened.var(axis=0)[:, 0], expected, rtol=1e-6)
+    assert expected[-1] == pytest.approx(weight**2 * series.values.var(), rel=1e-6)
+    leaning_on_the_line = Calibration(extrapolation_blend=ExtrapolationBlend("linear_trend", 1.0))
+    np.testing.assert_allclose(
+        leaning_on_the_line.widen(samples, np.ones(4, bool), series, times), samples
+    )
