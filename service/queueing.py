@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from rq import Callback, Queue, Retry
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
@@ -124,7 +125,9 @@ def request_cancel(connection: redis.Redis, job: Job, settings: Settings) -> Non
     """Ask a job to stop: a queued one is cancelled now, a running one at its next epoch."""
     connection.set(cancel_key(job.id), 1, ex=settings.job_ttl_s)
     if job.get_status() in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
-        job.cancel()
+        # a concurrent cancel (DELETE /jobs and DELETE /models together) may have won since
+        with contextlib.suppress(InvalidJobOperation):
+            job.cancel()
 
 
 def _error(job: Job, state: JobState) -> str | None:

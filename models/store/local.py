@@ -130,8 +130,11 @@ class Store:
         folder = self.model_dir(model_id)
         trash = self.models_dir / f"{_TRASH_PREFIX}{model_id}-{uuid.uuid4().hex[:8]}"
         try:
-            os.rename(folder, trash)
-        except FileNotFoundError:
+            # under the record's lock: a record update racing the delete (a job cancelled at
+            # the same time) would write into the renamed folder and fail with ENOENT
+            with self.lock(model_id):
+                os.rename(folder, trash)
+        except (FileNotFoundError, UnknownModelError):
             return False
         fsync_directory(self.models_dir)
         shutil.rmtree(trash, ignore_errors=True)

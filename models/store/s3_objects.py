@@ -20,10 +20,13 @@ from .errors import StoreUnavailableError
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-# Seconds to connect and to wait for a reply; boto3 retries a failed call this many times in all.
+# Seconds to connect and to wait for the next bytes of a reply (a large body keeps flowing, so
+# this bounds a hung server, not a transfer), and calls made in all (one retry). A server that
+# accepted connections and never answered held every store request 240 s (4 x 60 s: botocore's
+# ``max_attempts`` counts retries), predictions of cached models included; now 2 x 15 s.
 CONNECT_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 60.0
-MAX_ATTEMPTS = 3
+READ_TIMEOUT_S = 15.0
+TOTAL_ATTEMPTS = 2
 # Objects removed per DeleteObjects call (S3's limit).
 DELETE_BATCH = 1000
 _MISSING = {"NoSuchKey", "404", "NotFound"}
@@ -79,7 +82,7 @@ def _new_client() -> BaseClient:
     config = Config(
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=READ_TIMEOUT_S,
-        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        retries={"total_max_attempts": TOTAL_ATTEMPTS, "mode": "standard"},
         s3={"addressing_style": "path" if endpoint else "auto"},
         max_pool_connections=32,
         # SHA-256 in meta.json checks every checkpoint file; botocore's own CRC32 on every

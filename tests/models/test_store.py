@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from models.atomic import write_atomic
 from models.series import TimeKind, parse_dataset
 from models.store import (
     Store,
@@ -68,6 +71,29 @@ def test_delete_removes_everything_and_reports_missing_models(tmp_path: Path) ->
         store.record("m")
     with pytest.raises(UnknownModelError):
         store.update_record("m", status="ready")
+
+
+def test_a_delete_waits_for_a_record_update_under_way(tmp_path: Path) -> None:
+    """A job cancelled while its model is deleted updates the record under its lock; the delete
+    renamed the folder under it, and the update's write failed with ENOENT (a 500)."""
+    store = Store(tmp_path)
+    store.create_model("m", new_record("m", dataset(), {}), dataset())
+    locked, written = threading.Event(), []
+
+    def update_slowly() -> None:
+        with store.lock("m"):
+            locked.set()
+            time.sleep(0.3)
+            write_atomic(store.model_dir("m") / "record.json", b"{}")  # what update_record does
+            written.append(True)
+
+    updater = threading.Thread(target=update_slowly)
+    updater.start()
+    locked.wait()
+    assert store.delete_model("m") is True
+    updater.join()
+    assert written == [True]
+    assert list((tmp_path / "models").iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -362,3 +362,13 @@ def test_records_keep_keys_they_do_not_know(store: ModelStore) -> None:
     updated = store.update_record("m", status=ModelStatus.TRAINING)
     assert updated.model_extra == {"added_by_a_later_release": {"x": 1}}
     assert store.record("m").to_json()["added_by_a_later_release"] == {"x": 1}
+
+
+def test_a_hung_object_store_costs_two_calls_of_15_s_not_four_of_60(monkeypatch) -> None:
+    """botocore's ``max_attempts`` counts retries: a server that never answered held every
+    store request 4 x 60 s, predictions of cached models included."""
+    from models.store.s3_objects import _new_client
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    config = _new_client().meta.config
+    assert config.read_timeout == 15 and config.retries["total_max_attempts"] == 2

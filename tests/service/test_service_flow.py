@@ -11,7 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rq.job import JobStatus
 from stack_helpers import FAST_TRAINING, SMALL_MODEL
+
+from service.queueing import fetch_job, request_cancel
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -181,6 +184,23 @@ def test_health_and_readiness(client) -> None:
     for path in ("/healthz", "/readyz"):  # load balancers probe with HEAD
         head = client.head(path)
         assert head.status_code == 200 and head.content == b""
+
+
+def test_a_cancel_that_another_request_beat_is_no_error(
+    client, series_maker, settings, redis_client, monkeypatch
+) -> None:
+    """DELETE /jobs and DELETE /models together: both read the job queued, one cancelled it,
+    and the other's cancel raised InvalidJobOperation (a 500, and the model was not deleted)."""
+    body = {"series": series_maker(), "model": SMALL_MODEL, "training": FAST_TRAINING}
+    accepted = client.post("/fit", json=body).json()
+    job = fetch_job(redis_client, accepted["job_id"])
+    assert job is not None
+    fetch_job(redis_client, accepted["job_id"]).cancel()  # the other request's, first
+    seen = iter([JobStatus.QUEUED])  # as this request saw it; rq's own checks see the truth
+    real = job.get_status
+    monkeypatch.setattr(job, "get_status", lambda *a, **k: next(seen, None) or real(*a, **k))
+    request_cancel(redis_client, job, settings)
+    assert fetch_job(redis_client, accepted["job_id"]).get_status() == JobStatus.CANCELED
 
 
 def test_cancel_a_queued_job(client, run_worker, series_maker, settings) -> None:
