@@ -2,13 +2,17 @@
 
 An entry is served only while its checkpoint version is the one on disk, so a newer checkpoint
 (a retrained or resumed model) replaces it on the next request. Loading runs outside the lock,
-so one slow load does not hold up requests for other models. Torch loads on first use.
+so one slow load does not hold up requests for other models, and once per model: requests that
+miss while it loads wait for it (16 first requests at once had loaded one model 5 times over).
+Torch loads on first use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +40,8 @@ class ModelCache:
         self.store, self.capacity = store, capacity
         self._entries: OrderedDict[str, tuple[int, LoadedModel]] = OrderedDict()
         self._lock = threading.Lock()
+        # per model being loaded: its load's lock and how many requests hold or wait for it
+        self._loading: dict[str, tuple[threading.Lock, int]] = {}
         self.hits = self.misses = 0
 
     def get(
@@ -64,15 +70,38 @@ class ModelCache:
                     self._entries.move_to_end(model_id)
                     self.hits += 1
                     return entry[1]
+        with self._loads(model_id):
+            with self._lock:
+                entry = self._entries.get(model_id)
+                if entry is not None and version in (None, entry[0]):  # loaded while waiting
+                    self._entries.move_to_end(model_id)
+                    self.hits += 1
+                    return entry[1]
+                self.misses += 1
+            version, loaded = self._load(model_id, folder, manifest)
+            with self._lock:
+                self._entries[model_id] = (version, loaded)
+                self._entries.move_to_end(model_id)
+                while len(self._entries) > self.capacity:
+                    self._entries.popitem(last=False)
+            return loaded
+
+    @contextlib.contextmanager
+    def _loads(self, model_id: str) -> Iterator[None]:
+        """Held while loading ``model_id``: one load per model at a time."""
         with self._lock:
-            self.misses += 1
-        version, loaded = self._load(model_id, folder, manifest)
-        with self._lock:
-            self._entries[model_id] = (version, loaded)
-            self._entries.move_to_end(model_id)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
-        return loaded
+            lock, users = self._loading.get(model_id, (threading.Lock(), 0))
+            self._loading[model_id] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, users = self._loading[model_id]
+                if users == 1:
+                    del self._loading[model_id]
+                else:
+                    self._loading[model_id] = (lock, users - 1)
 
     def _load(
         self, model_id: str, folder: CheckpointLocation, manifest: dict[str, Any] | None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import torch
 
@@ -81,3 +84,29 @@ def test_the_records_version_spares_a_read_and_a_wrong_one_is_harmless(tmp_path)
     assert cache.get("m", version=1) is loaded
     with pytest.raises(CheckpointError):
         cache.get("m")  # without it, meta.json is read
+
+
+def test_requests_that_miss_together_load_a_model_once(tmp_path, monkeypatch) -> None:
+    """16 first requests at once had loaded one model 5 times over (memory, object-store reads);
+    a load of another model still runs beside it."""
+    store = Store(tmp_path)
+    add_model(store, "m", seed=0)
+    add_model(store, "n", seed=0)
+    cache = ModelCache(store, capacity=2)
+    loads: list[str] = []
+    original = ModelCache._load
+
+    def slow_load(self, model_id, folder, manifest):
+        loads.append(model_id)
+        time.sleep(0.2)
+        return original(self, model_id, folder, manifest)
+
+    monkeypatch.setattr(ModelCache, "_load", slow_load)
+    with ThreadPoolExecutor(max_workers=17) as pool:
+        other = pool.submit(cache.get, "n")
+        answers = list(pool.map(lambda _: cache.get("m"), range(16)))
+        other.result()
+    assert sorted(loads) == ["m", "n"]
+    assert all(answer is answers[0] for answer in answers)
+    assert (cache.hits, cache.misses) == (15, 2)
+    assert cache._loading == {}
