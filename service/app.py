@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, *, freeze_startup_heap: bool = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.store)
         store.prepare()
+        store.remove_leftovers()
         connection = redis.Redis.from_url(
             settings.redis_url,
             socket_connect_timeout=REDIS_TIMEOUT_S,

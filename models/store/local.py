@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,8 @@ from .record import ModelRecord, record_from_json
 
 LOCK_FILE = ".lock"
 _TRASH_PREFIX = ".trash-"
+# Leftovers of a crash younger than this are left alone (``Store.remove_leftovers``).
+LEFTOVER_AGE_S = 3600.0
 
 
 class Store:
@@ -187,13 +190,19 @@ class Store:
         """Create the store's folder if it is missing (the API does at start)."""
         self.models_dir.mkdir(parents=True, exist_ok=True)
 
-    def remove_leftovers(self) -> None:
-        """Remove half-built and half-deleted model folders that a crash left behind."""
+    def remove_leftovers(self, older_than_s: float = LEFTOVER_AGE_S) -> None:
+        """Remove half-built and half-deleted model folders that a crash left behind, untouched
+        for ``older_than_s`` (younger ones may be a create or a delete under way in another
+        process: the API sweeps at every start, and several may start at once)."""
         if not self.models_dir.is_dir():
             return
+        now = time.time()
         for path in self.models_dir.iterdir():
-            if path.name.startswith((TMP_PREFIX, _TRASH_PREFIX)):
-                shutil.rmtree(path, ignore_errors=True)
+            if not path.name.startswith((TMP_PREFIX, _TRASH_PREFIX)):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if now - path.stat().st_mtime >= older_than_s:
+                    shutil.rmtree(path, ignore_errors=True)
 
 
 def _load_json(path: Path, model_id: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from pathlib import Path
@@ -122,6 +123,11 @@ def test_leftovers_of_a_crash_are_ignored_then_removed(tmp_path: Path) -> None:
     (tmp_path / "models" / ".tmp-x-1234").mkdir()
     (tmp_path / "models" / ".trash-y-5678").mkdir()
     assert [r.model_id for r in store.records()] == ["m"]
+    store.remove_leftovers()  # a create or a delete under way elsewhere, for all it knows
+    assert len(list((tmp_path / "models").iterdir())) == 3
+    hour_ago = time.time() - 3601
+    for name in (".tmp-x-1234", ".trash-y-5678"):
+        os.utime(tmp_path / "models" / name, (hour_ago, hour_ago))
     store.remove_leftovers()
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["m"]
 

@@ -6,10 +6,12 @@ import gc
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from service.app import create_app
 from service.settings import Settings
 
 SERVED = """
@@ -39,3 +41,14 @@ def test_the_served_app_freezes_what_startup_built(settings: Settings) -> None:
 def test_an_app_built_by_create_app_freezes_nothing(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     assert gc.get_freeze_count() == 0
+
+
+def test_the_api_sweeps_a_crash_s_old_leftovers_at_start(settings: Settings) -> None:
+    models = Path(settings.store) / "models"
+    old, young = models / ".trash-m-1-deadbeef", models / ".tmp-m-2-feedface"
+    for folder in (old, young):
+        folder.mkdir(parents=True)
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").status_code == 200
+    assert not old.exists() and young.exists()
