@@ -131,6 +131,7 @@ class _TrainingRun:
         self.interrupted = False
         self.cancelled = False
         self.deleted = False
+        self.found = False  # the model was in this worker's store when last looked for
         self.stopping = False  # decided once an epoch, in _on_checkpoint
         self.last_progress = 0.0
         self.latest_progress: Any = None
@@ -278,11 +279,15 @@ class _TrainingRun:
 
     def _stop_requested(self) -> bool:
         if not self.store.exists(self.model_id):
-            if not self._redis_says_cancel():
+            # Once the job has found its model here, the store is the API's and a missing folder
+            # is a DELETE /models, whether or not the API could reach Redis to say so (it ended
+            # the job failed, "not in this worker's store").
+            if not (self.found or self._redis_says_cancel()):
                 raise ModelNotInStoreError(self.model_id, self.settings)
             self.deleted = True  # DELETE /models asks the job to stop, then removes the folder
         elif self._redis_says_cancel():
             self.cancelled = True
+        self.found = True
         return self.deleted or self.cancelled or self.interrupted
 
     def _redis_says_cancel(self) -> bool:

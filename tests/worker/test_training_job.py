@@ -273,3 +273,33 @@ def test_a_model_deleted_as_its_job_saves_it_ends_the_job_cancelled_and_leaves_n
         assert job["status"] == "cancelled", job
         assert client.get(f"/models/{accepted['model_id']}").status_code == 404
     assert not (Path(store_location) / "models" / accepted["model_id"]).exists()
+
+
+def test_a_model_deleted_by_an_api_without_redis_ends_its_running_job_cancelled(
+    client, settings, run_worker, series_maker, store_location, monkeypatch
+) -> None:
+    """The API could not reach Redis to ask the job to stop, so the worker found the folder
+    gone and no cancel asked: it failed the job with "not in this worker's store", though the
+    job had read its data from that very store."""
+    from fastapi.testclient import TestClient
+
+    from models.latent import resume
+    from service.app import create_app
+
+    body = {"series": series_maker(), "model": SMALL_MODEL, "training": {**TRAINING, "epochs": 50}}
+    accepted = client.post("/fit", json=body).json()
+    blind = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    save = resume.save_training_state
+
+    def deleted_first(*args, **kwargs) -> None:
+        if (Path(store_location) / "models" / accepted["model_id"] / "record.json").exists():
+            with TestClient(create_app(blind)) as without_redis:
+                answer = without_redis.delete(f"/models/{accepted['model_id']}")
+                assert answer.status_code == 204
+        save(*args, **kwargs)
+
+    monkeypatch.setattr(resume, "save_training_state", deleted_first)
+    run_worker()
+    job = client.get(f"/jobs/{accepted['job_id']}").json()
+    assert job["status"] == "cancelled", job
+    assert not (Path(store_location) / "models" / accepted["model_id"]).exists()
