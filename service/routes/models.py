@@ -68,6 +68,9 @@ def delete_model(
     try:
         job_id = store.record(model_id).job_id
     except UnknownModelError:
+        # a delete cut short after the record went (an object store's 503) left the rest:
+        # the retry, answered 404, sweeps it
+        store.discard_remains(model_id)
         raise not_found("model", model_id) from None
     except CorruptFileError:
         job_id = None

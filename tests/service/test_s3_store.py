@@ -90,3 +90,26 @@ def test_a_worker_that_cannot_reach_the_store_fails_the_job_saying_so(
     assert "is the object store up" in job["error"]
     model = client.get(f"/models/{accepted['model_id']}").json()
     assert model["status"] == "failed" and model["error"] == job["error"]  # never queued for ever
+
+
+def test_a_delete_cut_short_is_finished_by_its_retry(
+    client: TestClient, fitted: dict, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The object store failing after the record went: 503, and the retry (404: the model is
+    gone) removes the data set and weights, which nothing else would ever have removed."""
+    from models.store import StoreUnavailableError, s3_objects
+
+    store = open_store(settings.store)
+    assert isinstance(store, S3Store)
+    model_id = fitted["model_id"]
+    assert store.models.child(model_id).names()
+    remove_all = s3_objects.S3Folder.remove_all
+
+    def reset(self: s3_objects.S3Folder) -> None:
+        raise StoreUnavailableError("connection reset during DeleteObjects")
+
+    monkeypatch.setattr(s3_objects.S3Folder, "remove_all", reset)
+    error_of(client.delete(f"/models/{model_id}"), 503, "store_unavailable")
+    monkeypatch.setattr(s3_objects.S3Folder, "remove_all", remove_all)
+    error_of(client.delete(f"/models/{model_id}"), 404, "not_found")
+    assert store.models.child(model_id).names() == []
