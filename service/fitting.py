@@ -27,6 +27,10 @@ from .settings import Settings
 
 # Training stops after the epoch that passes max_seconds; the job timeout must leave room for it.
 TIMEOUT_MARGIN_S = 60
+# An Idempotency-Key is claimed for this long until its fit is enqueued, then for
+# ODECAST_IDEMPOTENCY_TTL_S: an API process killed in between leaves a key naming ids that were
+# never created, and a retry with it fits again once the claim lapses, not a day later.
+CLAIM_S = 120
 
 
 def fit(
@@ -58,6 +62,8 @@ def fit(
         if idempotency is not None:
             _release(connection, idempotency)
         raise queue_unavailable() from None
+    if idempotency is not None:
+        _keep(connection, idempotency, settings)
     return accepted(model_id, job_id)
 
 
@@ -117,7 +123,7 @@ def _claim(
     fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     entry = json.dumps({"body": fingerprint, "model_id": model_id, "job_id": job_id})
     redis_key = idempotency_key(_digest(key))
-    if connection.set(redis_key, entry, nx=True, ex=settings.idempotency_ttl_s):
+    if connection.set(redis_key, entry, nx=True, ex=min(CLAIM_S, settings.idempotency_ttl_s)):
         return None
     raw = connection.get(redis_key)
     earlier = json.loads(raw) if raw else None
@@ -131,6 +137,13 @@ def _claim(
             [{"loc": "header.Idempotency-Key", "msg": "already used with another body"}],
         )
     return accepted(earlier["model_id"], earlier["job_id"])
+
+
+def _keep(connection: redis.Redis, key: str, settings: Settings) -> None:
+    """Remember ``key``'s fit for ``idempotency_ttl_s`` now that it is enqueued (if Redis is
+    away now, the claim lapses: a retry fits again, the job already queued trains too)."""
+    with contextlib.suppress(redis.RedisError):
+        connection.expire(idempotency_key(_digest(key)), settings.idempotency_ttl_s)
 
 
 def _release(connection: redis.Redis, key: str) -> None:

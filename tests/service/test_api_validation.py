@@ -560,6 +560,29 @@ def test_idempotency_key_same_body_returns_the_same_job(
     assert third.json()["job_id"] != first.json()["job_id"]
 
 
+def test_an_idempotency_key_is_kept_a_day_only_once_its_fit_is_enqueued(
+    client: TestClient, settings: Settings, redis_client: redis.Redis, monkeypatch
+) -> None:
+    """A process killed between the claim and the enqueue left the key naming ids never
+    created, for its whole day: a claim lasts CLAIM_S until the job is queued."""
+    from models.store import Store
+    from service import fitting
+
+    claims: list[int] = []
+    create = Store.create_model
+
+    def while_creating(self, *args, **kwargs) -> None:
+        (key,) = redis_client.keys("*idempotency*")
+        claims.append(redis_client.ttl(key))
+        create(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "create_model", while_creating)
+    headers = {"Idempotency-Key": "k-claim"}
+    assert client.post("/fit", json={"series": good_series()}, headers=headers).status_code == 202
+    (key,) = redis_client.keys("*idempotency*")
+    assert 0 < claims[0] <= fitting.CLAIM_S < redis_client.ttl(key) <= settings.idempotency_ttl_s
+
+
 def test_idempotency_key_with_another_body_is_rejected(
     client: TestClient, settings: Settings, redis_client: redis.Redis
 ) -> None:
