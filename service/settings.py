@@ -33,7 +33,11 @@ class Settings(WorkerSettings):
         SecretStr(""), description="Comma-separated API keys; empty: no authentication."
     )
 
-    idempotency_ttl_s: int = Field(86400, ge=1, description="How long Idempotency-Key lasts.")
+    idempotency_ttl_s: int = Field(
+        86400,
+        ge=1,
+        description="How long Idempotency-Key lasts once its fit is queued (held 120 s before).",
+    )
 
     max_series: int = Field(10_000, ge=1, le=100_000, description="Most series per request.")
     max_points_per_series: int = Field(
