@@ -275,20 +275,21 @@ def _partner(
     and many: on one short tail of a mean-reverting series the last value and the return to the
     mean were a coin toss, and the tail's choice forecast the next season with 1.2-3.6x the
     error of the other."""
-    sums = dict.fromkeys(candidates, 0.0)
-    counts = 0
-    for answers, values in [(naive, truth)] + [
-        (
-            {n: per_dimension(m, c.context, c.times, fallback) for n, m in candidates.items()},
-            c.values,
-        )
-        for c in in_sample
-    ]:
-        observed = ~np.isnan(values)
-        counts += int(observed.sum())
-        for name in candidates:
-            sums[name] += float(np.sum((answers[name][observed] - values[observed]) ** 2))
-    return min(sums, key=sums.__getitem__) if counts else next(iter(candidates))
+    errors = {name: _squared_errors(naive[name], truth) for name in candidates}
+    for case in in_sample:
+        for name, method in candidates.items():
+            forecast = per_dimension(method, case.context, case.times, fallback)
+            errors[name] += _squared_errors(forecast, case.values)
+    observed = int((~np.isnan(truth)).sum()) + sum(
+        int((~np.isnan(c.values)).sum()) for c in in_sample
+    )
+    return min(errors, key=errors.__getitem__) if observed else next(iter(candidates))
+
+
+def _squared_errors(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """The sum of squared errors [N, D] over ``truth``'s observed entries."""
+    observed = ~np.isnan(truth)
+    return float(np.sum((predicted[observed] - truth[observed]) ** 2))
 
 
 def _unless_clearly_better(
