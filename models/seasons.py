@@ -104,11 +104,28 @@ def _drifted(times: np.ndarray, values: np.ndarray, season: float, found: float)
     (``DRIFT_SIGNIFICANCE``). A ratio of the two explained sums, tried first, was blind to a slow
     drift (0.81-0.85 with periods 4-5% off) and fooled by noise on sparse weak seasons."""
     residual = _detrended(times, values)
-    at_found = _explained(times, residual, found)
-    gain = at_found - _explained(times, residual, season)
     # residual degrees of freedom: a line, a sine and a cosine, and the period searched
-    left = (float(residual @ residual) - at_found) / max(len(times) - 5, 1)
-    return gain > DRIFT_SIGNIFICANCE * left
+    return explains_significantly(
+        times, residual, found, DRIFT_SIGNIFICANCE, beyond=season, fitted=5
+    )
+
+
+def explains_significantly(
+    times: np.ndarray,
+    residual: np.ndarray,
+    period: float,
+    threshold: float,
+    *,
+    beyond: float | None = None,
+    fitted: int = 3,
+) -> bool:
+    """Whether a sine and a cosine at ``period`` explain ``residual`` [T] (more than those at
+    ``beyond`` do, if given) by more than ``threshold`` times the variance they leave, on
+    ``len(times) - fitted`` degrees of freedom."""
+    explained = _explained(times, residual, period)
+    gain = explained - (0.0 if beyond is None else _explained(times, residual, beyond))
+    left = (float(residual @ residual) - explained) / max(len(times) - fitted, 1)
+    return gain > threshold * left
 
 
 def _period_at_end(

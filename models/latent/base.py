@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..seasons import CALENDAR_PERIODS_S, MIN_CYCLES, MIN_OBSERVED
+from ..seasons import CALENDAR_PERIODS_S, MIN_CYCLES, MIN_OBSERVED, explains_significantly
 from ..series import Series, TimeKind
 
 # Harmonics of the season in the base: enough for a skewed yearly shape, few enough to fit from
@@ -107,21 +107,13 @@ def calendar_companions(series: Series, time_kind: TimeKind, season: float) -> t
     for period in CALENDAR_PERIODS_S:
         apart = abs(period / season - 1) > COMPANION_APART
         fits = 4 * spacing <= period and MIN_CYCLES * period <= span
-        if apart and fits and _significant(times, residual, period):
+        if (
+            apart
+            and fits
+            and explains_significantly(times, residual, period, COMPANION_SIGNIFICANCE)
+        ):
             companions.append(period)
     return tuple(companions)
-
-
-def _significant(times: np.ndarray, residual: np.ndarray, period: float) -> bool:
-    """Whether a sine and a cosine at ``period`` explain ``residual`` [T] by more than
-    ``COMPANION_SIGNIFICANCE`` times the variance they leave."""
-    phase = 2 * np.pi * times / period
-    basis = np.stack([np.sin(phase), np.cos(phase)], axis=1)
-    coefficients, *_ = np.linalg.lstsq(basis, residual, rcond=None)
-    explained = basis @ coefficients
-    gain = float(explained @ explained)
-    left = (float(residual @ residual) - gain) / max(len(times) - 3, 1)
-    return gain > COMPANION_SIGNIFICANCE * left
 
 
 def trend_knots(start: float, stop: float, period: float) -> tuple[float, ...]:

@@ -207,12 +207,13 @@ def _job_skill(
     observed = truth[mask]  # [M]
     fallback = np.asarray(normaliser.mean)
     candidates = {**baselines, **(partners or {})}
+    in_sample = _usable(in_sample or [])
     naive = {
         name: np.concatenate([per_dimension(method, c.context, c.times, fallback) for c in cases])
         for name, method in candidates.items()
     }  # name -> [N, D]
     errors = {name: _mse(values, truth, mask) for name, values in naive.items()}
-    partner = _partner(candidates, naive, truth, _usable(in_sample or []), fallback)
+    partner = _partner(candidates, naive, truth, in_sample, fallback)
     errors = {name: errors[name] for name in baselines}
     best = min(errors, key=errors.__getitem__)
     forecast = None if interpolating else naive[partner]
@@ -223,7 +224,7 @@ def _job_skill(
     variance = None if kriged_variance is None else kriged_variance[mask]  # [M]
     mean = samples.mean(axis=0)
     extra = _in_sample_evidence(
-        model, normaliser, _usable(in_sample or []), seed, with_base, candidates[partner], fallback
+        model, normaliser, in_sample, seed, with_base, candidates[partner], fallback
     )
     shifted_honestly = cross_fitted_shift(samples, features, observed, extra, variance)
     honest = cross_fitted(shifted_honestly, observed)

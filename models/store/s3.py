@@ -152,8 +152,8 @@ class S3Store:
         """Nothing to create: the bucket must exist (``problem`` says when it does not)."""
 
     def remove_leftovers(self, older_than_s: float = 0.0) -> None:
-        """Nothing to do: no write here leaves a temporary object behind (a delete cut short
-        leaves objects without a record: docs/faults.md, a known gap)."""
+        """Nothing to do: no write here leaves a temporary object behind (what a delete cut
+        short leaves, its retry sweeps: ``discard_remains``)."""
 
     def _record_and_tag(self, model_id: str) -> tuple[ModelRecord, str]:
         found = self.model_folder(model_id).read_tagged(RECORD_FILE)
