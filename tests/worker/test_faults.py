@@ -12,6 +12,7 @@ import psutil
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from rq.timeouts import BaseDeathPenalty
 from stack_helpers import FAST_TRAINING, SMALL_MODEL, checkpoint_epoch, ended_job, wait_for
 
 from models.store import new_id, open_store
@@ -71,6 +72,32 @@ def test_a_job_past_its_timeout_fails_clearly(client, series_maker, settings, re
     assert job["status"] == "failed"
     assert job["error"] == "training ran past the job timeout (ODECAST_JOB_TIMEOUT_S)"
     assert client.get(f"/models/{accepted['model_id']}").json()["status"] == "failed"
+
+
+class LostAlarm(BaseDeathPenalty):
+    """RQ's timeout alarm, lost (as when it lands in a garbage-collector callback)."""
+
+    def setup_death_penalty(self) -> None:
+        pass
+
+    def cancel_death_penalty(self) -> None:
+        pass
+
+
+def test_a_job_past_its_timeout_fails_even_when_the_alarm_is_lost(
+    client, series_maker, settings, redis_client
+):
+    accepted = fit(client, series_maker(), training={"epochs": 100_000, "max_seconds": 600})
+    request_cancel(redis_client, fetch_job(redis_client, accepted["job_id"]), settings)
+    job_id = new_id("j")
+    short = settings.model_copy(update={"job_timeout_s": 1})
+    enqueue_training(training_queue(redis_client, settings), accepted["model_id"], job_id, short)
+    worker = make_worker(settings, redis_client, fork=False)
+    worker.death_penalty_class = LostAlarm
+    worker.work(burst=True)
+    job = client.get(f"/jobs/{job_id}").json()
+    assert job["status"] == "failed"
+    assert job["error"] == "training ran past the job timeout (ODECAST_JOB_TIMEOUT_S)"
 
 
 @pytest.mark.slow
