@@ -9,8 +9,10 @@ import pytest
 
 from models.latent.windows import (
     EXTRAPOLATION_CONTEXT,
+    FEW_SERIES,
     MIN_OBSERVATIONS,
     WINDOW_POINTS,
+    WINDOW_SEASONS,
     check_window,
     duration_seconds,
     plan_windows,
@@ -42,6 +44,38 @@ def test_a_long_series_without_a_season_gets_a_window_of_about_100_spacings():
     spacing = np.median(np.diff(series.times))
     assert plan.season is None
     assert plan.length == pytest.approx(WINDOW_POINTS * spacing)
+
+
+def monthly(n_series: int, n: int = 132, *, season: bool = True) -> Dataset:
+    """``n_series`` monthly series of ``n`` points (a yearly season of 12, or none)."""
+    rng = np.random.default_rng(0)
+    times = np.arange(float(n))
+    series = []
+    for i in range(n_series):
+        wave = 3 * np.sin(2 * np.pi * times / 12 + rng.uniform(0, 6)) if season else 0.0
+        values = 0.05 * times + wave + rng.standard_normal(n)
+        series.append(Series(f"s{i}", times, values[:, None]))
+    return Dataset(tuple(series), TimeKind.NUMERIC)
+
+
+def test_a_few_seasonal_series_of_a_decade_are_windowed_by_seasons():
+    plan = plan_windows(monthly(1))
+    assert plan.season == pytest.approx(12, rel=0.02)
+    assert plan.length == pytest.approx(WINDOW_SEASONS * plan.season)
+    assert plan_windows(monthly(FEW_SERIES)).length == plan.length
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        monthly(FEW_SERIES + 1),  # a family: its series are the training examples
+        monthly(1, season=False),  # no season to size a window by
+        monthly(1, n=80),  # 80 < 3 windows of 2.5 seasons: too few windows
+    ],
+    ids=["many series", "no season", "few seasons"],
+)
+def test_short_series_stay_whole_otherwise(data):
+    assert plan_windows(data).length is None
 
 
 def test_an_override_is_kept_and_one_that_covers_every_series_turns_windows_off():
