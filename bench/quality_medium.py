@@ -101,7 +101,6 @@ def scores(name: str, data_seed: int, window: float | None, seconds: float) -> d
         / _mse(linear, split.interp_values),
         "extrap_vs_best_naive": _mse(extrap.mean, split.extrap_values) / min(naive),
         "coverage_80": 100 * float(np.concatenate(covered).mean()),
-        "windowed": float(trained.skill.get("window") is not None),
     }
 
 

@@ -93,7 +93,7 @@ def plan_windows(dataset: Dataset, override: float | None = None) -> WindowPlan:
 
 
 def _length_from_data(series: Series, season: float | None) -> float:
-    spacing = float(np.median(np.diff(series.times)))
+    spacing = _spacing(series)
     if season is None:
         return WINDOW_POINTS * spacing
     points = np.clip(WINDOW_SEASONS * season / spacing, MIN_WINDOW_POINTS, MAX_WINDOW_POINTS)
@@ -110,9 +110,14 @@ def _medium_length(dataset: Dataset, longest: Series, season: float | None) -> f
     seasonal naive method's error, windowed 0.57-0.63x (docs/benchmarks.md, "Medium series")."""
     if season is None or len(dataset) > FEW_SERIES:
         return None
-    spacing = float(np.median(np.diff(longest.times)))
+    spacing = _spacing(longest)
     length = max(WINDOW_SEASONS * season, MEDIUM_WINDOW_POINTS * spacing)
     return length if _span(longest) >= MEDIUM_WINDOWS * length else None
+
+
+def _spacing(series: Series) -> float:
+    """The typical spacing of ``series``: the median gap between its observations."""
+    return float(np.median(np.diff(series.times)))
 
 
 def _span(series: Series) -> float:
@@ -246,7 +251,7 @@ def check_window(length: float, dataset: Dataset) -> None:
     longest = max(dataset.series, key=len)
     if len(longest) < 2:
         return
-    least = MIN_OBSERVATIONS * float(np.median(np.diff(longest.times)))
+    least = MIN_OBSERVATIONS * _spacing(longest)
     if length < least:
         raise ValueError(
             f"window {length:g} holds fewer than {MIN_OBSERVATIONS} typical spacings of the data "

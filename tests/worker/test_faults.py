@@ -59,19 +59,27 @@ def test_a_diverging_training_fails_the_job_with_a_reason(
     assert job["error"].startswith("TrainingDivergedError") and "learning rate" in job["error"]
 
 
-def test_a_job_past_its_timeout_fails_clearly(client, series_maker, settings, redis_client):
-    accepted = fit(client, series_maker(), training={"epochs": 100_000, "max_seconds": 600})
-    first = fetch_job(redis_client, accepted["job_id"])
-    request_cancel(redis_client, first, settings)
-    # The API refuses timeouts shorter than the training budget; a job enqueued by hand may not.
+def long_job_with_timeout(
+    client: TestClient, series: list[dict], settings, redis_client, timeout_s: int
+) -> tuple[str, str]:
+    """The model and job ids of a job of 100,000 epochs queued with ``timeout_s`` (the fit's own
+    job cancelled). The API refuses timeouts shorter than the training budget; a job enqueued by
+    hand may not."""
+    accepted = fit(client, series, training={"epochs": 100_000, "max_seconds": 600})
+    request_cancel(redis_client, fetch_job(redis_client, accepted["job_id"]), settings)
     job_id = new_id("j")
-    short = settings.model_copy(update={"job_timeout_s": 3})
+    short = settings.model_copy(update={"job_timeout_s": timeout_s})
     enqueue_training(training_queue(redis_client, settings), accepted["model_id"], job_id, short)
+    return accepted["model_id"], job_id
+
+
+def test_a_job_past_its_timeout_fails_clearly(client, series_maker, settings, redis_client):
+    model_id, job_id = long_job_with_timeout(client, series_maker(), settings, redis_client, 3)
     make_worker(settings, redis_client, fork=False).work(burst=True)
     job = client.get(f"/jobs/{job_id}").json()
     assert job["status"] == "failed"
     assert job["error"] == "training ran past the job timeout (ODECAST_JOB_TIMEOUT_S)"
-    assert client.get(f"/models/{accepted['model_id']}").json()["status"] == "failed"
+    assert client.get(f"/models/{model_id}").json()["status"] == "failed"
 
 
 class LostAlarm(BaseDeathPenalty):
@@ -87,11 +95,7 @@ class LostAlarm(BaseDeathPenalty):
 def test_a_job_past_its_timeout_fails_even_when_the_alarm_is_lost(
     client, series_maker, settings, redis_client
 ):
-    accepted = fit(client, series_maker(), training={"epochs": 100_000, "max_seconds": 600})
-    request_cancel(redis_client, fetch_job(redis_client, accepted["job_id"]), settings)
-    job_id = new_id("j")
-    short = settings.model_copy(update={"job_timeout_s": 1})
-    enqueue_training(training_queue(redis_client, settings), accepted["model_id"], job_id, short)
+    _, job_id = long_job_with_timeout(client, series_maker(), settings, redis_client, 1)
     worker = make_worker(settings, redis_client, fork=False)
     worker.death_penalty_class = LostAlarm
     worker.work(burst=True)
