@@ -183,6 +183,38 @@ class JobSkill(BaseModel):
     beats_naive: bool
     coverage: dict[str, float] = Field(description='Share inside the "80" and "90"% intervals.')
     crps: float = Field(description="Continuous ranked probability score, data units.")
+    served: str | None = Field(
+        None, description="forecast_recipe when a recipe's candidate serves (docs/forecasting.md)."
+    )
+
+
+class ForecastChoice(BaseModel):
+    """What serves one dimension's forecasts, and the evidence (see docs/forecasting.md)."""
+
+    candidate: str = Field(description="The candidate that serves.")
+    season: float | None = Field(None, description="Its season, in time units.")
+    log: bool = Field(False, description="Fitted to the logarithm of the values.")
+    reason: str = Field(description="Why it serves, in one line.")
+    best: str = Field(description="The candidate with the least backtest error.")
+    ratios: dict[str, float | None] = Field(
+        description="Each candidate's backtest error over the served one's (geometric mean)."
+    )
+    p_value: float | None = Field(description="Paired test: the served one is worse than best.")
+    origins: int = Field(description="Backtest origins the choice rests on.")
+    variance: dict[str, float | None] = Field(description="Interval variance per lead.")
+    model_serves: bool = Field(description="The latent ODE's own forecast serves instead.")
+    model_ratio: float | None = Field(None, description="Its held-out error over the candidate's.")
+    model_p_value: float | None = Field(None, description="Paired test: the model is better.")
+    model_origins: int = Field(0, description="Held-out stretches that judgement rests on.")
+
+
+class ForecastRecipe(BaseModel):
+    """The forecasting choices of a fit (see docs/forecasting.md)."""
+
+    version: int
+    seasons: list[float] = Field(description="Periods the candidates were tried at.")
+    policy: dict[str, Any] = Field(description="The thresholds the choices were made under.")
+    dims: list[ForecastChoice]
 
 
 class Skill(BaseModel):
@@ -199,6 +231,9 @@ class Skill(BaseModel):
     extrapolation_method: Literal["latent_ode", "seasonal_base"] = "latent_ode"
     interpolation: JobSkill | None = None
     extrapolation: JobSkill | None = None
+    forecast_recipe: ForecastRecipe | None = Field(
+        None, description="What serves forecasts and why; null for models trained before it."
+    )
 
 
 class ModelOut(BaseModel):
@@ -229,6 +264,17 @@ class ModelOut(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelOut]
+
+
+class BacktestOut(BaseModel):
+    """The rolling-origin backtest behind a model's forecasts (see docs/forecasting.md)."""
+
+    model_id: str
+    dims: list[dict[str, Any]] = Field(
+        description="Per dimension: the served candidate, the horizon (time units), each "
+        "origin's MSE of the served forecast (served) beside the naive methods', and the same "
+        "per stretch of lead time (from/to in horizons)."
+    )
 
 
 class Interval(BaseModel):

@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from statistics import NormalDist
 
 import numpy as np
 
+from ..forecast.pipeline import Recipe, forecast_moments
 from ..series import Series
 from .decoding import Request, decode
 from .train import TrainedModel
 
 DEFAULT_SAMPLES = 100
+RECIPE_STREAM = 7  # mixed with an ask's seed: the random stream of the recipe's draws
 DEFAULT_QUANTILES = (0.1, 0.9)
 
 
@@ -121,6 +124,7 @@ def _shaped(trained: TrainedModel, ask: Ask, wanted: np.ndarray, samples: np.nda
     first, last = ask.context.times[0], ask.context.times[-1]
     outside = (wanted < first) | (wanted > last)
     widened = trained.calibration.widen(samples, outside, ask.context, wanted)
+    widened = _recipe_forecasts(trained.forecast_recipe, ask, wanted, widened)
     raw = np.take(widened, positions, axis=1)  # not [:, positions]: see Calibration.blend
     kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
     levels = list(ask.quantiles)
@@ -131,6 +135,34 @@ def _shaped(trained: TrainedModel, ask: Ask, wanted: np.ndarray, samples: np.nda
         quantiles=dict(zip(levels, values, strict=True)),  # one partition for all levels
         kinds=kinds,
     )
+
+
+def _recipe_forecasts(
+    recipe: Recipe | None, ask: Ask, wanted: np.ndarray, samples: np.ndarray
+) -> np.ndarray:
+    """``samples`` [S, T', D] with the forecasts (times after the context's last observation)
+    of every dimension the recipe serves replaced by draws from its Gaussian forecast: normal
+    quantiles at evenly spaced levels, shuffled per entry under the ask's seed, so that their
+    mean and quantiles are the forecast's own, not a sampling error's."""
+    ahead = wanted > ask.context.times[-1]
+    if recipe is None or not ahead.any():
+        return samples
+    dims = [d for d, dim in enumerate(recipe.dims) if not dim.model_serves]
+    if not dims:
+        return samples
+    mean, variance = forecast_moments(recipe, ask.context, wanted[ahead])  # [A, D]
+    s = samples.shape[0]
+    levels = (np.arange(s) + 0.5) / s
+    z = np.array([NormalDist().inv_cdf(q) for q in levels])  # [S]
+    rng = np.random.default_rng([ask.seed, RECIPE_STREAM])
+    shuffled = rng.permuted(np.broadcast_to(z[:, None, None], (s, *mean.shape)), axis=0)
+    draws = mean[None] + np.sqrt(variance)[None] * shuffled  # [S, A, D]
+    out = samples.copy()
+    columns = np.flatnonzero(ahead)
+    for d in dims:
+        known = ~np.isnan(mean[:, d])
+        out[:, columns[known], d] = draws[:, known, d]
+    return out
 
 
 def sample_quantiles(samples: np.ndarray, levels: Sequence[float]) -> np.ndarray:

@@ -15,6 +15,7 @@ from ..checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from ..forecast.pipeline import Recipe
 from .calibration import Calibration
 from .normaliser import Normaliser
 from .train import Config, TrainedModel, TrainingState, new_model
@@ -72,6 +73,9 @@ def save_trained_model(directory: CheckpointLocation, trained: TrainedModel) -> 
         "dims": trained.model.dims,
         "skill": trained.skill,
         "calibration": trained.calibration.to_json(),
+        "forecast_recipe": (
+            None if trained.forecast_recipe is None else trained.forecast_recipe.to_json()
+        ),
     }
     save_checkpoint(directory, model=trained.model.state_dict(), optimizer=None, meta=meta)
 
@@ -121,9 +125,16 @@ def _trained(
             series_ids=tuple(meta["series_ids"]),
             skill=dict(meta.get("skill") or {}),
             calibration=Calibration.from_json(meta.get("calibration")),
+            forecast_recipe=_recipe(meta.get("forecast_recipe")),
         )
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as err:
         # meta.json is checked as JSON, not as a model: a hand-edited one lands here.
         raise CheckpointError(
             f"{directory}: meta.json does not describe its weights: {err}"
         ) from err
+
+
+def _recipe(data: Any) -> Recipe | None:
+    """The forecast recipe a model was saved with; None for one saved before recipes existed
+    (its own forecasts serve, as they did)."""
+    return None if data is None else Recipe.from_json(data)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..forecast.pipeline import Recipe
 from ..series import Dataset, Series
 from .base import residuals
 from .batching import make_batch
@@ -150,6 +151,7 @@ class TrainedModel:
     series_ids: tuple[str, ...]
     skill: dict[str, Any] = field(default_factory=dict)
     calibration: Calibration = field(default_factory=Calibration)
+    forecast_recipe: Recipe | None = None
 
 
 class TrainingDivergedError(RuntimeError):
@@ -216,7 +218,10 @@ def train(
     metrics = _final_metrics(state)
     ids = tuple(s.id for s in dataset.series)
     calibration, figures = assess(model, normaliser, holdout, training.seed)
-    return TrainedModel(model, normaliser, config, metrics, ids, figures, calibration)
+    trained = TrainedModel(model, normaliser, config, metrics, ids, figures, calibration)
+    from .forecasting import attach_recipe  # it predicts with the model, and predict imports us
+
+    return attach_recipe(trained, dataset, holdout)
 
 
 def fit_normaliser(config: Config, dataset: Dataset) -> Normaliser:

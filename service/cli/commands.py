@@ -187,6 +187,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    if args.backtest or args.model_id:
+        return _backtest(args)
     with _client(args) as client:
         models = client.models()
     if args.json:
@@ -207,6 +209,30 @@ def cmd_models(args: argparse.Namespace) -> int:
     ]
     headers = ["MODEL", "NAME", "STATUS", "DIMS", "SERIES", "POINTS", "INTERP", "EXTRAP"]
     print_table([*headers, "CREATED"], rows, empty="no models")
+    return EXIT_OK
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    """``odecast models ID --backtest``: per dimension and origin, the served forecast's MSE
+    beside the naive methods'."""
+    if not (args.backtest and args.model_id):
+        raise SystemExit("odecast models: give a model id and --backtest together")
+    with _client(args) as client:
+        table = client.backtest(args.model_id)
+    if args.json:
+        return print_json(table)
+    for d, dim in enumerate(table["dims"]):
+        who = "the latent ODE" if dim.get("model_serves") else dim["served"]
+        horizon = f"{dim['horizon']:g}"
+        print(f"dimension {d}: served by {who}; backtest of {dim['served']}, horizon {horizon}")
+        names = list(dim["origins"][0]["mse"]) if dim["origins"] else []
+        rows = [
+            [o["series"], f"{o['cut']:g}", str(o["points"]), *[f"{o['mse'][n]:.4g}" for n in names]]
+            for o in dim["origins"]
+        ]
+        print_table(
+            ["SERIES", "ORIGIN", "POINTS", *[n.upper() for n in names]], rows, empty="no origins"
+        )
     return EXIT_OK
 
 

@@ -144,6 +144,10 @@ def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     jobs.set_defaults(func=cmd_jobs)
 
     models = sub.add_parser("models", parents=[conn], help="list the models, oldest first")
+    models.add_argument("model_id", nargs="?", help="one model (with --backtest)")
+    models.add_argument(
+        "--backtest", action="store_true", help="the model's forecast backtest, per origin"
+    )
     models.add_argument("--json", action="store_true", help="print JSON instead of a table")
     models.set_defaults(func=cmd_models)
 

@@ -149,6 +149,11 @@ class Client(HttpSession):
         """``GET /models/{model_id}``."""
         return Model.from_json(self._json("GET", f"/models/{_segment(model_id)}"))
 
+    def backtest(self, model_id: str) -> dict[str, Any]:
+        """``GET /models/{model_id}/backtest``: the served forecast's backtest beside the naive
+        methods', per origin and lead time (see docs/forecasting.md)."""
+        return self._json("GET", f"/models/{_segment(model_id)}/backtest")
+
     def delete_model(self, model_id: str) -> None:
         """``DELETE /models/{model_id}``: the model and its files (a job training it stops)."""
         self._request("DELETE", f"/models/{_segment(model_id)}")

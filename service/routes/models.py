@@ -15,7 +15,7 @@ from models.store import CorruptFileError, ModelRecord, UnknownModelError
 from ..deps import ModelCacheDep, RedisDep, SettingsDep, StoreDep
 from ..errors import ApiError, not_found, responses
 from ..queueing import fetch_job, request_cancel, settled
-from ..schemas import ID_REGEX, ModelList, ModelOut
+from ..schemas import ID_REGEX, BacktestOut, ModelList, ModelOut
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,30 @@ def get_model(model_id: ModelId, store: StoreDep, connection: RedisDep) -> Model
         log.error("model %s: %s", model_id, err)
         message = f"model {model_id!r}: its record is damaged; delete it and fit again"
         raise ApiError(409, "model_unreadable", message) from err
+
+
+@router.get(
+    "/models/{model_id}/backtest", response_model=BacktestOut, responses=responses(404, 409, 422)
+)
+def get_backtest(model_id: ModelId, store: StoreDep) -> BacktestOut:
+    """The served forecast's backtest errors per origin and lead time beside the naive methods';
+    409 while the model has none (still training, or trained before backtests were kept)."""
+    try:
+        record = store.record(model_id)
+    except UnknownModelError:
+        raise not_found("model", model_id) from None
+    except CorruptFileError as err:
+        log.error("model %s: %s", model_id, err)
+        message = f"model {model_id!r}: its record is damaged; delete it and fit again"
+        raise ApiError(409, "model_unreadable", message) from err
+    table = (record.skill or {}).get("backtest")
+    if not isinstance(table, dict) or not isinstance(table.get("dims"), list):
+        message = (
+            f"model {model_id!r} has no backtest: it is {record.status}, or was trained before "
+            "backtests were kept (fit it again to get one)"
+        )
+        raise ApiError(409, "no_backtest", message)
+    return BacktestOut(model_id=model_id, dims=table["dims"])
 
 
 @router.delete("/models/{model_id}", status_code=204, responses=responses(404, 422))

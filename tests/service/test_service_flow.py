@@ -47,6 +47,30 @@ def test_fit_then_job_then_registry(client, fitted) -> None:
     assert set(skill["extrapolation"]["coverage"]) == {"80", "90"}
 
 
+def test_the_forecast_recipe_and_its_backtest_are_shown(client, fitted) -> None:
+    model_id = fitted["model_id"]
+    recipe = client.get(f"/models/{model_id}").json()["skill"]["forecast_recipe"]
+    assert recipe["version"] == 1 and len(recipe["dims"]) == 1
+    choice = recipe["dims"][0]
+    assert choice["candidate"] in {n.split("@")[0] for n in choice["ratios"]} | {"last_value"}
+    assert choice["reason"] and isinstance(choice["model_serves"], bool)
+    answer = client.get(f"/models/{model_id}/backtest")
+    assert answer.status_code == 200, answer.text
+    (dim,) = answer.json()["dims"]
+    assert dim["model_serves"] == choice["model_serves"] and dim["horizon"] > 0
+    assert dim["origins"], dim  # every series pooled its origins
+    for origin in dim["origins"]:
+        assert origin["series"] in {s["id"] for s in fitted["series"]}
+        assert origin["points"] > 0
+        # the served candidate beside the naive methods it is not
+        assert "served" in origin["mse"] and len(origin["mse"]) >= 2, origin
+    assert sum(stretch["points"] for stretch in dim["by_lead"]) == sum(
+        origin["points"] for origin in dim["origins"]
+    )
+    unknown = client.get("/models/m-nothing/backtest")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+
+
 def test_get_predict_inside_and_outside_the_observed_range(client, fitted) -> None:
     series = fitted["series"][1]
     first, last = series["times"][0], series["times"][-1]

@@ -140,7 +140,8 @@ def test_predict_applies_the_blend_per_kind_of_time(tiny_model):
             interpolation_blend=interpolation,
             extrapolation_blend=extrapolation,
         )
-        return dataclasses.replace(tiny_model, calibration=calibration)
+        # the blend serves forecasts only where no forecast recipe does
+        return dataclasses.replace(tiny_model, calibration=calibration, forecast_recipe=None)
 
     naive = blending(InterpolationBlend(1.0, 1.0), ExtrapolationBlend("last_value", 1.0))
     blended = predict(naive, context, times, seed=4)

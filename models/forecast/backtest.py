@@ -1,0 +1,128 @@
+"""Rolling-origin backtests: every candidate refitted on a series' past at several origins and
+scored on the horizon after each (Tashman 2000, "Out-of-sample tests of forecasting accuracy").
+
+The horizon is the shortest season the series spans ``policy.min_seasons`` times, else
+``policy.horizon_points`` median spacings, and at most ``policy.max_horizon_share`` of the span.
+Origins step back one horizon at a time from the end, as many as ``policy.origins`` while the
+earliest leaves ``policy.min_fit_share`` of the span to fit on; an origin whose horizon holds no
+observation (a gap) is skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .candidates import Variant, spacing, usable_season
+from .policy import Policy
+
+
+@dataclass(frozen=True)
+class OriginErrors:
+    """One origin's targets and every candidate's forecasts of them.
+
+    Attributes:
+        leads: [N] the targets' times after the origin's last fitted observation.
+        truth: [N] the observed values.
+        forecasts: variant label -> [N] its point forecasts.
+        scale: the fitted part's typical one-step change (``step_scale``), the unit of errors
+            that compare across series.
+        cut: the time of the origin's last fitted observation.
+        series: the id of the series it belongs to.
+    """
+
+    leads: np.ndarray
+    truth: np.ndarray
+    forecasts: dict[str, np.ndarray]
+    scale: float
+    cut: float = 0.0
+    series: str = ""
+
+    def mse(self, name: str) -> float:
+        return float(np.mean((self.forecasts[name] - self.truth) ** 2))
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The origins of one series (or several pooled), oldest first.
+
+    Attributes:
+        horizon: what each origin forecasts, in time units.
+        origins: each origin's targets and forecasts.
+        variants: label -> the variant scored under it.
+    """
+
+    horizon: float
+    origins: tuple[OriginErrors, ...]
+    variants: dict[str, Variant]
+
+    def candidates(self) -> list[str]:
+        """The candidates scored at every origin."""
+        if not self.origins:
+            return []
+        names = set(self.origins[0].forecasts)
+        for origin in self.origins[1:]:
+            names &= set(origin.forecasts)
+        return sorted(names)
+
+
+def horizon(times: np.ndarray, seasons: tuple[float, ...], policy: Policy) -> float:
+    """The backtest horizon of a series observed at ``times`` [T], in time units."""
+    span = float(times[-1] - times[0]) if len(times) > 1 else 0.0
+    usable = [p for p in seasons if usable_season(times, p, policy) is not None]
+    wanted = min(usable) if usable else policy.horizon_points * spacing(times)
+    return min(wanted, policy.max_horizon_share * span) if span > 0 else 0.0
+
+
+def step_scale(values: np.ndarray) -> float:
+    """The root mean square of consecutive changes, a series' scale that a trend or a level
+    does not inflate (at least a tiny positive number)."""
+    changes = np.diff(values)
+    scale = float(np.sqrt(np.mean(changes**2))) if len(changes) else 0.0
+    return scale if scale > 0 else max(float(np.abs(values).max(initial=0.0)), 1.0) * 1e-12
+
+
+def backtest(
+    times: np.ndarray,
+    values: np.ndarray,
+    seasons: tuple[float, ...],
+    variants: list[Variant],
+    policy: Policy,
+    series: str = "",
+) -> Backtest:
+    """Backtest ``variants`` on one dimension's observations (``times`` [T] increasing,
+    ``values`` [T]); a variant that cannot be fitted at an origin is left out there."""
+    h = horizon(times, seasons, policy)
+    named = {v.label: v for v in variants}
+    if not h > 0:
+        return Backtest(0.0, (), named)
+    end, span = float(times[-1]), float(times[-1] - times[0])
+    count = min(policy.origins, int((1 - policy.min_fit_share) * span / h + 1e-9))
+    found = []
+    for k in range(count, 0, -1):
+        cut = end - k * h
+        past = times <= cut
+        ahead = (times > cut) & (times <= cut + h)
+        if past.sum() < 2 or not ahead.any():
+            continue
+        t, y = times[past], values[past]
+        forecasts = {}
+        for variant in variants:
+            try:
+                forecaster = variant.fit(t, y, policy)
+            except ValueError:
+                continue
+            forecasts[variant.label] = forecaster(times[ahead])
+        leads = times[ahead] - t[-1]
+        found.append(
+            OriginErrors(leads, values[ahead], forecasts, step_scale(y), float(t[-1]), series)
+        )
+    return Backtest(h, tuple(found), named)
+
+
+def pooled(backtests: list[Backtest]) -> Backtest:
+    """Several series' backtests as one (their origins together; the longest horizon)."""
+    origins = tuple(o for b in backtests for o in b.origins)
+    named = {label: v for b in backtests for label, v in b.variants.items()}
+    return Backtest(max((b.horizon for b in backtests), default=0.0), origins, named)

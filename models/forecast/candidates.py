@@ -1,0 +1,331 @@
+"""The forecasting candidates: small methods behind one interface, simplest first.
+
+A candidate is fitted on one dimension of one series (``times`` [T] increasing, ``values`` [T]
+observed) and answers a point forecast at any later times; intervals come from the backtests
+(``intervals``), so that every candidate's are calibrated the same way. Times may be irregular:
+every method here reads the gaps between observations, none needs a grid.
+
+- ``last_value``, ``seasonal_naive``, ``drift``: the naive methods (``models.baselines``;
+  Hyndman & Athanasopoulos, *Forecasting: Principles and Practice*, section 5.2).
+- ``mean_reversion``: an AR(1) (Ornstein-Uhlenbeck) return to the mean at irregular times
+  (``models.baselines.fit_reversion``).
+- ``ses``: simple exponential smoothing of the seasonally adjusted series, each observation's
+  weight grown with the gap before it (Wright 1986, "Forecasting data published at irregular
+  time intervals using an extension of Holt's method", Management Science 32(4)).
+- ``theta``: the Theta method (Assimakopoulos & Nikolopoulos 2000; as SES with drift, Hyndman &
+  Billah 2003): ``ses`` plus half the slope of the adjusted series' least-squares line.
+- ``combination``: the mean of the naive method, ``ses`` and ``theta`` (Bates & Granger 1969).
+
+The seasonal adjustment (``SeasonalShape``) subtracts a Fourier series fitted to the values less
+their moving average over one season (classical decomposition, on times instead of a grid).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from ..baselines import drift, fit_reversion, last_value, seasonal_naive
+from .policy import Policy
+
+Forecaster = Callable[[np.ndarray], np.ndarray]  # query times [Q] -> point forecast [Q]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A forecasting method.
+
+    Attributes:
+        name: how recipes and records name it.
+        complexity: its rank among the candidates (0 the simplest); a more complex one replaces
+            a simpler one only on evidence across backtest origins (``selection``).
+        seasonal: whether it needs a season.
+        adjusts: whether it is also tried at each season (seasonally adjusted or repeated).
+        fit: (times [T], values [T], season or None, policy) -> its forecaster.
+    """
+
+    name: str
+    complexity: int
+    seasonal: bool
+    adjusts: bool
+    fit: Callable[[np.ndarray, np.ndarray, float | None, Policy], Forecaster]
+
+
+def spacing(times: np.ndarray) -> float:
+    """The median gap between consecutive times (1.0 for fewer than two)."""
+    gaps = np.diff(times)
+    return float(np.median(gaps)) if len(gaps) else 1.0
+
+
+def usable_season(times: np.ndarray, season: float | None, policy: Policy) -> float | None:
+    """``season`` when the observations span at least ``policy.min_seasons`` of it, else None."""
+    if season is None or len(times) < 2:
+        return None
+    return season if times[-1] - times[0] >= policy.min_seasons * season else None
+
+
+# ----------------------------------------------------------------------------- seasonal shape
+
+
+@dataclass(frozen=True)
+class SeasonalShape:
+    """A zero-mean periodic component: ``sum_k a_k cos(2 pi k t / P) + b_k sin(2 pi k t / P)``.
+
+    Attributes:
+        period: P, in time units.
+        coefficients: [2K], the cosine then sine weights of harmonics 1..K.
+    """
+
+    period: float
+    coefficients: np.ndarray
+
+    def __call__(self, query: np.ndarray) -> np.ndarray:
+        return _fourier(np.asarray(query, dtype=np.float64), self.period, self.harmonics) @ (
+            self.coefficients
+        )
+
+    @property
+    def harmonics(self) -> int:
+        return len(self.coefficients) // 2
+
+
+def fit_shape(
+    times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy
+) -> SeasonalShape | None:
+    """The season's shape in ``values`` [T], or None without a usable season.
+
+    The values less their centred moving average over one season (the mean over that time of
+    the lines between observations, where the window lies inside them) are regressed on
+    ``K = min(policy.harmonics, P / (2 spacing))`` harmonics, so a shape finer than the
+    sampling is not invented.
+    """
+    period = usable_season(times, season, policy)
+    if period is None:
+        return None
+    harmonics = min(policy.harmonics, int(period / (2 * spacing(times))))
+    if harmonics < 1:
+        return None
+    half = period / 2
+    inside = (times - half >= times[0]) & (times + half <= times[-1])
+    if inside.sum() < 2 * harmonics + 1:
+        return None
+    area = _running_area(times, values)
+    level = (area(times[inside] + half) - area(times[inside] - half)) / period
+    detrended = values[inside] - level
+    design = np.column_stack([np.ones(inside.sum()), _fourier(times[inside], period, harmonics)])
+    solution, *_ = np.linalg.lstsq(design, detrended, rcond=None)
+    return SeasonalShape(period, solution[1:])
+
+
+def _running_area(times: np.ndarray, values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """x -> the integral from ``times[0]`` to x of the straight lines between the observations:
+    a moving average over a season taken from it weighs time, not observations, so it holds no
+    season however the observations fall in it."""
+    gaps = np.diff(times)
+    cumulative = np.concatenate([[0.0], np.cumsum(gaps * (values[1:] + values[:-1]) / 2)])
+    slopes = np.diff(values) / gaps
+
+    def area(x: np.ndarray) -> np.ndarray:
+        i = np.clip(np.searchsorted(times, x, side="right") - 1, 0, len(times) - 2)
+        dx = x - times[i]
+        return cumulative[i] + dx * values[i] + 0.5 * dx**2 * slopes[i]
+
+    return area
+
+
+def _fourier(times: np.ndarray, period: float, harmonics: int) -> np.ndarray:
+    """[T, 2K]: cos(2 pi k t / P) for k = 1..K, then the sines."""
+    angle = 2 * math.pi * np.outer(times, np.arange(1, harmonics + 1)) / period
+    return np.concatenate([np.cos(angle), np.sin(angle)], axis=1)
+
+
+# ----------------------------------------------------------------------------- smoothing
+
+
+@dataclass(frozen=True)
+class Smoothed:
+    """Exponential smoothing's end state on irregular times.
+
+    Attributes:
+        level: the smoothed level at the last observation.
+        alpha: the weight of a new observation one median spacing after the previous one.
+        last_time: the last observation's time.
+        step: the median spacing.
+    """
+
+    level: float
+    alpha: float
+    last_time: float
+    step: float
+
+
+def smooth(times: np.ndarray, values: np.ndarray, policy: Policy) -> Smoothed:
+    """Simple exponential smoothing with the alpha (of ``policy.smoothing_levels``) whose
+    one-step-ahead errors over the last ``policy.smoothing_points`` observations are least. An
+    observation after a gap of ``g`` spacings moves the level by ``1 - (1 - alpha)^g`` of its
+    error (Wright 1986)."""
+    times, values = times[-policy.smoothing_points :], values[-policy.smoothing_points :]
+    step = spacing(times)
+    low, high, count = policy.smoothing_levels
+    alphas = np.geomspace(low, high, count)  # [A]
+    gaps = np.diff(times) / step  # [T-1]
+    level = np.full(len(alphas), values[0])
+    squared = np.zeros(len(alphas))
+    for gap, value in zip(gaps, values[1:], strict=True):
+        error = value - level
+        squared += error**2
+        level = level + (1 - (1 - alphas) ** gap) * error
+    best = int(np.argmin(squared)) if len(values) > 1 else len(alphas) // 2
+    return Smoothed(float(level[best]), float(alphas[best]), float(times[-1]), step)
+
+
+def _adjusted(
+    times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy
+) -> tuple[np.ndarray, Forecaster]:
+    """The seasonally adjusted values [T] and the seasonal component to add back."""
+    shape = fit_shape(times, values, season, policy)
+    if shape is None:
+        return values, np.zeros_like
+    return values - shape(times), shape
+
+
+def fit_ses(
+    times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy
+) -> Forecaster:
+    adjusted, seasonal = _adjusted(times, values, season, policy)
+    state = smooth(times, adjusted, policy)
+
+    def forecast(query: np.ndarray) -> np.ndarray:
+        return state.level + seasonal(query)
+
+    return forecast
+
+
+def fit_theta(
+    times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy
+) -> Forecaster:
+    """SES plus half the least-squares slope: ``level + b/2 (t - t_T + step (1/alpha - 1))``
+    (Hyndman & Billah 2003's drift, with lead times in time units)."""
+    adjusted, seasonal = _adjusted(times, values, season, policy)
+    state = smooth(times, adjusted, policy)
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    slope = float(np.polyfit(times - times[-1], adjusted, 1)[0]) if span > 0 else 0.0
+    offset = state.step * (1 / state.alpha - 1)
+
+    def forecast(query: np.ndarray) -> np.ndarray:
+        lead = np.asarray(query, dtype=np.float64) - state.last_time
+        return state.level + slope / 2 * (lead + offset) + seasonal(query)
+
+    return forecast
+
+
+def fit_combination(
+    times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy
+) -> Forecaster:
+    """The mean of ``ses``, ``theta`` and the naive method (the seasonal one at a season, else
+    the last value): combined forecasts err less than their average member, and less often
+    badly (Bates & Granger 1969; the M4 competition's combinations)."""
+    naive = _fit_seasonal_naive if season is not None else _naive(last_value)
+    members = [fit(times, values, season, policy) for fit in (naive, fit_ses, fit_theta)]
+    return lambda query: np.mean([member(query) for member in members], axis=0)
+
+
+# ----------------------------------------------------------------------------- the registry
+
+
+def _naive(
+    method: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+) -> Callable[[np.ndarray, np.ndarray, float | None, Policy], Forecaster]:
+    def fit(times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy):
+        return lambda query: method(times, values, np.asarray(query, dtype=np.float64))
+
+    return fit
+
+
+def _fit_seasonal_naive(
+    times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy
+) -> Forecaster:
+    period = usable_season(times, season, policy)
+    if period is None:
+        raise ValueError("seasonal_naive needs a season the observations span")
+    return lambda query: seasonal_naive(times, values, np.asarray(query, np.float64), period)
+
+
+def _fit_reversion(
+    times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy
+) -> Forecaster:
+    return fit_reversion(times, values)
+
+
+CANDIDATES: MappingProxyType[str, Candidate] = MappingProxyType(
+    {
+        c.name: c
+        for c in (
+            Candidate("last_value", 0, False, False, _naive(last_value)),
+            Candidate("seasonal_naive", 0, True, True, _fit_seasonal_naive),
+            Candidate("drift", 1, False, False, _naive(drift)),
+            Candidate("mean_reversion", 2, False, False, _fit_reversion),
+            Candidate("ses", 2, False, True, fit_ses),
+            Candidate("theta", 3, False, True, fit_theta),
+            Candidate("combination", 4, False, True, fit_combination),
+        )
+    }
+)
+SIMPLEST = "last_value"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A candidate at one season (None for the non-seasonal ones), on the values or on their
+    logarithm, as backtests score it.
+
+    Attributes:
+        candidate: the method.
+        season: the period it repeats or adjusts for, in time units, or None.
+        log: fitted to log(values) and answered as exp of its forecast: a season whose size
+            grows with the level (multiplicative), for positive data only.
+    """
+
+    candidate: Candidate
+    season: float | None
+    log: bool = False
+
+    @property
+    def label(self) -> str:
+        """``name``, ``name@period`` with a season, ``...:log`` on the logarithm."""
+        name = self.candidate.name
+        label = name if self.season is None else f"{name}@{self.season:g}"
+        return f"{label}:log" if self.log else label
+
+    @property
+    def complexity(self) -> int:
+        """A seasonal variant counts one more than the candidate without a season, and one on
+        the logarithm one more again."""
+        return self.candidate.complexity + (self.season is not None) + self.log
+
+    def fit(self, times: np.ndarray, values: np.ndarray, policy: Policy) -> Forecaster:
+        if not self.log:
+            return self.candidate.fit(times, values, self.season, policy)
+        if not np.all(values > 0):
+            raise ValueError("a variant on the logarithm needs positive values")
+        on_log = self.candidate.fit(times, np.log(values), self.season, policy)
+        return lambda query: np.exp(on_log(query))
+
+
+def variants(
+    times: np.ndarray, values: np.ndarray, seasons: tuple[float, ...], policy: Policy
+) -> list[Variant]:
+    """Every candidate at no season and, for the seasonal ones and those that adjust for a
+    season, at each of ``seasons`` the observations span (with positive values, also on their
+    logarithm where the candidate adjusts for a season); simplest first."""
+    usable = [p for p in seasons if usable_season(times, p, policy) is not None]
+    found = [Variant(c, None) for c in CANDIDATES.values() if not c.seasonal]
+    found += [Variant(c, p) for p in usable for c in CANDIDATES.values() if c.adjusts]
+    if policy.log_variants and len(values) and np.all(values > 0):
+        adjusting = [c for c in CANDIDATES.values() if c.adjusts and not c.seasonal]
+        found += [Variant(c, p, log=True) for p in usable for c in adjusting]
+    return sorted(found, key=lambda v: v.complexity)

@@ -1,0 +1,98 @@
+"""Whether a trained model's own forecasts should serve instead of the recipe's candidate.
+
+The model cannot be refitted at every backtest origin as the candidates are; what it never
+trained on are the held-out tails (``models.latent.holdout``). Each tail is cut into
+``policy.tail_origins`` consecutive stretches, each forecast from everything before it (the
+context and the tail's earlier points, which a forecast may read though training did not), by
+the model and by the recipe's candidate. The model serves a dimension only when its per-origin
+errors beat the candidate's by the same one-sided paired test the candidates face
+(``selection.paired_p_value`` at ``policy.significance``): the most complex candidate, on the
+least evidence, must show the most.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..series import Series
+from .backtest import step_scale
+from .pipeline import Recipe, forecast
+from .selection import LOG_FLOOR, paired_p_value
+
+# (context, times [Q]) -> the model's served point forecast [Q, D]
+ModelForecast = Callable[[Sequence[tuple[Series, np.ndarray]]], list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Tail:
+    """Held-out points after a context: ``times`` [Q] and raw ``values`` [Q, D] (NaN where not
+    observed)."""
+
+    context: Series
+    times: np.ndarray
+    values: np.ndarray
+
+
+def judge_model(recipe: Recipe, tails: Sequence[Tail], model_forecast: ModelForecast) -> Recipe:
+    """``recipe`` with each dimension's ``model_serves`` and evidence set from ``tails``."""
+    origins = [o for tail in tails for o in _stretches(tail, recipe.policy.tail_origins)]
+    if not origins:
+        return recipe
+    model = model_forecast([(context, times) for context, times, _ in origins])
+    dims = []
+    for d, dim in enumerate(recipe.dims):
+        log_ratios = []
+        for (context, times, values), by_model in zip(origins, model, strict=True):
+            seen = ~np.isnan(values[:, d])
+            observed = ~np.isnan(context.values[:, d])
+            if not seen.any() or observed.sum() < 2:
+                continue
+            by_recipe = forecast(recipe, context, times[seen], ())[0][:, d]
+            floor = LOG_FLOOR * step_scale(context.values[observed, d]) ** 2
+            model_mse = float(np.mean((by_model[seen, d] - values[seen, d]) ** 2))
+            recipe_mse = float(np.mean((by_recipe - values[seen, d]) ** 2))
+            log_ratios.append(np.log(max(recipe_mse, floor)) - np.log(max(model_mse, floor)))
+        differences = np.asarray(log_ratios)
+        if len(differences) >= recipe.policy.min_origins:
+            p = paired_p_value(differences)
+            ratio = float(np.exp(-differences.mean()))
+        else:
+            p, ratio = 1.0, float("nan")
+        serves = p < recipe.policy.significance
+        dims.append(
+            replace(
+                dim,
+                model_serves=serves,
+                model_ratio=ratio,
+                model_p_value=p,
+                model_origins=len(differences),
+            )
+        )
+    return replace(recipe, dims=tuple(dims))
+
+
+def _stretches(tail: Tail, count: int) -> list[tuple[Series, np.ndarray, np.ndarray]]:
+    """The tail cut into ``count`` stretches of equal time, each after all before it."""
+    if not len(tail.times) or not len(tail.context.times):
+        return []
+    start, end = float(tail.context.times[-1]), float(tail.times[-1])
+    edges = np.linspace(start, end, count + 1)
+    found = []
+    for low, high in itertools.pairwise(edges):
+        before = tail.times <= low
+        inside = (tail.times > low) & (tail.times <= high)
+        if not inside.any():
+            continue
+        context = Series(
+            tail.context.id,
+            np.concatenate([tail.context.times, tail.times[before]]),
+            np.concatenate([tail.context.values, tail.values[before]]),
+        )
+        rows = ~np.isnan(context.values).all(axis=1)
+        context = Series(context.id, context.times[rows], context.values[rows])
+        found.append((context, tail.times[inside], tail.values[inside]))
+    return found

@@ -1,0 +1,218 @@
+"""The forecasting pipeline, top to bottom: backtest the candidates on the data set's own series,
+choose one by the conservative rule, calibrate its intervals on its backtest errors, and keep
+those choices as a versioned ``Recipe``; ``forecast`` answers from a recipe and a context.
+
+Choices are made per dimension, pooled over the data set's series (each series' origins are
+evidence for the same choice), so one recipe also answers a series the fit never saw.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from ..seasons import CALENDAR_PERIODS_S, find_season
+from ..series import Series, TimeKind
+from .backtest import backtest, pooled, step_scale
+from .candidates import CANDIDATES, SIMPLEST, Variant, variants
+from .intervals import LeadVariance, fit_lead_variance
+from .policy import DEFAULT_POLICY, Policy
+from .selection import choose
+
+RECIPE_VERSION = 1
+LEVEL_CLIP = 1e-12  # quantile levels 0 and 1 are answered at this distance from them
+MIN_POINTS = 4  # a dimension of a series with fewer observations is not backtested
+CALENDAR_POINTS = 2  # a calendar period is tried when it holds at least this many spacings
+SAME_PERIOD = 0.1  # a found season this close (relative) to a calendar period or a harmonic of
+# it is that period
+
+
+@dataclass(frozen=True)
+class DimensionRecipe:
+    """One dimension's choice.
+
+    Attributes:
+        candidate: the candidate that serves.
+        season: the season it serves at (time units), or None.
+        log: whether it serves on the logarithm of the values.
+        variance: its forecast variance by lead time, in squared step scales.
+        best: the candidate with the least backtest error.
+        ratios: candidate -> its backtest error over the served candidate's (geometric mean).
+        p_value: the rule's p-value for the served candidate against the best.
+        origins: the backtest origins the choice rests on.
+        reason: why it serves, in one line.
+        model_serves: whether the trained model's own forecast serves instead (it beat the
+            candidate on held-out tails: ``model_evidence.judge_model``).
+        model_ratio: the model's error over the candidate's there (geometric mean; NaN when
+            not judged).
+        model_p_value: the paired test's p-value that the model is better.
+        model_origins: the held-out stretches that judgement rests on.
+    """
+
+    candidate: str
+    season: float | None
+    log: bool
+    variance: LeadVariance
+    best: str
+    ratios: dict[str, float]
+    p_value: float
+    origins: int
+    reason: str
+    model_serves: bool = False
+    model_ratio: float = float("nan")
+    model_p_value: float = 1.0
+    model_origins: int = 0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The forecasting choices of one fit, saved with its checkpoint.
+
+    Attributes:
+        seasons: the seasons the candidates were tried at, in time units.
+        dims: per dimension, its choice.
+        policy: the thresholds they were made under.
+        version: the recipe format.
+    """
+
+    seasons: tuple[float, ...]
+    dims: tuple[DimensionRecipe, ...]
+    policy: Policy = DEFAULT_POLICY
+    version: int = RECIPE_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "seasons": list(self.seasons),
+            "policy": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.policy).items()
+            },
+            "dims": [
+                {
+                    **asdict(d),
+                    "variance": asdict(d.variance),
+                    "model_ratio": d.model_ratio if math.isfinite(d.model_ratio) else None,
+                }
+                for d in self.dims
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Recipe:
+        """The recipe saved by ``to_json``; ValueError for another format or unknown names."""
+        if data.get("version") != RECIPE_VERSION:
+            raise ValueError(
+                f"forecast recipe version {data.get('version')!r} is not {RECIPE_VERSION}"
+            )
+        policy: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data["policy"].items()
+        }
+        dims = []
+        for d in data["dims"]:
+            if d["candidate"] not in CANDIDATES:
+                raise ValueError(f"unknown forecast candidate {d['candidate']!r}")
+            ratio = d.get("model_ratio")
+            fields = {**d, "model_ratio": math.nan if ratio is None else ratio}
+            dims.append(DimensionRecipe(**{**fields, "variance": LeadVariance(**d["variance"])}))
+        return cls(tuple(data["seasons"]), tuple(dims), Policy(**policy), data["version"])
+
+
+def candidate_seasons(series: Sequence[Series], time_kind: TimeKind) -> tuple[float, ...]:
+    """The periods seasonal candidates are tried at: for datetime data, the calendar periods
+    (a year, a week, a day) that hold ``CALENDAR_POINTS`` spacings; and the season the
+    periodogram finds in the series with the most points (``models.seasons``), unless it is
+    one of those."""
+    longest = max(series, key=len)
+    gaps = np.diff(longest.times)
+    step = float(np.median(gaps)) if len(gaps) else 0.0
+    found: list[float] = []
+    if time_kind is TimeKind.DATETIME and step > 0:
+        found += [p for p in CALENDAR_PERIODS_S if p >= CALENDAR_POINTS * step]
+    season = find_season(longest, time_kind)
+    if season is not None and not any(_harmonic(season, p) for p in found):
+        found.append(season)
+    return tuple(sorted(found))
+
+
+def choose_forecast(
+    series: Sequence[Series], seasons: tuple[float, ...], policy: Policy = DEFAULT_POLICY
+) -> Recipe:
+    """Backtest, choose and calibrate, per dimension, on every series of a data set."""
+    dims = []
+    for d in range(series[0].values.shape[1]):
+        seen = [observed(s, d) for s in series]
+        seen = [(t, v) for t, v in seen if len(t) >= MIN_POINTS]
+        tests = [backtest(t, v, seasons, variants(t, v, seasons, policy), policy) for t, v in seen]
+        evidence = pooled(tests)
+        choice = choose(evidence, policy)
+        served = evidence.variants.get(choice.served, Variant(CANDIDATES[SIMPLEST], None))
+        if evidence.origins and choice.served in evidence.candidates():
+            variance = fit_lead_variance(evidence, choice.served, policy)
+        else:
+            variance = LeadVariance(1.0, 1.0, 1.0)  # a random walk's, in steps: no evidence
+        dims.append(
+            DimensionRecipe(
+                served.candidate.name,
+                served.season,
+                served.log,
+                variance,
+                choice.best,
+                choice.ratios,
+                choice.p_value,
+                choice.origins,
+                choice.reason,
+            )
+        )
+    return Recipe(seasons, tuple(dims), policy)
+
+
+def forecast_moments(
+    recipe: Recipe, context: Series, query: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The recipe's mean [Q, D] and variance [Q, D] at ``query`` [Q] after ``context``'s
+    observations; NaN in a dimension the context never observes."""
+    query = np.asarray(query, dtype=np.float64)
+    mean = np.full((len(query), len(recipe.dims)), np.nan)
+    variance = mean.copy()
+    for d, dim in enumerate(recipe.dims):
+        times, values = observed(context, d)
+        if not len(times):
+            continue
+        variant = Variant(CANDIDATES[dim.candidate], dim.season, dim.log)
+        try:
+            forecaster = variant.fit(times, values, recipe.policy)
+        except ValueError:  # a context too short for the season, or not positive: the simplest
+            forecaster = CANDIDATES[SIMPLEST].fit(times, values, None, recipe.policy)
+        mean[:, d] = forecaster(query)
+        variance[:, d] = dim.variance(query - times[-1], step_scale(values))
+    return mean, variance
+
+
+def forecast(
+    recipe: Recipe, context: Series, query: np.ndarray, levels: tuple[float, ...]
+) -> tuple[np.ndarray, dict[float, np.ndarray]]:
+    """The recipe's mean [Q, D] and Gaussian quantiles (level -> [Q, D]) at ``query`` [Q]."""
+    mean, variance = forecast_moments(recipe, context, query)
+    sd = np.sqrt(variance)
+    normal = NormalDist()
+    return mean, {
+        q: mean + normal.inv_cdf(min(max(q, LEVEL_CLIP), 1 - LEVEL_CLIP)) * sd for q in levels
+    }
+
+
+def _harmonic(season: float, period: float) -> bool:
+    """Whether ``season`` is ``period`` or one of its harmonics (period / k), within
+    ``SAME_PERIOD``: a calendar period's own shape already holds its harmonics."""
+    multiple = period / season
+    return round(multiple) >= 1 and abs(multiple / round(multiple) - 1) <= SAME_PERIOD
+
+
+def observed(series: Series, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dimension ``d``'s observed times [N] and values [N] of ``series``."""
+    seen = ~np.isnan(series.values[:, d])
+    return series.times[seen], series.values[seen, d]

@@ -1,0 +1,60 @@
+"""``Policy``: every threshold of the forecasting pipeline in one place.
+
+Each field says what it means; why it has its value is in
+``bench/experiments/forecast-pipeline/README.md`` (the question, the table, the command).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The forecasting pipeline's thresholds.
+
+    Attributes:
+        origins: rolling backtest origins per series, at most.
+        min_origins: fewer origins than this and the simplest candidate serves.
+        min_fit_share: the earliest origin leaves at least this share of the points to fit on.
+        horizon_points: the backtest horizon in median spacings when the series has no season
+            (with a season, the horizon is one season).
+        max_horizon_share: the backtest horizon is at most this share of the series' span.
+        significance: the one-sided level at which a more complex candidate's per-origin
+            errors must beat a simpler one's to replace it.
+        harmonics: the most sine-cosine pairs a seasonal adjustment fits.
+        min_seasons: a season is used (adjusted, repeated) only with this many cycles seen.
+        smoothing_levels: the smoothing weights tried per median spacing (exponential
+            smoothing's alpha), log-spaced between the two bounds.
+        smoothing_points: exponential smoothing reads at most this many latest observations
+            (older ones weigh under 1% at the smallest alpha).
+        interval_leads: the backtest residuals' lead times are pooled into this many bins to
+            estimate the forecast variance as it grows with the lead.
+        log_variants: whether positive series also try the seasonally adjusted candidates on
+            their logarithm (a multiplicative season).
+        tail_origins: each held-out tail is cut into this many stretches, each an origin at
+            which the trained model's forecast faces the recipe's.
+    """
+
+    origins: int = 6
+    min_origins: int = 2
+    min_fit_share: float = 0.4
+    horizon_points: int = 12
+    max_horizon_share: float = 0.125
+    significance: float = 0.05
+    harmonics: int = 8
+    min_seasons: float = 2.0
+    smoothing_levels: tuple[float, float, int] = (0.01, 0.99, 32)
+    smoothing_points: int = 500
+    interval_leads: int = 4
+    tail_origins: int = 3
+    log_variants: bool = True
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.min_origins <= self.origins and 0 < self.significance < 0.5):
+            raise ValueError("need 1 <= min_origins <= origins and 0 < significance < 0.5")
+        if not (0 < self.min_fit_share < 1 and 0 < self.max_horizon_share < 1):
+            raise ValueError("min_fit_share and max_horizon_share must lie in (0, 1)")
+
+
+DEFAULT_POLICY = Policy()

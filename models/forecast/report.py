@@ -1,0 +1,82 @@
+"""The backtest behind a recipe, as users read it (``GET /models/{id}/backtest``): per origin
+and per lead time, the served candidate's MSE beside the naive methods' on the same points.
+Where the trained model serves a dimension instead (``model_serves``), the table shows the
+candidate it beat on the held-out tails."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..series import Series
+from .backtest import Backtest, backtest, pooled
+from .candidates import CANDIDATES, Variant, usable_season
+from .pipeline import MIN_POINTS, Recipe, observed
+
+NAIVE = ("last_value", "drift", "seasonal_naive")
+LEAD_BINS = 4  # the lead times are reported in this many equal stretches of the horizon
+SERVED = "served"
+
+
+def backtest_table(series: Sequence[Series], recipe: Recipe) -> dict[str, Any]:
+    """Per dimension: the horizon, each origin's MSEs and each lead stretch's (JSON-ready)."""
+    dims = []
+    for d, dim in enumerate(recipe.dims):
+        served = Variant(CANDIDATES[dim.candidate], dim.season, dim.log)
+        tests = []
+        for s in series:
+            times, values = observed(s, d)
+            if len(times) < MIN_POINTS:
+                continue
+            naive = [Variant(CANDIDATES[name], None) for name in NAIVE[:2]]
+            naive += [
+                Variant(CANDIDATES["seasonal_naive"], p)
+                for p in recipe.seasons
+                if usable_season(times, p, recipe.policy) is not None
+            ]
+            shown = [served, *[v for v in naive if v.label != served.label]]
+            tests.append(backtest(times, values, recipe.seasons, shown, recipe.policy, s.id))
+        dims.append({**_table(pooled(tests), served.label), "model_serves": dim.model_serves})
+    return {"dims": dims}
+
+
+def _table(evidence: Backtest, served: str) -> dict[str, Any]:
+    names = evidence.candidates()
+    if served not in names:
+        return {"served": served, "horizon": evidence.horizon, "origins": [], "by_lead": []}
+
+    def named(label: str) -> str:
+        return SERVED if label == served else label
+
+    origins = [
+        {
+            "series": o.series,
+            "cut": o.cut,
+            "points": len(o.truth),
+            "mse": {named(n): o.mse(n) for n in names},
+        }
+        for o in evidence.origins
+    ]
+    leads = np.concatenate([o.leads for o in evidence.origins]) / evidence.horizon
+    edges = np.linspace(0.0, max(1.0, float(leads.max())), LEAD_BINS + 1)
+    by_lead = []
+    for low, high in itertools.pairwise(edges):
+        errors: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        for o in evidence.origins:
+            inside = (o.leads / evidence.horizon > low) & (o.leads / evidence.horizon <= high)
+            for n in names:
+                errors[n].append((o.forecasts[n][inside] - o.truth[inside]) ** 2)
+        counts = sum(len(e) for e in errors[served])
+        if counts:
+            by_lead.append(
+                {
+                    "from": float(low),
+                    "to": float(high),
+                    "points": int(counts),
+                    "mse": {named(n): float(np.mean(np.concatenate(errors[n]))) for n in names},
+                }
+            )
+    return {"served": served, "horizon": evidence.horizon, "origins": origins, "by_lead": by_lead}

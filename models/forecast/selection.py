@@ -1,0 +1,106 @@
+"""The one conservative rule that picks the candidate a forecast serves.
+
+At every backtest origin each candidate has an MSE; the candidate with the least mean log MSE
+over the origins is the best. Served is the simplest candidate whose per-origin errors are not
+significantly worse than the best's: a one-sided paired t-test on the per-origin differences of
+log MSE (Diebold & Mariano 1995's test, on origins rather than single errors), at
+``policy.significance``. So a more complex candidate replaces a simpler one only when it wins
+across origins, not on one lucky stretch: a random walk keeps the last value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .backtest import Backtest
+from .candidates import SIMPLEST
+from .policy import Policy
+
+# log MSE is taken of at least this share of the origin's squared scale: an exact forecast
+# (a constant series) gives a finite log.
+LOG_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the rule chose and why.
+
+    Attributes:
+        served: the label of the variant that serves.
+        best: the variant with the least mean log MSE over the origins.
+        ratios: variant -> its geometric-mean MSE ratio to the served one over the origins.
+        p_value: the paired test's p-value that the served candidate is worse than the best
+            (1.0 when it is the best).
+        origins: how many origins the choice rests on.
+        reason: one line for the model's record.
+    """
+
+    served: str
+    best: str
+    ratios: dict[str, float]
+    p_value: float
+    origins: int
+    reason: str
+
+
+def choose(backtest: Backtest, policy: Policy) -> Choice:
+    """The served candidate of ``backtest`` under ``policy``'s rule."""
+    names = backtest.candidates()
+    if len(backtest.origins) < policy.min_origins or not names:
+        why = f"{len(backtest.origins)} backtest origins, fewer than {policy.min_origins}"
+        return Choice(SIMPLEST, SIMPLEST, {}, 1.0, len(backtest.origins), why + ": the simplest")
+    log_mse = {n: np.array([_log_mse(o.mse(n), o.scale) for o in backtest.origins]) for n in names}
+    complexity = {n: backtest.variants[n].complexity for n in names}
+    best = min(names, key=lambda n: (float(log_mse[n].mean()), complexity[n]))
+    simplest_first = sorted(names, key=lambda n: (complexity[n], float(log_mse[n].mean())))
+    for name in simplest_first:
+        p = 1.0 if name == best else paired_p_value(log_mse[name] - log_mse[best])
+        if p >= policy.significance:
+            break
+    ratios = {n: float(np.exp(np.mean(log_mse[n] - log_mse[name]))) for n in names}
+    if name == best:
+        reason = f"{name} had the least error over {len(backtest.origins)} backtest origins"
+    else:
+        reason = (
+            f"{name}, simpler than {best} ({ratios[best]:.3g}x its error), was not significantly "
+            f"worse over {len(backtest.origins)} backtest origins (p = {p:.2g})"
+        )
+    return Choice(name, best, ratios, p, len(backtest.origins), reason)
+
+
+def _log_mse(mse: float, scale: float) -> float:
+    return math.log(max(mse, LOG_FLOOR * scale**2))
+
+
+def paired_p_value(differences: np.ndarray) -> float:
+    """The one-sided p-value that the mean of ``differences`` [K] exceeds 0 (Student's t with
+    K - 1 degrees of freedom); 1.0 when they do not vary and are not positive."""
+    k = len(differences)
+    mean = float(np.mean(differences))
+    sd = float(np.std(differences, ddof=1)) if k > 1 else 0.0
+    if not sd > 0:
+        return 0.0 if mean > 0 and k > 1 else 1.0
+    return student_t_sf(mean / (sd / math.sqrt(k)), k - 1)
+
+
+def student_t_sf(t: float, df: int) -> float:
+    """P(T > t) for Student's t with ``df`` (a positive integer) degrees of freedom, in closed
+    form (Abramowitz & Stegun 26.7.3-4)."""
+    theta = math.atan(t / math.sqrt(df))
+    c2, s = math.cos(theta) ** 2, math.sin(theta)
+    if df % 2 == 1:
+        term, total = 1.0, 1.0 if df > 1 else 0.0
+        for j in range(1, (df - 1) // 2):
+            term *= 2 * j / (2 * j + 1) * c2
+            total += term
+        cdf = 0.5 + (theta + s * math.cos(theta) * total) / math.pi
+    else:
+        term, total = 1.0, 1.0
+        for j in range(1, df // 2):
+            term *= (2 * j - 1) / (2 * j) * c2
+            total += term
+        cdf = 0.5 + 0.5 * s * total
+    return min(1.0, max(0.0, 1.0 - cdf))

@@ -1,0 +1,125 @@
+"""Rolling-origin backtests (where the origins fall, what each may see) and the intervals
+calibrated on them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.forecast.backtest import backtest, pooled
+from models.forecast.candidates import variants
+from models.forecast.intervals import fit_lead_variance
+from models.forecast.pipeline import choose_forecast, forecast
+from models.forecast.policy import DEFAULT_POLICY, Policy
+from models.series import Series
+
+
+def walk(seed: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    """A Gaussian random walk of unit variance per time unit at exponential gaps (mean 1)."""
+    rng = np.random.default_rng(seed)
+    times = np.cumsum(rng.exponential(1.0, n))
+    return times, np.cumsum(rng.normal(size=n) * np.sqrt(np.diff(times, prepend=0.0)))
+
+
+def run(times: np.ndarray, values: np.ndarray, policy: Policy = DEFAULT_POLICY):
+    return backtest(times, values, (), variants(times, (), policy), policy)
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (DEFAULT_POLICY, DEFAULT_POLICY.origins),  # room for 14: at most `origins`
+        (Policy(origins=3, min_origins=2), 3),
+        (Policy(min_fit_share=0.8), 4),  # 0.2 x 299 / 12 = 4.98: the fit share binds
+    ],
+    ids=["default", "three origins", "fit share"],
+)
+def test_origins_step_back_one_horizon_from_the_end(policy, expected):
+    """On a grid of 300 unit steps the horizon is 12 steps and each origin's last fitted time is
+    its cut: ``end - k * 12``."""
+    times = np.arange(300.0)
+    values = np.random.default_rng(0).normal(size=300).cumsum()
+    result = run(times, values, policy)
+    assert result.horizon == policy.horizon_points == 12
+    assert len(result.origins) == expected
+    cuts = []
+    for origin in result.origins:
+        assert len(origin.leads) == 12  # every point of the horizon after the cut
+        assert np.all((origin.leads > 0) & (origin.leads <= result.horizon))
+        targets = np.flatnonzero(np.isin(values, origin.truth))
+        np.testing.assert_allclose(times[targets] - origin.leads, targets[0] - 1)
+        cuts.append(targets[0] - 1)
+    np.testing.assert_array_equal(cuts, 299 - 12 * np.arange(expected, 0, -1))  # oldest first
+    span = times[-1] - times[0]
+    assert cuts[0] - times[0] >= policy.min_fit_share * span
+    if expected < policy.origins:  # one origin more would leave too little to fit on
+        assert cuts[0] - result.horizon - times[0] < policy.min_fit_share * span
+
+
+def test_no_target_lies_at_or_before_its_origins_last_fitted_observation():
+    """At irregular times a lead (from the last fitted observation) may pass one horizon
+    (here 1.3 of them, after the gap over the third cut at 265.3), but every target comes after that
+    observation and within one horizon of the others."""
+    rng = np.random.default_rng(1)
+    times = np.sort(rng.uniform(0.0, 300.0, 300))
+    times = times[(times < 262.0) | (times > 268.0)]
+    values = rng.normal(size=len(times)).cumsum()
+    result = run(times, values)
+    assert len(result.origins) == DEFAULT_POLICY.origins
+    for origin in result.origins:
+        assert np.all(origin.leads > 0)
+        targets = np.flatnonzero(np.isin(values, origin.truth))
+        np.testing.assert_array_equal(np.diff(targets), 1)  # the observations after a cut
+        last_fitted = times[targets] - origin.leads
+        np.testing.assert_allclose(last_fitted, times[targets[0] - 1])
+        assert times[targets[-1]] - times[targets[0]] <= result.horizon
+    assert max(o.leads.max() for o in result.origins) > 1.25 * result.horizon  # across the gap
+
+
+def test_an_origins_forecasts_do_not_see_past_its_cut():
+    """Changing everything from an origin's first target on changes none of its forecasts."""
+    times, values = walk(2)
+    result = run(times, values)
+    for k, origin in enumerate(result.origins):
+        first = np.flatnonzero(np.isin(values, origin.truth))[0]
+        changed = values.copy()
+        changed[first:] += 100.0 * np.sin(np.arange(len(values) - first))
+        again = run(times, changed)
+        for label, forecasts in origin.forecasts.items():
+            np.testing.assert_array_equal(again.origins[k].forecasts[label], forecasts, label)
+        assert not np.array_equal(again.origins[k].truth, origin.truth)
+
+
+def test_a_random_walks_forecast_variance_grows_with_the_lead_and_white_noises_does_not():
+    """The last value's error variance on a walk is its lead in time units; over step scales
+    about 1 (mean gap 1), at a lead of one horizon it is about the horizon."""
+    walks, noises = [], []
+    for seed in range(10):
+        times, values = walk(seed)
+        walks.append(run(times, values))
+        noises.append(run(times, np.random.default_rng(seed).normal(size=len(times))))
+    on_walks = fit_lead_variance(pooled(walks), "last_value", DEFAULT_POLICY)
+    assert on_walks.slope > 0
+    assert on_walks.slope > on_walks.intercept  # 10.6 and 0.02 observed
+    one_horizon = on_walks.intercept + on_walks.slope
+    assert 0.5 * on_walks.horizon < one_horizon < 2 * on_walks.horizon  # 10.6 for 10.9
+    on_noise = fit_lead_variance(pooled(noises), "last_value", DEFAULT_POLICY)
+    assert on_noise.slope < 0.5 * on_noise.intercept  # 0 and 1.16 observed
+    assert on_noise.intercept + on_noise.slope == pytest.approx(1.0, abs=0.3)  # var 2 / scale 2
+
+
+def test_80_percent_intervals_cover_held_out_random_walk_continuations():
+    """Fitted on 300 points, forecast over the next horizon (about 8 points) of 80 walks: 76.8%
+    of 676 held-out points fell inside the 10%-90% interval. Points of one walk are correlated,
+    so the check allows 0.65-0.92 (blocks of 100 seeds gave 0.76-0.82)."""
+    inside = []
+    for seed in range(80):
+        times, values = walk(seed, 330)
+        past = Series("w", times[:300], values[:300, None])
+        recipe = choose_forecast([past], ())
+        ahead = times[300:] <= times[299] + recipe.dims[0].variance.horizon
+        _, quantiles = forecast(recipe, past, times[300:][ahead], (0.1, 0.9))
+        truth = values[300:][ahead]
+        inside.append((quantiles[0.1][:, 0] <= truth) & (truth <= quantiles[0.9][:, 0]))
+    coverage = np.concatenate(inside).mean()
+    assert 0.65 <= coverage <= 0.92, coverage

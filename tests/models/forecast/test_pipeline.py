@@ -1,0 +1,112 @@
+"""The pipeline's recipe (saved, loaded, refused), its forecasts of a series with gaps, and the
+seasons its candidates are tried at."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from models.forecast.pipeline import Recipe, candidate_seasons, choose_forecast, forecast
+from models.seasons import DAY_S
+from models.series import Series, TimeKind
+
+SEASON = 12.0
+YEAR_S = 365.25 * DAY_S  # 31,557,600 s
+WEEK_S = 7 * DAY_S
+LEVELS = (0.9, 0.1, 0.5)  # not sorted: quantiles are answered by level, not by position
+
+
+def two_dimensions(seed: int, n: int = 240) -> Series:
+    """A noisy season of 12 and a random walk at random times on [0, n], each missing about a
+    fifth of its entries (never both in one row)."""
+    rng = np.random.default_rng(seed)
+    times = np.sort(rng.uniform(0.0, float(n), n))
+    wave = 2 * np.sin(2 * np.pi * times / SEASON) + 0.5 * rng.normal(size=n)
+    walk = np.cumsum(rng.normal(size=n))
+    values = np.stack([wave, walk], axis=1)
+    missing = rng.integers(0, 5, n)  # 0: the first is missing, 1: the second, else neither
+    values[missing == 0, 0] = np.nan
+    values[missing == 1, 1] = np.nan
+    return Series(f"s{seed}", times, values)
+
+
+def test_a_recipe_saved_as_json_and_loaded_forecasts_the_same():
+    series = two_dimensions(0)
+    recipe = choose_forecast([series, two_dimensions(1)], (SEASON,))
+    assert recipe.dims[0].season == SEASON  # a recipe with a season and a ratio of each
+    assert recipe.dims[1].season is None
+    loaded = Recipe.from_json(json.loads(json.dumps(recipe.to_json())))
+    assert json.dumps(loaded.to_json()) == json.dumps(recipe.to_json())
+    assert loaded.policy == recipe.policy and loaded.seasons == recipe.seasons
+    query = series.times[-1] + np.linspace(0.5, 30.0, 20)
+    mean, quantiles = forecast(recipe, series, query, LEVELS)
+    mean_again, quantiles_again = forecast(loaded, series, query, LEVELS)
+    np.testing.assert_array_equal(mean_again, mean)
+    for level in LEVELS:
+        np.testing.assert_array_equal(quantiles_again[level], quantiles[level])
+
+
+def test_a_recipe_of_another_version_or_an_unknown_candidate_is_refused_by_name():
+    saved = choose_forecast([two_dimensions(2)], (SEASON,)).to_json()
+    other = {**json.loads(json.dumps(saved)), "version": 2}
+    with pytest.raises(ValueError, match="version 2"):
+        Recipe.from_json(other)
+    unknown = json.loads(json.dumps(saved))
+    unknown["dims"][1]["candidate"] = "prophet"
+    with pytest.raises(ValueError, match="prophet"):
+        Recipe.from_json(unknown)
+
+
+def test_forecasts_of_a_series_with_gaps_answer_every_dimension_with_ordered_quantiles():
+    series = two_dimensions(3)
+    recipe = choose_forecast([series], (SEASON,))
+    query = series.times[-1] + np.linspace(0.5, 30.0, 20)
+    mean, quantiles = forecast(recipe, series, query, LEVELS)
+    assert mean.shape == (20, 2)
+    assert np.isfinite(mean).all()
+    assert sorted(quantiles) == sorted(LEVELS)
+    for level in LEVELS:
+        assert quantiles[level].shape == (20, 2)
+    np.testing.assert_allclose(quantiles[0.5], mean)
+    assert np.all(quantiles[0.1] < quantiles[0.5])
+    assert np.all(quantiles[0.5] < quantiles[0.9])
+    width = quantiles[0.9] - quantiles[0.1]
+    assert width[-1, 1] > width[0, 1]  # the walk's interval widens with the lead
+
+
+def test_a_dimension_the_context_never_observes_answers_nan_and_leaves_the_others_alone():
+    series = two_dimensions(4)
+    recipe = choose_forecast([series], (SEASON,))
+    only_first = Series("c", series.times, series.values.copy())
+    only_first.values[:, 1] = np.nan
+    rows = ~np.isnan(only_first.values[:, 0])
+    only_first = Series("c", series.times[rows], only_first.values[rows])
+    query = series.times[-1] + np.array([1.0, 5.0])
+    mean, quantiles = forecast(recipe, only_first, query, LEVELS)
+    assert np.isnan(mean[:, 1]).all() and np.isnan(quantiles[0.9][:, 1]).all()
+    np.testing.assert_array_equal(mean[:, 0], forecast(recipe, series, query, LEVELS)[0][:, 0])
+
+
+def test_monthly_datetime_data_try_a_year_and_not_a_week():
+    starts = [datetime(2010 + m // 12, m % 12 + 1, 1, tzinfo=UTC) for m in range(120)]
+    times = np.array([s.timestamp() for s in starts])
+    rng = np.random.default_rng(5)
+    values = np.sin(2 * np.pi * times / YEAR_S) + 0.3 * rng.normal(size=len(times))
+    seasons = candidate_seasons([Series("m", times, values[:, None])], TimeKind.DATETIME)
+    assert YEAR_S == 31_557_600.0
+    assert YEAR_S in seasons
+    assert WEEK_S not in seasons and DAY_S not in seasons
+    assert seasons == (YEAR_S,)  # the periodogram's year is the calendar's, not a second one
+
+
+def test_numeric_data_try_the_season_they_have_and_none_without_one():
+    rng = np.random.default_rng(6)
+    times = np.sort(rng.uniform(0.0, 240.0, 240))
+    noise = rng.normal(size=240)
+    assert candidate_seasons([Series("n", times, noise[:, None])], TimeKind.NUMERIC) == ()
+    wave = 2 * np.sin(2 * np.pi * times / SEASON) + noise
+    (season,) = candidate_seasons([Series("s", times, wave[:, None])], TimeKind.NUMERIC)
+    assert season == pytest.approx(SEASON, rel=0.02)
