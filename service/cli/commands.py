@@ -216,7 +216,7 @@ def _backtest(args: argparse.Namespace) -> int:
     """``odecast models ID --backtest``: per dimension and origin, the served forecast's MSE
     beside the naive methods'."""
     if not (args.backtest and args.model_id):
-        raise SystemExit("odecast models: give a model id and --backtest together")
+        raise CliError("odecast models: give a model id and --backtest together", EXIT_USAGE)
     with _client(args) as client:
         table = client.backtest(args.model_id)
     if args.json:

@@ -177,6 +177,24 @@ def test_jobs_and_models_tables_and_json(
     assert len(model["series_ids"]) == 20 and model["n_points"] == 800
 
 
+def test_models_backtest_prints_each_origins_errors(
+    stack: dict, trained: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, model_id = stack["url"], trained["model_id"]
+    code, out, _ = run(["models", model_id, "--backtest", "--url", url], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    dimension_lines = [line for line in lines if line.startswith("dimension ")]
+    assert len(dimension_lines) == 2  # the oscillators' position and velocity
+    headers = [line for line in lines if line.startswith("SERIES")]
+    assert len(headers) == 2 and all("SERVED" in h.split() for h in headers)
+    code, out, _ = run(["models", model_id, "--backtest", "--json", "--url", url], capsys)
+    table = json.loads(out)
+    assert code == 0 and len(table["dims"]) == 2 and table["model_id"] == model_id
+    code, _, err = run(["models", model_id, "--url", url], capsys)
+    assert code == 2 and "--backtest" in err
+
+
 def test_predict_at_times_prints_a_table(
     stack: dict, trained: dict, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,75 @@ def test_sample_quantiles_are_nan_where_a_sample_is():
     got = sample_quantiles(samples, (0.1, 0.9))
     assert np.isnan(got[:, 1, 0]).all()
     assert not np.isnan(np.delete(got.reshape(2, -1), 2, axis=1)).any()
+
+
+def test_forecasts_come_from_the_recipe_where_it_serves_and_from_the_model_where_it_does_not(
+    tiny_model,
+):
+    import dataclasses
+    from statistics import NormalDist
+
+    from models.forecast.pipeline import forecast_moments
+
+    recipe = tiny_model.forecast_recipe
+    assert recipe is not None  # every trained model carries one
+    context = damped_oscillator(1, n_points=12, seed=9).series[0]
+    last = context.times[-1]
+    times = np.array([last + 0.5, context.times[3] + 0.01, last + 2.0])
+    levels = (0.1, 0.5, 0.9)
+    by_recipe = dataclasses.replace(
+        tiny_model,
+        forecast_recipe=dataclasses.replace(
+            recipe, dims=tuple(dataclasses.replace(d, model_serves=False) for d in recipe.dims)
+        ),
+    )
+    served = predict(by_recipe, context, times, n_samples=200, quantiles=levels, seed=1)
+    mean, variance = forecast_moments(recipe, context, times[[0, 2]])
+    np.testing.assert_allclose(served.mean[[0, 2]], mean, rtol=1e-9, atol=1e-9)
+    spread = NormalDist().inv_cdf(0.9) * np.sqrt(variance)
+    np.testing.assert_allclose(served.quantiles[0.9][[0, 2]], mean + spread, rtol=0.02)
+    alone = predict(
+        dataclasses.replace(tiny_model, forecast_recipe=None),
+        context,
+        times,
+        n_samples=200,
+        quantiles=levels,
+        seed=1,
+    )
+    np.testing.assert_allclose(served.mean[1], alone.mean[1])  # interpolation: the model's
+    by_model = dataclasses.replace(
+        tiny_model,
+        forecast_recipe=dataclasses.replace(
+            recipe, dims=tuple(dataclasses.replace(d, model_serves=True) for d in recipe.dims)
+        ),
+    )
+    own = predict(by_model, context, times, n_samples=200, quantiles=levels, seed=1)
+    np.testing.assert_array_equal(own.mean, alone.mean)  # where the model won, its forecasts
+
+
+def test_a_saved_recipe_loads_and_a_checkpoint_without_one_serves_the_model_alone(
+    tiny_model, tmp_path
+):
+    import json
+
+    from models.checkpoint import CheckpointError
+    from models.latent.resume import load_trained_model, save_trained_model
+
+    save_trained_model(tmp_path, tiny_model)
+    loaded = load_trained_model(tmp_path).forecast_recipe
+    assert loaded is not None  # compared as JSON: a NaN model ratio is not equal to itself
+    assert json.dumps(loaded.to_json()) == json.dumps(tiny_model.forecast_recipe.to_json())
+    document = json.loads((tmp_path / "meta.json").read_text())
+    meta = document["meta"]
+    without = {k: v for k, v in meta.items() if k != "forecast_recipe"}
+    _rewrite_meta(tmp_path, {**document, "meta": without})
+    assert load_trained_model(tmp_path).forecast_recipe is None  # trained before recipes
+    newer = {**meta, "forecast_recipe": {**meta["forecast_recipe"], "version": 9}}
+    _rewrite_meta(tmp_path, {**document, "meta": newer})
+    with pytest.raises(CheckpointError, match="version 9"):
+        load_trained_model(tmp_path)
+
+
+def _rewrite_meta(folder, document) -> None:
+    """meta.json replaced by ``document`` (its checksums cover the tensor files only)."""
+    (folder / "meta.json").write_text(json.dumps(document))
