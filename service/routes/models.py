@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Annotated
 
 import redis
@@ -44,16 +45,23 @@ def list_models(store: StoreDep, connection: RedisDep) -> ModelList:
     return ModelList(models=shown)
 
 
-@router.get("/models/{model_id}", response_model=ModelOut, responses=responses(404, 422))
-def get_model(model_id: ModelId, store: StoreDep, connection: RedisDep) -> ModelOut:
+@contextlib.contextmanager
+def _readable(model_id: str) -> Iterator[None]:
+    """404 for an unknown model, 409 for a record that cannot be read, inside the block."""
     try:
-        return model_out(settled(store.record(model_id), store, connection))
+        yield
     except UnknownModelError:
         raise not_found("model", model_id) from None
     except CorruptFileError as err:
         log.error("model %s: %s", model_id, err)
         message = f"model {model_id!r}: its record is damaged; delete it and fit again"
         raise ApiError(409, "model_unreadable", message) from err
+
+
+@router.get("/models/{model_id}", response_model=ModelOut, responses=responses(404, 422))
+def get_model(model_id: ModelId, store: StoreDep, connection: RedisDep) -> ModelOut:
+    with _readable(model_id):
+        return model_out(settled(store.record(model_id), store, connection))
 
 
 @router.get(
@@ -62,14 +70,8 @@ def get_model(model_id: ModelId, store: StoreDep, connection: RedisDep) -> Model
 def get_backtest(model_id: ModelId, store: StoreDep) -> BacktestOut:
     """The served forecast's backtest errors per origin and lead time beside the naive methods';
     409 while the model has none (still training, or trained before backtests were kept)."""
-    try:
+    with _readable(model_id):
         record = store.record(model_id)
-    except UnknownModelError:
-        raise not_found("model", model_id) from None
-    except CorruptFileError as err:
-        log.error("model %s: %s", model_id, err)
-        message = f"model {model_id!r}: its record is damaged; delete it and fit again"
-        raise ApiError(409, "model_unreadable", message) from err
     table = (record.skill or {}).get("backtest")
     if not isinstance(table, dict) or not isinstance(table.get("dims"), list):
         message = (
