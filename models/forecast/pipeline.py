@@ -123,20 +123,22 @@ class Recipe:
 
 
 def candidate_seasons(series: Sequence[Series], time_kind: TimeKind) -> tuple[float, ...]:
-    """The periods seasonal candidates are tried at: for datetime data, the calendar periods
-    (a year, a week, a day) that hold ``CALENDAR_POINTS`` spacings; and the season the
-    periodogram finds in the series with the most points (``models.seasons``), unless it is
-    one of those."""
+    """The periods seasonal candidates are tried at, the data's dominant one first (the
+    backtests forecast one cycle of it): the season the periodogram finds in the series with
+    the most points (``models.seasons``), taken as the calendar period it is a harmonic of when
+    there is one; then, for datetime data, the other calendar periods (a year, a week, a day)
+    that hold ``CALENDAR_POINTS`` spacings, shortest first."""
     longest = max(series, key=len)
     gaps = np.diff(longest.times)
     step = float(np.median(gaps)) if len(gaps) else 0.0
-    found: list[float] = []
+    calendar: list[float] = []
     if time_kind is TimeKind.DATETIME and step > 0:
-        found += [p for p in CALENDAR_PERIODS_S if p >= CALENDAR_POINTS * step]
+        calendar = sorted(p for p in CALENDAR_PERIODS_S if p >= CALENDAR_POINTS * step)
     season = find_season(longest, time_kind)
-    if season is not None and not any(_harmonic(season, p) for p in found):
-        found.append(season)
-    return tuple(sorted(found))
+    if season is not None:
+        season = next((p for p in calendar if _harmonic(season, p)), season)
+    first = [] if season is None else [season]
+    return tuple(first + [p for p in calendar if p != season])
 
 
 def choose_forecast(

@@ -22,7 +22,7 @@ def walk(seed: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(times: np.ndarray, values: np.ndarray, policy: Policy = DEFAULT_POLICY):
-    return backtest(times, values, (), variants(times, (), policy), policy)
+    return backtest(times, values, (), variants(times, values, (), policy), policy)
 
 
 @pytest.mark.parametrize(

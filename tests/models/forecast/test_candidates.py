@@ -145,7 +145,8 @@ def test_theta_continues_a_noiseless_line_in_its_direction_at_half_its_slope(slo
 
 def test_variants_try_only_the_seasons_the_data_span_simplest_first():
     times = np.arange(0.0, 30.0)  # spans 2 seasons of 12, not of 20
-    found = variants(times, (SEASON, 20.0), DEFAULT_POLICY)
+    values = np.linspace(-1.0, 1.0, len(times))  # not positive: no variant on the logarithm
+    found = variants(times, values, (SEASON, 20.0), DEFAULT_POLICY)
     labels = [v.label for v in found]
     assert set(labels) == {
         "last_value",
@@ -153,9 +154,11 @@ def test_variants_try_only_the_seasons_the_data_span_simplest_first():
         "mean_reversion",
         "ses",
         "theta",
+        "combination",
         "seasonal_naive@12",
         "ses@12",
         "theta@12",
+        "combination@12",
     }
     assert len(labels) == len(set(labels))
     complexities = [v.complexity for v in found]
@@ -168,12 +171,17 @@ def test_variants_try_only_the_seasons_the_data_span_simplest_first():
         assert set(simpler) <= set(labels[:i]), variant.label
         if not variant.candidate.seasonal:  # its own unadjusted variant comes first
             assert labels.index(variant.candidate.name) < i
-    assert variants(times, (), DEFAULT_POLICY) == [v for v in found if v.season is None]
+    assert variants(times, values, (), DEFAULT_POLICY) == [v for v in found if v.season is None]
+    positive = variants(times, values + 2.0, (SEASON, 20.0), DEFAULT_POLICY)
+    on_log = [v for v in positive if v.log]
+    assert {v.label for v in on_log} == {"ses@12:log", "theta@12:log", "combination@12:log"}
+    assert all(v.complexity == v.candidate.complexity + 2 for v in on_log)
+    assert [v for v in positive if not v.log] == found
 
 
 def test_a_season_is_usable_from_the_policys_number_of_cycles():
     assert DEFAULT_POLICY.min_seasons == 2.0
     spanned = np.arange(0.0, 2 * SEASON + 1)  # spans 24: two seasons
-    assert any(v.season == SEASON for v in variants(spanned, (SEASON,), DEFAULT_POLICY))
+    assert any(v.season == SEASON for v in variants(spanned, -spanned, (SEASON,), DEFAULT_POLICY))
     short = spanned[:-1]  # spans 23
-    assert all(v.season is None for v in variants(short, (SEASON,), DEFAULT_POLICY))
+    assert all(v.season is None for v in variants(short, -short, (SEASON,), DEFAULT_POLICY))

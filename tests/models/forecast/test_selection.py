@@ -75,7 +75,7 @@ def test_noisy_seasonal_series_serve_a_seasonal_variant():
 def test_with_too_few_origins_the_simplest_serves_and_the_reason_says_why():
     series = noisy_season(0)
     times, values = series.times, series.values[:, 0]
-    found = variants(times, (SEASON,), DEFAULT_POLICY)
+    found = variants(times, values, (SEASON,), DEFAULT_POLICY)
     one_origin = backtest(times, values, (SEASON,), found, Policy(origins=1, min_origins=1))
     assert len(one_origin.origins) == 1 < DEFAULT_POLICY.min_origins
     choice = choose(one_origin, DEFAULT_POLICY)
