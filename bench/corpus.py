@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2, help="fits at once, one thread each (2)")
     parser.add_argument("--only", nargs="*", help="items whose name contains one of these")
     parser.add_argument("--anchors-only", action="store_true", help="the references, no odecast")
+    parser.add_argument(
+        "--references",
+        nargs="+",
+        default=["auto_ets", "auto_theta", "auto_arima", "prophet"],
+        help="the forecasting references to run (all four; a slow one may be left out)",
+    )
     parser.add_argument("--records", type=Path, help="the JSON-lines file of per-fit scores")
     parser.add_argument("--report-only", action="store_true", help="report the records as they are")
     parser.add_argument("--write-docs", action="store_true", help="the tables into benchmarks.md")
@@ -86,7 +92,7 @@ def tasks(args: argparse.Namespace) -> list[Task]:
     return found
 
 
-def run_task(task: Task, anchors_only: bool) -> dict[str, Any]:
+def run_task(task: Task, anchors_only: bool, references: tuple[str, ...]) -> dict[str, Any]:
     """One fit's scores as a JSON-ready record (in a worker process, one thread)."""
     import torch
 
@@ -95,7 +101,9 @@ def run_task(task: Task, anchors_only: bool) -> dict[str, Any]:
 
     started = time.monotonic()
     if task.kind == "series":
-        record = score_series(task.name, task.k, task.seed, with_odecast=not anchors_only)
+        record = score_series(
+            task.name, task.k, task.seed, with_odecast=not anchors_only, references=references
+        )
     else:
         record = score_population(task.name, task.seed, with_odecast=not anchors_only)
     record.update(key=task.key, kind=task.kind, name=task.name, k=task.k, seed=task.seed)
@@ -103,11 +111,13 @@ def run_task(task: Task, anchors_only: bool) -> dict[str, Any]:
     return record
 
 
-def run(todo: list[Task], jobs: int, anchors_only: bool) -> Iterator[dict[str, Any]]:
+def run(
+    todo: list[Task], jobs: int, anchors_only: bool, references: tuple[str, ...]
+) -> Iterator[dict[str, Any]]:
     """The records of ``todo`` as they finish; a failed fit gives a record with its error."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_task, task, anchors_only): task for task in todo}
+        futures = {pool.submit(run_task, task, anchors_only, references): task for task in todo}
         for future in as_completed(futures):
             task = futures[future]
             try:
@@ -143,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         pending = [t for t in todo if t.key not in done or "error" in done[t.key]]
         log(f"{len(todo)} fits, {len(todo) - len(pending)} already in {path}")
         with path.open("a") as out:
-            for record in run(pending, args.jobs, args.anchors_only):
+            for record in run(pending, args.jobs, args.anchors_only, tuple(args.references)):
                 out.write(json.dumps(record) + "\n")
                 out.flush()
                 done[record["key"]] = record

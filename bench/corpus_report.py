@@ -52,6 +52,7 @@ INTERPOLATION_REFERENCES = ("pchip", "gaussian_process")
 POPULATION_INTERPOLATION = ("linear", "pchip", "gaussian_process", "mean_shape")
 POPULATION_EXTRAPOLATION = ("last_value", "mean_curve")
 STAND_IN = "last_value"  # answers for a reference that failed at an origin
+RAN_SHARE = 0.9  # a reference is shown when this share of the records ran it (--references)
 SMALL_GROUP = 8  # frequency groups with fewer series are reported but not judged
 TIME_POINTS = 3000  # fit times are judged on series of at most this many points
 MSE_FLOOR = 1e-12  # relative to the series' variance: a ratio's denominator is never 0
@@ -81,13 +82,16 @@ def _populations_by_name() -> dict[str, Population]:
     return {p.name: p for p in populations()}
 
 
-def score_series(name: str, k: int, seed: int, *, with_odecast: bool) -> dict[str, Any]:
+def score_series(
+    name: str, k: int, seed: int, *, with_odecast: bool, references: Sequence[str] = REFERENCES
+) -> dict[str, Any]:
     """The record of one origin of a single series."""
     series = _series_by_name()[name]
     origin = origins(series)[ORIGINS - k]
     train = origin.train
+    methods = (*NAIVE, *references)
     forecasts: dict[str, Forecast | None] = dict(
-        forecast_anchors(series, train, origin.ahead, cache=AnchorCache())
+        forecast_anchors(series, train, origin.ahead, cache=AnchorCache(), methods=methods)
     )
     interpolations = {
         m: Forecast(v)
@@ -284,7 +288,8 @@ def _singles_report(singles: Sequence[Mapping[str, Any]], seeds: Sequence[int]) 
     crps = {s: {n: series_ratios(by_seed[s][n], "crps") for n in names} for s in seeds}
     interp = {s: {n: interpolation_ratios(by_seed[s][n]) for n in names} for s in seeds}
     with_odecast = all(ODECAST in ratios[s][n] for s in seeds for n in names)
-    methods = [ODECAST] * with_odecast + [PIPELINE, *NAIVE[:2], *REFERENCES]
+    ran = [m for m in REFERENCES if _share_run(singles, m) >= RAN_SHARE]
+    methods = [ODECAST] * with_odecast + [PIPELINE, *NAIVE[:2], *ran]
     methods = [m for m in methods if all(m in ratios[seeds[0]][n] for n in names)]
     lines = [
         f"\n**Forecasts** of {len(names)} single series at {ORIGINS} origins each: "
@@ -305,7 +310,7 @@ def _singles_report(singles: Sequence[Mapping[str, Any]], seeds: Sequence[int]) 
             m: [geometric_mean(ratios[s][n][m] for n in members) for s in seeds] for m in methods
         }
         cells += [_seeds(gms[m]) for m in methods]
-        best_ref = min(REFERENCES, key=lambda m: gms[m][0] if m in gms else math.inf)
+        best_ref = min(ran, key=lambda m: gms[m][0] if m in gms else math.inf)
         rel = [o / gms[best_ref][0] for o in gms[system]]
         wins = [
             statistics.fmean(ratios[s][n][system] < ratios[s][n][best_ref] for n in members)
@@ -325,6 +330,12 @@ def _singles_report(singles: Sequence[Mapping[str, Any]], seeds: Sequence[int]) 
         f"- {'met' if ok else 'MISSED'}: {text}" for text, ok in verdicts
     ]
     return lines
+
+
+def _share_run(singles: Sequence[Mapping[str, Any]], method: str) -> float:
+    """The share of records in which ``method`` was run (answered, or failed on its own)."""
+    ran = [method in r["forecast"] or method in r.get("failed", ()) for r in singles]
+    return statistics.fmean(ran) if ran else 0.0
 
 
 def _worst(

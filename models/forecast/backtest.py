@@ -1,8 +1,7 @@
 """Rolling-origin backtests: every candidate refitted on a series' past at several origins and
 scored on the horizon after each (Tashman 2000, "Out-of-sample tests of forecasting accuracy").
 
-The horizon is the first of the seasons (the dominant one) the series spans
-``policy.min_seasons`` times, else
+The horizon is the shortest season the series spans ``policy.min_seasons`` times, else
 ``policy.horizon_points`` median spacings, and at most ``policy.max_horizon_share`` of the span.
 Origins step back one horizon at a time from the end, as many as ``policy.origins`` while the
 earliest leaves ``policy.min_fit_share`` of the span to fit on; an origin whose horizon holds no
@@ -70,10 +69,10 @@ class Backtest:
 
 def horizon(times: np.ndarray, seasons: tuple[float, ...], policy: Policy) -> float:
     """The backtest horizon of a series observed at ``times`` [T], in time units: one cycle of
-    the first usable of ``seasons`` (the dominant one first)."""
+    the shortest usable of ``seasons``."""
     span = float(times[-1] - times[0]) if len(times) > 1 else 0.0
     usable = [p for p in seasons if usable_season(times, p, policy) is not None]
-    wanted = usable[0] if usable else policy.horizon_points * spacing(times)
+    wanted = min(usable) if usable else policy.horizon_points * spacing(times)
     return min(wanted, policy.max_horizon_share * span) if span > 0 else 0.0
 
 

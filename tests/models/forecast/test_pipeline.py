@@ -74,7 +74,8 @@ def test_forecasts_of_a_series_with_gaps_answer_every_dimension_with_ordered_qua
     assert np.all(quantiles[0.1] < quantiles[0.5])
     assert np.all(quantiles[0.5] < quantiles[0.9])
     width = quantiles[0.9] - quantiles[0.1]
-    assert width[-1, 1] > width[0, 1]  # the walk's interval widens with the lead
+    # an interval never narrows with the lead (a seasonal naive forecast's may stay as wide)
+    assert np.all(np.diff(width, axis=0) >= -1e-12)
 
 
 def test_a_dimension_the_context_never_observes_answers_nan_and_leaves_the_others_alone():
