@@ -68,8 +68,7 @@ class Backtest:
 
 
 def horizon(times: np.ndarray, seasons: tuple[float, ...], policy: Policy) -> float:
-    """The backtest horizon of a series observed at ``times`` [T], in time units: one cycle of
-    the shortest usable of ``seasons``."""
+    """The backtest horizon of a series observed at ``times`` [T], in time units."""
     span = float(times[-1] - times[0]) if len(times) > 1 else 0.0
     usable = [p for p in seasons if usable_season(times, p, policy) is not None]
     wanted = min(usable) if usable else policy.horizon_points * spacing(times)

@@ -4,23 +4,18 @@ The backtest residuals, each divided by its origin's scale (``backtest.step_scal
 into ``policy.interval_leads`` bins of lead time; the variance as a function of lead is the line
 ``a + b * lead`` (both at least 0, leads in horizons) fitted to the bins' mean squared scaled
 residuals, weighted by their counts. A forecast at lead ``l`` after a context of scale ``s`` then
-has variance ``s^2 (a + b l)``, beyond the backtest horizon too (the line continued), and the
-quantiles of Student's t with one degree of freedom fewer than the origins: errors within one
-origin move together, so the variance rests on about as many independent pieces of evidence as
-there are origins, and a variance estimated from few of them is wider in its tails than a
-Gaussian (the served candidate was also chosen for its small backtest errors).
+has variance ``s^2 (a + b l)``, beyond the backtest horizon too (the line continued), and
+Gaussian quantiles.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from .backtest import Backtest
 from .policy import Policy
-from .selection import student_t_sf
 
 
 @dataclass(frozen=True)
@@ -30,32 +25,16 @@ class LeadVariance:
     Attributes:
         intercept, slope: a and b, in squared step scales.
         horizon: the backtest horizon in time units (what a lead of 1 is).
-        dof: the degrees of freedom of the forecast's Student t (origins less one, at least 1).
     """
 
     intercept: float
     slope: float
     horizon: float
-    dof: int = 1
 
     def __call__(self, lead_times: np.ndarray, scale: float) -> np.ndarray:
         """The variance [Q] at ``lead_times`` [Q] (time units after the context's end)."""
         leads = np.maximum(np.asarray(lead_times, dtype=np.float64), 0.0) / self.horizon
         return scale**2 * (self.intercept + self.slope * leads)
-
-
-@functools.lru_cache(maxsize=256)
-def student_t_quantile(level: float, dof: int) -> float:
-    """The ``level`` quantile of Student's t with ``dof`` degrees of freedom (bisection on the
-    closed-form survival function)."""
-    low, high = -1e3, 1e3
-    for _ in range(80):
-        middle = (low + high) / 2
-        if 1.0 - student_t_sf(middle, dof) < level:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2
 
 
 def fit_lead_variance(backtest: Backtest, served: str, policy: Policy) -> LeadVariance:
@@ -80,5 +59,4 @@ def fit_lead_variance(backtest: Backtest, served: str, policy: Policy) -> LeadVa
         a, b = float(np.average(means, weights=weights)), 0.0
     if a < 0:  # through the origin, still matching the pooled variance
         a, b = 0.0, float(np.sum(weights * means * centres) / np.sum(weights * centres**2))
-    dof = max(1, len(backtest.origins) - 1)
-    return LeadVariance(float(a), float(b), backtest.horizon, dof)
+    return LeadVariance(float(a), float(b), backtest.horizon)

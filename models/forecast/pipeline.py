@@ -11,15 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
-from ..seasons import CALENDAR_PERIODS_S, explains_significantly, find_season
+from ..seasons import CALENDAR_PERIODS_S, find_season
 from ..series import Series, TimeKind
 from .backtest import backtest, pooled, step_scale
 from .candidates import CANDIDATES, SIMPLEST, Variant, variants
-from .intervals import LeadVariance, fit_lead_variance, student_t_quantile
+from .intervals import LeadVariance, fit_lead_variance
 from .policy import DEFAULT_POLICY, Policy
 from .selection import choose
 
@@ -121,34 +122,20 @@ class Recipe:
         return cls(tuple(data["seasons"]), tuple(dims), Policy(**policy), data["version"])
 
 
-def candidate_seasons(
-    series: Sequence[Series], time_kind: TimeKind, policy: Policy = DEFAULT_POLICY
-) -> tuple[float, ...]:
-    """The periods seasonal candidates are tried at, shortest first (the backtests forecast
-    one cycle of the first the data span): the season the periodogram finds in the series with
-    the most points (``models.seasons``), taken as the calendar period it is a harmonic of when
-    there is one; and, for datetime data, the other calendar periods (a year, a week, a day)
-    that hold ``CALENDAR_POINTS`` spacings and whose sine and cosine explain the detrended
-    series significantly (``policy.calendar_significance``)."""
+def candidate_seasons(series: Sequence[Series], time_kind: TimeKind) -> tuple[float, ...]:
+    """The periods seasonal candidates are tried at: for datetime data, the calendar periods
+    (a year, a week, a day) that hold ``CALENDAR_POINTS`` spacings; and the season the
+    periodogram finds in the series with the most points (``models.seasons``), unless it is
+    one of those."""
     longest = max(series, key=len)
-    times, values = observed(longest, 0)
+    gaps = np.diff(longest.times)
+    step = float(np.median(gaps)) if len(gaps) else 0.0
     found: list[float] = []
-    if len(times) > 2:
-        step = float(np.median(np.diff(times)))
-        line = np.polyfit(times - times.mean(), values, 1)
-        residual = values - np.polyval(line, times - times.mean())
-        datetime = time_kind is TimeKind.DATETIME and step > 0
-        calendar = [p for p in CALENDAR_PERIODS_S if datetime and p >= CALENDAR_POINTS * step]
-        if calendar:
-            found = [
-                p
-                for p in calendar
-                if explains_significantly(times, residual, p, policy.calendar_significance)
-            ]
-        season = find_season(longest, time_kind)
-        if season is not None:
-            season = next((p for p in calendar if _harmonic(season, p)), season)
-            found = [*found, season] if season not in found else found
+    if time_kind is TimeKind.DATETIME and step > 0:
+        found += [p for p in CALENDAR_PERIODS_S if p >= CALENDAR_POINTS * step]
+    season = find_season(longest, time_kind)
+    if season is not None and not any(_harmonic(season, p) for p in found):
+        found.append(season)
     return tuple(sorted(found))
 
 
@@ -167,7 +154,7 @@ def choose_forecast(
         if evidence.origins and choice.served in evidence.candidates():
             variance = fit_lead_variance(evidence, choice.served, policy)
         else:
-            variance = LeadVariance(1.0, 1.0, 1.0, 1)  # a random walk's, in steps: no evidence
+            variance = LeadVariance(1.0, 1.0, 1.0)  # a random walk's, in steps: no evidence
         dims.append(
             DimensionRecipe(
                 served.candidate.name,
@@ -209,16 +196,13 @@ def forecast_moments(
 def forecast(
     recipe: Recipe, context: Series, query: np.ndarray, levels: tuple[float, ...]
 ) -> tuple[np.ndarray, dict[float, np.ndarray]]:
-    """The recipe's mean [Q, D] and quantiles (level -> [Q, D], Student t: ``intervals``) at
-    ``query`` [Q]."""
+    """The recipe's mean [Q, D] and Gaussian quantiles (level -> [Q, D]) at ``query`` [Q]."""
     mean, variance = forecast_moments(recipe, context, query)
     sd = np.sqrt(variance)
-    quantiles = {}
-    for q in levels:
-        clipped = min(max(q, LEVEL_CLIP), 1 - LEVEL_CLIP)
-        dof = np.array([dim.variance.dof for dim in recipe.dims])  # [D]
-        quantiles[q] = mean + np.array([student_t_quantile(clipped, int(k)) for k in dof]) * sd
-    return mean, quantiles
+    normal = NormalDist()
+    return mean, {
+        q: mean + normal.inv_cdf(min(max(q, LEVEL_CLIP), 1 - LEVEL_CLIP)) * sd for q in levels
+    }
 
 
 def _harmonic(season: float, period: float) -> bool:

@@ -22,9 +22,6 @@ class Policy:
         max_horizon_share: the backtest horizon is at most this share of the series' span.
         significance: the one-sided level at which a more complex candidate's per-origin
             errors must beat a simpler one's to replace it.
-        calendar_significance: a calendar period (a year, a week, a day) is tried as a season
-            when its sine and cosine explain more than this many times the variance per degree
-            of freedom they leave (``models.seasons.explains_significantly``).
         harmonics: the most sine-cosine pairs a seasonal adjustment fits.
         min_seasons: a season is used (adjusted, repeated) only with this many cycles seen.
         smoothing_levels: the smoothing weights tried per median spacing (exponential
@@ -44,8 +41,7 @@ class Policy:
     min_fit_share: float = 0.4
     horizon_points: int = 12
     max_horizon_share: float = 0.125
-    significance: float = 0.05
-    calendar_significance: float = 20.0
+    significance: float = 0.1
     harmonics: int = 8
     min_seasons: float = 2.0
     smoothing_levels: tuple[float, float, int] = (0.01, 0.99, 32)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from statistics import NormalDist
 
 import numpy as np
 
-from ..forecast.intervals import student_t_quantile
 from ..forecast.pipeline import Recipe, forecast_moments
 from ..series import Series
 from .decoding import Request, decode
@@ -141,7 +141,7 @@ def _recipe_forecasts(
     recipe: Recipe | None, ask: Ask, wanted: np.ndarray, samples: np.ndarray
 ) -> np.ndarray:
     """``samples`` [S, T', D] with the forecasts (times after the context's last observation)
-    of every dimension the recipe serves replaced by draws from its forecast: its Student t
+    of every dimension the recipe serves replaced by draws from its Gaussian forecast: normal
     quantiles at evenly spaced levels, shuffled per entry under the ask's seed, so that their
     mean and quantiles are the forecast's own, not a sampling error's."""
     ahead = wanted > ask.context.times[-1]
@@ -153,15 +153,15 @@ def _recipe_forecasts(
     mean, variance = forecast_moments(recipe, ask.context, wanted[ahead])  # [A, D]
     s = samples.shape[0]
     levels = (np.arange(s) + 0.5) / s
+    z = np.array([NormalDist().inv_cdf(q) for q in levels])  # [S]
     rng = np.random.default_rng([ask.seed, RECIPE_STREAM])
+    shuffled = rng.permuted(np.broadcast_to(z[:, None, None], (s, *mean.shape)), axis=0)
+    draws = mean[None] + np.sqrt(variance)[None] * shuffled  # [S, A, D]
     out = samples.copy()
     columns = np.flatnonzero(ahead)
     for d in dims:
-        t = np.array([student_t_quantile(q, recipe.dims[d].variance.dof) for q in levels])  # [S]
-        shuffled = rng.permuted(np.broadcast_to(t[:, None], (s, len(columns))), axis=0)
-        draws = mean[None, :, d] + np.sqrt(variance[None, :, d]) * shuffled  # [S, A]
         known = ~np.isnan(mean[:, d])
-        out[:, columns[known], d] = draws[:, known]
+        out[:, columns[known], d] = draws[:, known, d]
     return out
 
 
