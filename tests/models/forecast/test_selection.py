@@ -56,15 +56,16 @@ def test_paired_p_value_of_differences_that_do_not_vary():
 
 
 def test_random_walks_keep_the_last_value():
-    """19 of these 20 walks serve the last value (seed 14 serves drift); 96 of 100 seeds did."""
+    """At the default level (0.1) 18 of these 20 walks serve the last value (2 drift); 85 of 100
+    seeds did (bench/experiments/forecast-pipeline: the rest get drift, SES or mean reversion)."""
     served = [choose_forecast([random_walk(seed)], ()).dims[0] for seed in range(20)]
     assert sum(d.candidate == "last_value" for d in served) >= 17
     assert all(d.origins == DEFAULT_POLICY.origins for d in served)
 
 
 def test_noisy_seasonal_series_serve_a_seasonal_variant():
-    """All 20 serve a variant at the season (16 ses@12, 4 seasonal_naive@12); 99 of 100 seeds
-    did (one served mean_reversion)."""
+    """All 20 serve a variant at the season (18 ses@12, 1 theta@12, 1 seasonal_naive@12); 100
+    of 100 seeds did."""
     served = [choose_forecast([noisy_season(seed)], (SEASON,)).dims[0] for seed in range(20)]
     seasonal = [
         d.season == SEASON and d.candidate in ("seasonal_naive", "ses", "theta") for d in served
