@@ -196,7 +196,7 @@ def _pooled(forecasts: Sequence[Forecast], targets: Sequence[np.ndarray]) -> dic
 
 
 def _headline(forecast: Mapping[str, Mapping[str, float]]) -> str:
-    naive = min(forecast[m]["mse"] for m in NAIVE if m in forecast)
+    naive = max(min(forecast[m]["mse"] for m in NAIVE if m in forecast), 1e-300)
     parts = [
         f"{m} {forecast[m]['mse'] / naive:.2f}" for m in (ODECAST, "auto_ets") if m in forecast
     ]
