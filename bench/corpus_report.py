@@ -171,14 +171,8 @@ def _last_observed(values: np.ndarray) -> np.ndarray:
     return last
 
 
-def _figures(forecast: Forecast, targets: np.ndarray) -> dict[str, float]:
-    scores = Scores()
-    scores.add("m", forecast, targets)
-    summary = scores.summary()
-    figures = {"mse": summary["mse"]["m"], "crps": summary["crps"]["m"], "n": summary["targets"]}
-    for nominal, value in summary["coverage"].get("m", {}).items():
-        figures[f"cov{nominal}"] = value
-    return figures
+def _figures(answer: Forecast, targets: np.ndarray) -> dict[str, float]:
+    return _pooled([answer], [targets])
 
 
 def _pooled(forecasts: Sequence[Forecast], targets: Sequence[np.ndarray]) -> dict[str, float]:

@@ -23,7 +23,7 @@ from .backtest import step_scale
 from .pipeline import Recipe, forecast
 from .selection import LOG_FLOOR, paired_p_value
 
-# (context, times [Q]) -> the model's served point forecast [Q, D]
+# [(context, times [Q])] -> the model's served point forecasts [Q, D], one per ask
 ModelForecast = Callable[[Sequence[tuple[Series, np.ndarray]]], list[np.ndarray]]
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..seasons import CALENDAR_PERIODS_S, find_season
 from ..series import Series, TimeKind
-from .backtest import backtest, pooled, step_scale
+from .backtest import Backtest, backtest, pooled, step_scale
 from .candidates import CANDIDATES, SIMPLEST, Variant, variants
 from .intervals import LeadVariance, fit_lead_variance
 from .policy import DEFAULT_POLICY, Policy
@@ -143,11 +143,21 @@ def choose_forecast(
     series: Sequence[Series], seasons: tuple[float, ...], policy: Policy = DEFAULT_POLICY
 ) -> Recipe:
     """Backtest, choose and calibrate, per dimension, on every series of a data set."""
-    dims = []
+    return choose_forecast_with_evidence(series, seasons, policy)[0]
+
+
+def choose_forecast_with_evidence(
+    series: Sequence[Series], seasons: tuple[float, ...], policy: Policy = DEFAULT_POLICY
+) -> tuple[Recipe, tuple[Backtest, ...]]:
+    """``choose_forecast``'s recipe and, per dimension, the pooled backtest it chose on."""
+    dims, evidences = [], []
     for d in range(series[0].values.shape[1]):
-        seen = [observed(s, d) for s in series]
-        seen = [(t, v) for t, v in seen if len(t) >= MIN_POINTS]
-        tests = [backtest(t, v, seasons, variants(t, v, seasons, policy), policy) for t, v in seen]
+        seen = [(s.id, *observed(s, d)) for s in series]
+        tests = [
+            backtest(t, v, seasons, variants(t, v, seasons, policy), policy, series_id)
+            for series_id, t, v in seen
+            if len(t) >= MIN_POINTS
+        ]
         evidence = pooled(tests)
         choice = choose(evidence, policy)
         served = evidence.variants.get(choice.served, Variant(CANDIDATES[SIMPLEST], None))
@@ -168,7 +178,8 @@ def choose_forecast(
                 choice.reason,
             )
         )
-    return Recipe(seasons, tuple(dims), policy)
+        evidences.append(evidence)
+    return Recipe(seasons, tuple(dims), policy), tuple(evidences)
 
 
 def forecast_moments(

@@ -11,41 +11,34 @@ from typing import Any
 
 import numpy as np
 
-from ..series import Series
-from .backtest import Backtest, backtest, pooled
-from .candidates import CANDIDATES, Variant, usable_season
-from .pipeline import MIN_POINTS, Recipe, observed
+from .backtest import Backtest
+from .candidates import CANDIDATES, Variant
+from .pipeline import Recipe
 
 NAIVE = ("last_value", "drift", "seasonal_naive")
 LEAD_BINS = 4  # the lead times are reported in this many equal stretches of the horizon
 SERVED = "served"
 
 
-def backtest_table(series: Sequence[Series], recipe: Recipe) -> dict[str, Any]:
-    """Per dimension: the horizon, each origin's MSEs and each lead stretch's (JSON-ready)."""
+def backtest_table(recipe: Recipe, evidence: Sequence[Backtest]) -> dict[str, Any]:
+    """Per dimension: the horizon, each origin's MSEs and each lead stretch's (JSON-ready),
+    from the backtests the recipe was chosen on (``choose_forecast_with_evidence``)."""
     dims = []
-    for d, dim in enumerate(recipe.dims):
-        served = Variant(CANDIDATES[dim.candidate], dim.season, dim.log)
-        tests = []
-        for s in series:
-            times, values = observed(s, d)
-            if len(times) < MIN_POINTS:
-                continue
-            naive = [Variant(CANDIDATES[name], None) for name in NAIVE[:2]]
-            naive += [
-                Variant(CANDIDATES["seasonal_naive"], p)
-                for p in recipe.seasons
-                if usable_season(times, p, recipe.policy) is not None
-            ]
-            shown = [served, *[v for v in naive if v.label != served.label]]
-            tests.append(backtest(times, values, recipe.seasons, shown, recipe.policy, s.id))
-        dims.append({**_table(pooled(tests), served.label), "model_serves": dim.model_serves})
+    for dim, tested in zip(recipe.dims, evidence, strict=True):
+        served = Variant(CANDIDATES[dim.candidate], dim.season, dim.log).label
+        naive = [
+            label
+            for label, variant in tested.variants.items()
+            if variant.candidate.name in NAIVE and not variant.log and label != served
+        ]
+        dims.append({**_table(tested, served, naive), "model_serves": dim.model_serves})
     return {"dims": dims}
 
 
-def _table(evidence: Backtest, served: str) -> dict[str, Any]:
-    names = evidence.candidates()
-    if served not in names:
+def _table(evidence: Backtest, served: str, naive: list[str]) -> dict[str, Any]:
+    scored = evidence.candidates()
+    names = [served, *[n for n in naive if n in scored]]
+    if served not in scored:
         return {"served": served, "horizon": evidence.horizon, "origins": [], "by_lead": []}
 
     def named(label: str) -> str:

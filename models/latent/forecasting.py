@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..forecast.model_evidence import Tail, judge_model
-from ..forecast.pipeline import candidate_seasons, choose_forecast
+from ..forecast.pipeline import candidate_seasons, choose_forecast_with_evidence
 from ..forecast.report import backtest_table
 from ..series import Dataset, Series
 from .holdout import Holdout
@@ -35,7 +35,7 @@ ROUNDING = 1e-9  # relative: a forecast does not "beat" the naive method by less
 def attach_recipe(trained: TrainedModel, dataset: Dataset, holdout: Holdout) -> TrainedModel:
     """``trained`` with its forecast recipe and the skill figures of what it serves."""
     seasons = candidate_seasons(dataset.series, dataset.time_kind)
-    recipe = choose_forecast(dataset.series, seasons)
+    recipe, evidence = choose_forecast_with_evidence(dataset.series, seasons)
     tails = [Tail(c.context, c.times, c.values) for c in holdout.extrapolation if len(c.times)]
     tails = [t for t in tails if len(t.context.times)]
 
@@ -47,7 +47,7 @@ def attach_recipe(trained: TrainedModel, dataset: Dataset, holdout: Holdout) -> 
     served = replace(trained, forecast_recipe=recipe)
     skill = dict(trained.skill)
     skill["forecast_recipe"] = _finite(recipe.to_json())
-    skill["backtest"] = _finite(backtest_table(dataset.series, recipe))
+    skill["backtest"] = _finite(backtest_table(recipe, evidence))
     figures = skill.get("extrapolation")
     if isinstance(figures, dict) and tails and not all(d.model_serves for d in recipe.dims):
         skill["extrapolation"] = {**figures, **_served_figures(served, tails, figures)}
