@@ -43,8 +43,8 @@ def linear_trend(times: np.ndarray, values: np.ndarray, query: np.ndarray) -> np
     span = times[-1] - times[0] if len(times) else 0.0
     if not span > 0:
         return last_value(times, values, query)
-    # in spans from the last time: polyfit's column scaling squares the times, and times
-    # spaced 1e-300 apart underflowed to a failed least squares
+    # in spans from the last time: polyfit's column scaling squares the times, which underflows
+    # for times spaced 1e-300 apart and fails the least squares
     slope, intercept = np.polyfit((times - times[-1]) / span, values, 1)
     return slope * ((query - times[-1]) / span) + intercept
 
@@ -62,14 +62,13 @@ def seasonal_naive(
 # Lags (in observations) whose pairs fit ``mean_reversion``'s rate; the rates tried: none, or
 # log-spaced from a tenth of a return per span to two per mean spacing. A rate under
 # REVERSION_RETURNS per span counts as none: a random walk's own mean makes it look
-# mean-reverting (the Dickey-Fuller bias), and its fitted rate is rarely that fast: 0.7-2.7% of
-# 900 random walks of 200-3,000 points got a rate (a `/tmp` script), against 13-28% when any
-# rate from a tenth per span counted.
+# mean-reverting (the Dickey-Fuller bias), and its fitted rate is rarely that fast
+# (bench/experiments/held-out-rules/README.md, section 5).
 REVERSION_LAGS = (1, 2, 4, 8)
 REVERSION_RATES = 48
 REVERSION_RETURNS = 20.0
-# The rate is fitted on at most this many pairs a lag, spread over the series: a forecast of a
-# long series is then served in a millisecond, not four.
+# The rate is fitted on at most this many pairs a lag, spread over the series: its cost stops
+# growing with the series' length (bench/experiments/held-out-rules/README.md, section 5).
 REVERSION_PAIRS = 512
 
 

@@ -28,8 +28,8 @@ RECENT_MIN_CYCLES = 10.0
 # leave, above DRIFT_SIGNIFICANCE. The season has drifted, and a forecast repeats the latest
 # cycles, not the average one (moved on to the series' end by the drift since the LATEST_CYCLES
 # cycles before them). Under a steady season the gain is noise, the best of a few periods' 2-dof
-# chi-square: on 1,100 steady noisy seasons (amplitude 0.7-1.5 noise, 12 or 52 points a cycle)
-# it was at most 14 (99% below 7); on drifting oscillations whose period was 4-16% off, 757-4,317.
+# chi-square, well under the threshold; a drift of a few percent gains far more
+# (bench/experiments/long-series/README.md, section 2).
 LATEST_CYCLES = 5
 DRIFT_SIGNIFICANCE = 20.0
 # A latest period further than this factor from the season is another season, not a drift.
@@ -101,8 +101,9 @@ def latest_period(
 
 def _drifted(times: np.ndarray, values: np.ndarray, season: float, found: float) -> bool:
     """Whether the period ``found`` explains significantly more of ``values`` than ``season``
-    (``DRIFT_SIGNIFICANCE``). A ratio of the two explained sums, tried first, was blind to a slow
-    drift (0.81-0.85 with periods 4-5% off) and fooled by noise on sparse weak seasons."""
+    (``DRIFT_SIGNIFICANCE``), not whether it explains a larger share: under a slow drift the two
+    periods explain nearly as much, and on sparse weak seasons noise moves the share
+    (bench/experiments/long-series/README.md, section 2)."""
     residual = _detrended(times, values)
     # residual degrees of freedom: a line, a sine and a cosine, and the period searched
     return explains_significantly(

@@ -22,12 +22,9 @@ from ..series import Series, TimeKind
 HARMONICS = 3
 # The trend's slope may change at a knot every KNOT_SEASONS seasons, at most MAX_KNOTS of them
 # (Prophet's changepoints: 25, at fixed places), each change shrunk by a ridge of TREND_RIDGE per
-# observation: a forecast goes on with the latest years' slope, not the whole history's.
-# `bench/base_trend.py` measures the base alone forecasting the long cases' held-out season: one
-# line over four decades of co2 had 59x Prophet's error, this trend 0.89x; against the line,
-# trend_season 0.78x, drifting_oscillator 1.05x, sunspots 1.26x (its interpolation 0.90x). Knots
-# every 1 to 4 seasons with ridges of 0.3 to 3 gave co2 0.89-1.87x Prophet; without the ridge,
-# 1.35-6.6x.
+# observation: a forecast goes on with the latest years' slope, not the whole history's, and the
+# ridge keeps the knots from following the noise (bench/experiments/long-series/README.md,
+# section 3).
 KNOT_SEASONS = 2.0
 MAX_KNOTS = 25
 TREND_RIDGE = 1.0

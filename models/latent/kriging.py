@@ -10,12 +10,11 @@ one, else a least-squares line) is taken out first, so the process models what i
 The kernel (smoothness 1/2, 3/2 or 5/2, a length and a noise share) is chosen per dimension by
 maximum likelihood on the training series, with the variance profiled out: a grid over lengths
 (one eigendecomposition per block of observations), every noise share priced from it at once.
-Measured on the long quality cases' hidden points (``bench/kriging.py``), the trend plus
-kriged residuals scored 0.99x linear interpolation on co2, 0.81x on the drifting oscillator,
-0.64x on trend_season, 0.66x on sunspots and 0.96x on the mean-reverting walk (its ideal
-predictor: 0.956x). The answer at a time reads only its ``NEIGHBOURS`` nearest observations (a
-Matérn process's screening makes the rest negligible: 32 agreed with all of them to 3 digits),
-so a 2,000-point context costs a few small solves, not one of 2,000.
+Alone, the trend plus kriged residuals fill gaps with less error than linear interpolation where
+a series is noisy or curved, and about as well elsewhere (bench/experiments/kriging/README.md).
+The answer at a time reads only its ``NEIGHBOURS`` nearest observations (a Matérn process's
+screening makes far observations negligible), so a 2,000-point context costs a few small solves,
+not one of 2,000.
 
 The model's mean is blended towards the kriged answer by a weight fitted on held-out points
 (``models.latent.blend``): the kriging is a candidate, never imposed.
@@ -45,8 +44,8 @@ NOISE_SHARES = np.geomspace(1e-4, 100.0, 49)
 # The likelihood reads at most FIT_POINTS observations per dimension (the latest of each series
 # first), in consecutive blocks of at most BLOCK (their correlations across blocks are ignored);
 # with many dimensions, FIT_POINTS_IN_ALL shared among them, but at least FIT_POINTS_LEAST each
-# (a fit of 600 points takes about 0.4 s here: 64 dimensions would have added half a minute to
-# every job's end).
+# (every job ends with one fit per dimension, whose cost grows with the points it reads;
+# bench/experiments/kriging/README.md).
 FIT_POINTS = 600
 FIT_POINTS_IN_ALL = 2400
 FIT_POINTS_LEAST = 150
@@ -242,7 +241,7 @@ def _krige_scaled(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``krige``'s mean [Q] and the variance of a new observation [Q] on the process's variance
     (``process_variance``). A context of at most ``EXACT_POINTS`` is one block for both, so its
-    factor is computed once: the two had been half of a prediction's kriging time."""
+    factor is computed once, not once for each (bench/experiments/kriging/README.md)."""
     if len(times) > EXACT_POINTS:
         mean, share = krige(kernel, times, residual, query)
         return mean, share * process_variance(kernel, times, residual)
@@ -363,7 +362,8 @@ def fit_kernel(blocks: list[tuple[np.ndarray, np.ndarray]]) -> Kernel | None:
     spacing = float(np.median(gaps))
     candidates = [(nu, length) for nu in SMOOTHNESS for length in LENGTHS * spacing]
     # OpenBLAS's threads spin against each other when the cores are busy (training, other
-    # processes): small eigendecompositions ran up to 100x slower; one thread is what they need.
+    # processes), and small eigendecompositions gain nothing from threads: one thread each
+    # (bench/experiments/kriging/README.md).
     with threadpool_limits(limits=1, user_api="blas"):
         best = _best(scaled, candidates)
         if best is None:

@@ -5,7 +5,7 @@ is one training example and an integration over decades. So long series are cut 
 one length (in the data's time units): training draws windows at random offsets every epoch, and
 a prediction reads the window around a requested time (interpolation) or the last part of a
 window before it (extrapolation). A data set whose series are all short is not windowed at all:
-each series is one window, as before.
+each series is one window.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ class WindowPlan:
             (``models.seasons.latest_period``).
         steady: a season was found over the whole longest series, not only in its latest part
             (``models.seasons.find_recent_season``): only a steady one carries a fitted base. A
-            steady season that has drifted keeps its base at the latest period: measured on the
-            drifting oscillator, dropping the base forecast worse on average (1.64x against
-            1.52x the best naive method over 3 seeds), better on the worst seed (1.84x, 2.12x).
+            steady season that has drifted keeps its base at the latest period: without it the
+            forecast is worse on average, though not on every fit
+            (bench/experiments/long-series/README.md, section 5).
         drifted: the season's latest cycles have another period, which ``season`` is.
     """
 
@@ -106,8 +106,8 @@ def _medium_length(dataset: Dataset, longest: Series, season: float | None) -> f
     ``WINDOW_SEASONS`` seasons, at least ``MEDIUM_WINDOW_POINTS`` typical spacings, when the data
     set holds at most ``FEW_SERIES`` series and its longest spans ``MEDIUM_WINDOWS`` such
     windows. Unwindowed, a decade of monthly values is one training example and gets no seasonal
-    base: on 144 monthly air passenger counts the forecast of the last year had 1.38-1.55x the
-    seasonal naive method's error, windowed 0.57-0.63x (docs/benchmarks.md, "Medium series")."""
+    base, and its forecast can lose to the seasonal naive method's; windowed, it learns from many
+    examples over its own base (bench/experiments/long-series/README.md, section 1)."""
     if season is None or len(dataset) > FEW_SERIES:
         return None
     spacing = _spacing(longest)
