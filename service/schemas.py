@@ -229,7 +229,16 @@ class Skill(BaseModel):
         description="Calendar periods the base carries beside the season (time units).",
     )
     extrapolation_method: Literal["latent_ode", "seasonal_base"] = "latent_ode"
-    interpolation: JobSkill | None = None
+    interpolation: JobSkill | None = Field(
+        None, description="Filling gaps; in a family, gaps of at most gap_limit only."
+    )
+    gap_limit: float | None = Field(
+        None,
+        description="Families: gaps wider than this (time units) have a blend of their own.",
+    )
+    wide_gap_interpolation: JobSkill | None = Field(
+        None, description="Families: filling gaps wider than gap_limit (a series read sparsely)."
+    )
     extrapolation: JobSkill | None = None
     forecast_recipe: ForecastRecipe | None = Field(
         None, description="What serves forecasts and why; null for models trained before it."

@@ -20,9 +20,11 @@ import numpy as np
 from ..baselines import MEAN_REVERSION, fit_reversion
 from ..series import Series
 from .blend import (
+    KRIGE,
     ExtrapolationBlend,
     InterpolationBlend,
     extrapolation_features,
+    gap_widths,
     interpolation_features,
     neighbour_times,
     offsets,
@@ -33,6 +35,9 @@ from .kriging import Kriged, Kriging
 # Interval levels the scale is fitted to, and the factors tried.
 LEVELS = (80, 90)
 SCALES = np.geomspace(0.2, 20.0, 121)
+# A gap wider than this many median spacings of a family's observations is a wide gap
+# (``Calibration.gap_limit``): at least three missing observations in a row.
+GAP_SPACINGS = 3.0
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,13 @@ class Calibration:
             stretch, and a lucky one (early stopping chose the epoch that did best on it) shrinks
             the fitted scale below the noise. Relative, so that a new series on another scale
             gets a floor on its own. None: no floor.
-        kriging: the kernels of the interpolation blend's kriged answer; None when its weight
-            is 0 (``models.latent.kriging``).
+        kriging: the kernels of the interpolation blends' kriged answer; None when no blend
+            leans on it (``models.latent.kriging``).
+        wide_gap_blend, wide_gap_scale: the blend and interval scale of gaps wider than
+            ``gap_limit`` (data time units, per dimension: ``blend.gap_widths``); the others
+            take ``interpolation_blend`` and ``interpolation_scale``. A family of short series
+            has both kinds to serve, a stored series missing a few points and a new one read
+            from a few, and what fills the one best can fail the other. None: one blend.
     """
 
     interpolation_scale: float = 1.0
@@ -63,11 +73,29 @@ class Calibration:
     extrapolation_blend: ExtrapolationBlend = field(default_factory=ExtrapolationBlend)
     extrapolation_floor: tuple[float, ...] | None = None
     kriging: Kriging | None = None
+    wide_gap_blend: InterpolationBlend | None = None
+    wide_gap_scale: float = 1.0
+    gap_limit: float | None = None
+
+    @property
+    def interpolation_blends(self) -> tuple[InterpolationBlend, ...]:
+        """The interpolation blends in use: one, or that of narrow gaps and that of wide ones."""
+        if self.wide_gap_blend is None or self.gap_limit is None:
+            return (self.interpolation_blend,)
+        return (self.interpolation_blend, self.wide_gap_blend)
+
+    def wide_gaps(self, context: Series, times: np.ndarray) -> np.ndarray:
+        """[T, D]: which entries at ``times`` fill a gap wider than ``gap_limit`` (none with one
+        blend)."""
+        if len(self.interpolation_blends) == 1 or self.gap_limit is None:
+            return np.zeros((len(times), context.dims), dtype=bool)
+        widths = gap_widths(context, times)
+        return np.isfinite(widths) & (widths > self.gap_limit)
 
     def times_needed(self, context: Series, times: np.ndarray) -> np.ndarray:
-        """Sorted unique ``times`` [T], plus the observations around them when the
+        """Sorted unique ``times`` [T], plus the observations around them when an
         interpolation blend needs the model's mean there: what ``blend`` reads."""
-        if not self.interpolation_blend.active:
+        if not any(b.active for b in self.interpolation_blends):
             return times
         return np.union1d(times, neighbour_times(context, times))
 
@@ -90,8 +118,8 @@ class Calibration:
         samples = np.take(known, positions, axis=1)
         inside = (times >= context.times[0]) & (times <= context.times[-1])
         after = times > context.times[-1]
-        interpolation, extrapolation = self.interpolation_blend, self.extrapolation_blend
-        blend_inside = interpolation.active and inside.any()
+        extrapolation = self.extrapolation_blend
+        blend_inside = any(b.active for b in self.interpolation_blends) and inside.any()
         blend_after = extrapolation.active and after.any()
         if not (blend_inside or blend_after):
             return samples
@@ -106,7 +134,8 @@ class Calibration:
                 known_mean,
                 None if kriged is None else kriged.mean,
             )
-            offset[inside] = offsets(features, interpolation.weights)
+            weights = self._interpolation_weights(context, times[inside])  # [K, Q, D]
+            offset[inside] = (weights * features).sum(axis=0)
         if blend_after:
             mean = known_mean[positions[after]]
             features = extrapolation_features(
@@ -116,12 +145,23 @@ class Calibration:
         samples += offset
         if kriged is not None:
             respreading = np.compress(inside, samples, axis=1)  # contiguous, unlike [:, mask]
-            samples[:, inside] = respread(respreading, kriged.variance, interpolation.krige)
+            krige = self._interpolation_weights(context, times[inside])[KRIGE]
+            samples[:, inside] = respread(respreading, kriged.variance, krige)
         return samples
 
+    def _interpolation_weights(self, context: Series, times: np.ndarray) -> np.ndarray:
+        """The interpolation blend's weights [K, T, D] of each entry at ``times`` (inside the
+        context's range): the wide gaps' where ``wide_gaps``, the others' elsewhere."""
+        narrow = np.asarray(self.interpolation_blend.weights)[:, None, None]
+        shape = (len(narrow), len(times), context.dims)
+        if self.wide_gap_blend is None:
+            return np.broadcast_to(narrow, shape)
+        wide = np.asarray(self.wide_gap_blend.weights)[:, None, None]
+        return np.where(self.wide_gaps(context, times)[None], wide, narrow) * np.ones(shape)
+
     def _kriged(self, context: Series, times: np.ndarray) -> Kriged | None:
-        """The kriged answer at ``times`` when the interpolation blend leans on it."""
-        if self.kriging is None or self.interpolation_blend.krige == 0.0:
+        """The kriged answer at ``times`` when an interpolation blend leans on it."""
+        if self.kriging is None or not any(b.krige for b in self.interpolation_blends):
             return None
         return self.kriging(context, times)
 
@@ -135,7 +175,11 @@ class Calibration:
         """``samples`` [S, T, D] at ``times`` [T] with their spread scaled per time
         (``extrapolating`` [T]), and forecasts' spread raised to their floor (``_floor``)."""
         scale = np.where(extrapolating, self.extrapolation_scale, self.interpolation_scale)
-        widened = widen(samples, scale[None, :, None])
+        scale = np.broadcast_to(scale[:, None], samples.shape[1:])
+        if context is not None and times is not None and self.wide_gap_blend is not None:
+            wide = self.wide_gaps(context, times) & ~extrapolating[:, None]
+            scale = np.where(wide, self.wide_gap_scale, scale)
+        widened = widen(samples, scale[None])
         if context is None or not extrapolating.any():
             return widened
         floor = self._floor(context, None if times is None else times[extrapolating])
@@ -171,6 +215,11 @@ class Calibration:
                 None if self.extrapolation_floor is None else list(self.extrapolation_floor)
             ),
             "kriging": None if self.kriging is None else self.kriging.to_json(),
+            "wide_gap_blend": (
+                None if self.wide_gap_blend is None else self.wide_gap_blend.to_json()
+            ),
+            "wide_gap_scale": self.wide_gap_scale,
+            "gap_limit": self.gap_limit,
         }
 
     @classmethod
@@ -185,6 +234,10 @@ class Calibration:
             ExtrapolationBlend.from_json(data.get("extrapolation_blend")),
             _floor(data.get("extrapolation_floor")),
             Kriging.from_json(data.get("kriging")),
+            # models trained before wide gaps had their own blend have none
+            InterpolationBlend.from_json(wide) if (wide := data.get("wide_gap_blend")) else None,
+            float(data.get("wide_gap_scale", 1.0)),
+            None if data.get("gap_limit") is None else float(data["gap_limit"]),
         )
 
 

@@ -1,7 +1,9 @@
 """What training never sees: held-out series or points, for early stopping and the skill figures.
 
 A family of short series holds out whole series (``val_fraction`` of them): the model is judged on
-series it never read, interpolating 20% of each and extrapolating its second half from its first.
+series it never read, filling gaps in each (a sparse case, 20% of it observed, and dense ones,
+each hiding one of ``GAP_FOLDS`` folds of its inner points: what a user asks of a stored series)
+and extrapolating its second half from its first.
 One or a few series (or windowed, long ones) hold out points instead: the tail of every series
 (what extrapolation would be asked next) and a share of the points before it (what interpolation
 would fill in). Either way the figures are computed on points no gradient came from.
@@ -9,7 +11,7 @@ would fill in). Either way the figures are computed on points no gradient came f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +24,9 @@ from .windows import EXTRAPOLATION_CONTEXT
 # extrapolation (what the quality benchmark measures on short families).
 SERIES_INTERPOLATION_OBSERVED = 0.2
 SERIES_EXTRAPOLATION_OBSERVED = 0.5
+# Dense gaps in a held-out whole series: its inner points fall into this many folds at random,
+# and each fold is hidden from the rest in turn (every inner point is predicted once).
+GAP_FOLDS = 3
 # Holding out points: the tail (at most this share of a series' span, at most the horizon a
 # window is trained to extrapolate) and this share of the points before it.
 TAIL_SHARE = 0.2
@@ -59,6 +64,10 @@ class Holdout:
         by_series: True when whole series are held out, False when points of each are.
         in_sample: True when nothing was held out (``val_fraction`` 0): the cases are cut from
             the training series themselves.
+        training_gaps: dense gaps cut from the training series when whole series are held out
+            (``GAP_FOLDS`` per series): training read their points, so they judge only the
+            answers that do not use the model (linear interpolation, the monotone cubic, the
+            kriged answer), which a family's few held-out series cannot tell apart alone.
     """
 
     train: list[Series]
@@ -66,6 +75,7 @@ class Holdout:
     extrapolation: list[HeldOut]
     by_series: bool
     in_sample: bool = False
+    training_gaps: list[HeldOut] = field(default_factory=list)
 
 
 def make_holdout(
@@ -96,9 +106,24 @@ def _series_cases(
         size = count(n, SERIES_INTERPOLATION_OBSERVED)
         observed = np.sort(rng.choice(n, size=size, replace=False))
         interpolation.append(_case(s, observed, np.setdiff1d(np.arange(n), observed)))
+        interpolation += _gap_cases(s, rng)
         prefix = np.arange(count(n, SERIES_EXTRAPOLATION_OBSERVED))
         extrapolation.append(_case(s, prefix, np.arange(len(prefix), n)))
-    return Holdout(train, interpolation, extrapolation, by_series=True, in_sample=in_sample)
+    gaps = [] if in_sample else [case for s in train for case in _gap_cases(s, rng)]
+    return Holdout(train, interpolation, extrapolation, True, in_sample, gaps)
+
+
+def _gap_cases(series: Series, rng: np.random.Generator) -> list[HeldOut]:
+    """``GAP_FOLDS`` cases of ``series``, each hiding one fold of its inner points (none with
+    fewer than ``GAP_FOLDS`` inner points)."""
+    inner = rng.permutation(np.arange(1, len(series) - 1))
+    if len(inner) < GAP_FOLDS:
+        return []
+    everything = np.arange(len(series))
+    return [
+        _case(series, np.setdiff1d(everything, fold), np.sort(fold))
+        for fold in np.array_split(inner, GAP_FOLDS)
+    ]
 
 
 def _horizon(normaliser: Normaliser) -> float | None:

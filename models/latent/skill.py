@@ -9,7 +9,7 @@ predictive samples (a proper score of the whole distribution, in the data's unit
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +24,14 @@ from ..baselines import (
     seasonal,
     seasonal_name,
 )
+from ..series import Series
 from .blend import (
+    KRIGE,
     ExtrapolationBlend,
     InterpolationBlend,
     cross_fitted_shift,
     fit_weights,
+    gap_widths,
     interpolation_features,
     neighbour_times,
     pooled,
@@ -36,6 +39,7 @@ from .blend import (
     shifted,
 )
 from .calibration import (
+    GAP_SPACINGS,
     LEVELS,
     Calibration,
     context_variance,
@@ -53,9 +57,10 @@ from .normaliser import Normaliser
 SKILL_SAMPLES = 100
 INTERPOLATION_PARTNER = "linear_interpolation"
 # The interpolation blend's weights that serve linear interpolation itself (``blend.py``).
-LINEAR_ONLY = (1.0, 1.0, 0.0)
-# Those that serve the kriged answer alone (``models.latent.kriging``).
-KRIGED_ONLY = (0.0, 0.0, 1.0)
+LINEAR_ONLY = (1.0, 1.0, 0.0, 0.0)
+# Those that serve the kriged answer alone (``models.latent.kriging``), the monotone cubic alone.
+KRIGED_ONLY = (0.0, 0.0, 1.0, 0.0)
+PCHIP_ONLY = (0.0, 0.0, 0.0, 1.0)
 # The extrapolation blend's weight that serves the naive forecast itself.
 NAIVE_ONLY = (1.0,)
 # Relative float rounding: a model serving linear interpolation does not "beat" it by less.
@@ -75,6 +80,7 @@ def assess(
     with_base = normaliser.base and _base_alone_is_better(model, normaliser, holdout)
     period = normaliser.season if normaliser.base else None
     kriging = fit_kriging(holdout.train, period, normaliser.bends, companions)
+    limit = gap_limit(holdout.train) if holdout.by_series else None
     interp, interp_choice = _job_skill(
         model,
         normaliser,
@@ -83,7 +89,21 @@ def assess(
         seed,
         with_base=False,
         kriging=kriging,
+        model_free=holdout.training_gaps,
+        entries=None if limit is None else _narrow(limit),
     )
+    wide, wide_choice = (None, _Choice())
+    if limit is not None:
+        wide, wide_choice = _job_skill(
+            model,
+            normaliser,
+            holdout.interpolation,
+            {INTERPOLATION_PARTNER: linear_interpolation},
+            seed,
+            with_base=False,
+            kriging=kriging,
+            entries=_wide(limit),
+        )
     extrap, extrap_choice = _job_skill(
         model,
         normaliser,
@@ -107,12 +127,16 @@ def assess(
         "interpolation": interp,
         "extrapolation": extrap,
     }
+    if limit is not None:
+        figures.update(gap_limit=limit, wide_gap_interpolation=wide)
     extrapolation_blend = (
         ExtrapolationBlend(extrap_choice.baseline, *extrap_choice.weights)
         if extrap_choice.weights
         else ExtrapolationBlend()
     )
     interpolation_blend = InterpolationBlend(*interp_choice.weights)
+    wide_blend = InterpolationBlend(*wide_choice.weights) if wide_choice.weights else None
+    leans_on_kriging = any(b.krige for b in (interpolation_blend, wide_blend) if b is not None)
     calibration = Calibration(
         interpolation_scale=interp_choice.scale,
         extrapolation_scale=extrap_choice.scale,
@@ -120,9 +144,31 @@ def assess(
         interpolation_blend=interpolation_blend,
         extrapolation_blend=extrapolation_blend,
         extrapolation_floor=interp_choice.error,
-        kriging=kriging if interpolation_blend.krige else None,
+        kriging=kriging if leans_on_kriging else None,
+        wide_gap_blend=wide_blend,
+        wide_gap_scale=wide_choice.scale,
+        gap_limit=limit if wide_blend is not None else None,
     )
     return calibration, figures
+
+
+def gap_limit(series: list[Series]) -> float | None:
+    """``GAP_SPACINGS`` median spacings of ``series``' observations (any dimension), the
+    widest gap a stored series' own blend fills; None without two observations in a series."""
+    spacings = [np.diff(s.times) for s in series if len(s) >= 2]
+    if not spacings:
+        return None
+    return GAP_SPACINGS * float(np.median(np.concatenate(spacings)))
+
+
+def _narrow(limit: float) -> Callable[[HeldOut], np.ndarray]:
+    """Which entries [T, D] of a case fill a gap of at most ``limit``."""
+    return lambda case: gap_widths(case.context, case.times) <= limit
+
+
+def _wide(limit: float) -> Callable[[HeldOut], np.ndarray]:
+    """Which entries [T, D] of a case fill a gap wider than ``limit``."""
+    return lambda case: ~(gap_widths(case.context, case.times) <= limit)
 
 
 @dataclass(frozen=True)
@@ -172,13 +218,17 @@ def _job_skill(
     in_sample: list[HeldOut] | None = None,
     kriging: Kriging | None = None,
     partners: Mapping[str, Baseline] | None = None,
+    model_free: list[HeldOut] | None = None,
+    entries: Callable[[HeldOut], np.ndarray] | None = None,
 ) -> tuple[dict[str, Any] | None, _Choice]:
     """One job's figures, and the blend and interval scale fitted on all its held-out entries;
     ``floor`` is the least variance of its samples per dimension, as a share of each context's
     variance (``Calibration.extrapolation_floor``); ``kriging`` gives the interpolation blend
     its kriged answer; ``partners``, forecasts the blend may lean on beside ``baselines``
     (whichever of them all did best on the held-out tails), though the figures compare with
-    ``baselines`` only.
+    ``baselines`` only; ``model_free``, interpolation cases that judge only the answers that do
+    not use the model (``Holdout.training_gaps``); ``entries``, which entries [T, D] of a case
+    are scored (all by default).
 
     ``in_sample``: forecasts of points training saw, from many origins (``in_sample_forecasts``);
     the blend's weights are fitted on them too, never scored on them. A held-out tail is one
@@ -191,7 +241,8 @@ def _job_skill(
     interpolation as the blend serves it (``LINEAR_ONLY``: the model's mean where a dimension
     has no observation on both sides, with the model's calibrated spread) by more than one
     standard error (``_clearly_better``), linear interpolation is served (or the kriged answer
-    alone, if it clearly beats linear interpolation: ``_unless_clearly_better``): a few dozen
+    or the monotone cubic alone, if it clearly beats linear interpolation:
+    ``_unless_clearly_better``): a few dozen
     held-out points cannot tell a small gain from luck, and a blend chosen on such a gain lost to
     linear interpolation on the benchmark's points (co2, sunspots). Forecasting, the fitted
     blend must beat the naive forecast on the held-out tails, or the naive forecast is served
@@ -204,6 +255,11 @@ def _job_skill(
     interpolating = list(baselines) == [INTERPOLATION_PARTNER]
     truth = np.concatenate([c.values for c in cases])  # [N, D] raw
     mask = ~np.isnan(truth)
+    if entries is not None:
+        mask &= np.concatenate([entries(c) for c in cases])
+        model_free = [c for c in model_free or [] if entries(c).any()]
+        if not mask.any():
+            return None, _Choice()
     observed = truth[mask]  # [M]
     fallback = np.asarray(normaliser.mean)
     candidates = {**baselines, **(partners or {})}
@@ -230,7 +286,10 @@ def _job_skill(
     honest = cross_fitted(shifted_honestly, observed)
     fixed: tuple[float, ...] | None = None
     if interpolating:
-        fixed, honest = _unless_clearly_better(samples, features, observed, variance, honest)
+        extra_errors = _model_free_errors(_usable(model_free or []), kriging, entries)
+        fixed, honest = _unless_clearly_better(
+            samples, features, observed, variance, honest, extra_errors
+        )
     else:
         fixed, honest = _naive_unless_better(samples, features, observed, honest)
     dims = np.nonzero(mask)[1]  # [M] the dimension of each entry
@@ -258,7 +317,7 @@ def _job_skill(
     }
     served = shifted(samples, features, weights)
     if variance is not None:
-        served = respread(served, variance, weights[-1])
+        served = respread(served, variance, weights[KRIGE])
     scale = fit_scale(served, observed)
     return figures, _Choice(weights, partner, scale, tuple(float(x) for x in per_dim))
 
@@ -299,23 +358,65 @@ def _unless_clearly_better(
     truth: np.ndarray,
     variance: np.ndarray | None,
     honest: np.ndarray,
+    extra_errors: Mapping[tuple[float, ...], np.ndarray] | None = None,
 ) -> tuple[tuple[float, ...] | None, np.ndarray]:
     """The interpolation blend's fixed weights and their out-of-sample samples [S, M] when the
-    fitted blend (``honest``) does not clearly beat linear interpolation (``LINEAR_ONLY``):
-    the kriged answer alone (``KRIGED_ONLY``, with ``variance`` [M]) if it clearly beats linear
-    interpolation, else linear interpolation; (None, ``honest``) when the fitted blend wins.
-    The kriged answer alone has no weight fitted on the held-out points, so its figures there are
-    out of sample as they are: on sunspots' 22 held-out points, no fitted blend passed the test,
-    though the kriged answer scores 0.66x linear interpolation on the benchmark's points."""
-    linear = cross_fitted(shifted(samples, features, LINEAR_ONLY), truth)
-    if _clearly_better(honest, linear, truth):
-        return None, honest
+    fitted blend (``honest``) does not clearly beat the simplest answer; (None, ``honest``)
+    when it does.
+
+    The simplest answer is linear interpolation (``LINEAR_ONLY``), unless the kriged answer
+    alone (``KRIGED_ONLY``, with ``variance`` [M]) or the monotone cubic alone (``PCHIP_ONLY``)
+    clearly beats it (the better of them then), judged on the held-out entries and on
+    ``extra_errors`` (weights -> squared errors [E] at other entries, ``_model_free_errors``).
+    None of them has a weight fitted on the held-out points, so their figures there are out of
+    sample as they are, and the model plays no part in them, so any gap the model was trained
+    on can judge them: a family's few held-out series often cannot."""
+    answers = {LINEAR_ONLY: cross_fitted(shifted(samples, features, LINEAR_ONLY), truth)}
+    answers[PCHIP_ONLY] = cross_fitted(shifted(samples, features, PCHIP_ONLY), truth)
     if variance is not None:
-        kriged = respread(shifted(samples, features, KRIGED_ONLY), variance, KRIGED_ONLY[-1])
-        kriged = cross_fitted(kriged, truth)
-        if _clearly_better(kriged, linear, truth):
-            return KRIGED_ONLY, kriged
-    return LINEAR_ONLY, linear
+        kriged = respread(shifted(samples, features, KRIGED_ONLY), variance, 1.0)
+        answers[KRIGED_ONLY] = cross_fitted(kriged, truth)
+    errors = {w: (a.mean(axis=0) - truth) ** 2 for w, a in answers.items()}  # w -> [M]
+    extra = extra_errors or {}
+    if all(w in extra for w in answers):
+        errors = {w: np.concatenate([e, extra[w]]) for w, e in errors.items()}
+    clear = [
+        w
+        for w in (PCHIP_ONLY, KRIGED_ONLY)
+        if w in errors and _clear_gain(errors[LINEAR_ONLY] - errors[w])
+    ]
+    simplest = min(clear, key=lambda w: float(errors[w].mean()), default=LINEAR_ONLY)
+    if _clearly_better(honest, answers[simplest], truth):
+        return None, honest
+    return simplest, answers[simplest]
+
+
+def _model_free_errors(
+    cases: list[HeldOut],
+    kriging: Kriging | None,
+    entries: Callable[[HeldOut], np.ndarray] | None = None,
+) -> dict[tuple[float, ...], np.ndarray]:
+    """Squared errors [E] at ``cases``' observed entries (those ``entries`` selects) of linear
+    interpolation, the monotone cubic and (with ``kriging``) the kriged answer, keyed by the
+    blend weights that serve each; entries a kriging kernel does not cover are left out of all
+    three (empty without cases)."""
+    if not cases:
+        return {}
+    found: dict[tuple[float, ...], list[np.ndarray]] = {}
+    for case in cases:
+        known_times = _with_neighbours(case)
+        nothing = np.zeros((len(known_times), case.context.dims))  # no model: a mean of 0
+        kriged = None if kriging is None else kriging(case.context, case.times).mean
+        features = interpolation_features(case.context, case.times, known_times, nothing, kriged)
+        keep = ~np.isnan(case.values)
+        if entries is not None:
+            keep &= entries(case)
+        if kriged is not None:
+            keep &= ~np.isnan(kriged)
+        for weights in (LINEAR_ONLY, PCHIP_ONLY) + ((KRIGED_ONLY,) if kriging else ()):
+            answer = np.tensordot(np.asarray(weights), features, axes=1)  # [T, D]
+            found.setdefault(weights, []).append((answer - case.values)[keep] ** 2)
+    return {w: np.concatenate(e) for w, e in found.items()}
 
 
 def _naive_unless_better(
@@ -422,7 +523,12 @@ def _clearly_better(samples: np.ndarray, simpler: np.ndarray, truth: np.ndarray)
     """Whether the mean of ``samples`` [S, M] beats that of ``simpler`` [S, M] at ``truth`` [M]
     by more than one standard error of their paired squared errors' difference (the
     one-standard-error rule: the simpler answer unless the data say otherwise)."""
-    gain = (simpler.mean(axis=0) - truth) ** 2 - (samples.mean(axis=0) - truth) ** 2  # [M]
+    return _clear_gain((simpler.mean(axis=0) - truth) ** 2 - (samples.mean(axis=0) - truth) ** 2)
+
+
+def _clear_gain(gain: np.ndarray) -> bool:
+    """Whether paired gains [M] (the simpler answer's squared errors less the other's) average
+    more than one standard error above 0; never on fewer than 2."""
     if gain.size < 2:
         return False
     return bool(gain.mean() > gain.std(ddof=1) / np.sqrt(gain.size))

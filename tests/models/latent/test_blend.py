@@ -56,7 +56,7 @@ def test_both_weights_at_one_give_linear_interpolation_and_restore_alone_hits_ob
     known_times = np.union1d(query, neighbour_times(context, query))
     known_mean = np.sin(known_times)[:, None] + 10.0  # any model mean
     mean = known_mean[np.searchsorted(known_times, query)]
-    features = interpolation_features(context, query, known_times, known_mean)  # [3, Q, 1]
+    features = interpolation_features(context, query, known_times, known_mean)  # [4, Q, 1]
     straight = mean + features[0] + features[1]
     np.testing.assert_allclose(
         straight[:, 0], np.interp(query, context.times, context.values[:, 0])
@@ -66,18 +66,65 @@ def test_both_weights_at_one_give_linear_interpolation_and_restore_alone_hits_ob
     assert not features[2].any()  # no kriging, no kriged answer
 
 
+def test_the_monotone_cubic_feature_follows_the_observations_without_overshooting():
+    context = _series([0.0, 1.0, 2.0, 3.0], [0.0, 0.0, 1.0, 1.0])  # a step
+    query = np.linspace(0.0, 3.0, 31)
+    known_times = np.union1d(query, neighbour_times(context, query))
+    known_mean = np.cos(known_times)[:, None]  # any model mean
+    mean = known_mean[np.searchsorted(known_times, query)]
+    cubic = (mean + interpolation_features(context, query, known_times, known_mean)[3])[:, 0]
+    np.testing.assert_allclose(cubic[::10], [0.0, 0.0, 1.0, 1.0], atol=1e-12)
+    assert np.all(np.diff(cubic) >= -1e-12) and cubic.min() >= 0.0 and cubic.max() <= 1.0
+    assert cubic[15] == pytest.approx(0.5)  # halfway up the step, by symmetry
+
+
 def test_features_are_zero_where_a_dimension_has_no_observation():
     context = _series([0.0, 1.0], [[1.0, np.nan], [2.0, np.nan]])
     query = np.array([0.5])
     known_times = np.array([0.0, 0.5, 1.0])
     kriged = np.array([[1.7, np.nan]])  # the second dimension is not kriged
     features = interpolation_features(context, query, known_times, np.ones((3, 2)), kriged)
-    assert features[:, 0, 1].tolist() == [0.0, 0.0, 0.0]
+    assert features[:, 0, 1].tolist() == [0.0, 0.0, 0.0, 0.0]
     assert features[2, 0, 0] == pytest.approx(0.7)  # kriged answer less the model's mean
     outside = interpolation_features(
         context, np.array([2.0]), np.array([0.0, 1.0, 2.0]), np.ones((3, 2)), kriged
     )
     assert not outside.any()  # after the observations: no gap to fill
+
+
+def test_gaps_wider_than_the_limit_take_the_wide_gap_blend(tiny_model):
+    times = np.linspace(0.0, 5.0, 12)
+    values = np.stack([np.cos(times), -np.sin(times)], axis=1)  # both dimensions observed
+    kept = np.r_[0:3, 7:12]  # a wide gap (rows 3-6 missing) after narrow ones
+    sparse = Series("s", times[kept], values[kept])
+    narrow_time = 0.5 * (sparse.times[0] + sparse.times[1])
+    wide_time = 0.5 * (sparse.times[2] + sparse.times[3])
+    limit = 1.01 * float(np.max(np.diff(sparse.times[:3])))
+    calibration = dataclasses.replace(
+        tiny_model.calibration,
+        interpolation_blend=InterpolationBlend(1.0, 1.0),  # linear interpolation
+        wide_gap_blend=InterpolationBlend(),  # the model alone
+        gap_limit=limit,
+        kriging=None,
+    )
+    model = dataclasses.replace(tiny_model, calibration=calibration, forecast_recipe=None)
+    # every gap wide: the model alone everywhere, from the same times decoded (the same draws)
+    all_wide = dataclasses.replace(calibration, gap_limit=1e-9)
+    alone = dataclasses.replace(tiny_model, calibration=all_wide, forecast_recipe=None)
+    times = np.array([narrow_time, wide_time])
+    served = predict(model, sparse, times, seed=1)
+    line = [np.interp(narrow_time, sparse.times, sparse.values[:, d]) for d in range(2)]
+    np.testing.assert_allclose(served.mean[0], line, atol=1e-9)
+    model_alone = predict(alone, sparse, times, seed=1).mean
+    np.testing.assert_allclose(served.mean[1], model_alone[1])
+    assert not np.allclose(served.mean[0], model_alone[0])
+    assert calibration.wide_gaps(sparse, times).tolist() == [[False, False], [True, True]]
+    again = type(calibration).from_json(calibration.to_json())
+    assert again.wide_gap_blend == InterpolationBlend() and again.gap_limit == limit
+    old = calibration.to_json()
+    for key in ("wide_gap_blend", "wide_gap_scale", "gap_limit"):
+        old.pop(key)  # a model trained before wide gaps had a blend of their own
+    assert type(calibration).from_json(old).interpolation_blends == (InterpolationBlend(1, 1),)
 
 
 def test_respread_mixes_the_model_spread_with_the_kriged_variance():
@@ -139,6 +186,7 @@ def test_predict_applies_the_blend_per_kind_of_time(tiny_model):
             tiny_model.calibration,
             interpolation_blend=interpolation,
             extrapolation_blend=extrapolation,
+            wide_gap_blend=None,
         )
         # the blend serves forecasts only where no forecast recipe does
         return dataclasses.replace(tiny_model, calibration=calibration, forecast_recipe=None)
@@ -288,8 +336,8 @@ def test_the_blend_is_served_only_when_it_beats_linear_interpolation_clearly():
     assert not _clearly_better(better[:, :1], linear[:, :1], truth[:1])  # one point proves nothing
 
 
-def test_without_a_clear_win_of_the_fitted_blend_the_kriged_answer_alone_may_serve():
-    from models.latent.skill import KRIGED_ONLY, LINEAR_ONLY, _unless_clearly_better
+def test_without_a_clear_win_of_the_fitted_blend_the_kriged_answer_or_the_cubic_may_serve():
+    from models.latent.skill import KRIGED_ONLY, LINEAR_ONLY, PCHIP_ONLY, _unless_clearly_better
 
     rng = np.random.default_rng(3)
     truth = rng.normal(size=200)  # [M]
@@ -297,17 +345,23 @@ def test_without_a_clear_win_of_the_fitted_blend_the_kriged_answer_alone_may_ser
     mean = samples.mean(axis=0)
     to_line = truth + rng.normal(scale=1.0, size=200) - mean  # linear interpolation's answer
     to_kriged = truth + rng.normal(scale=0.5, size=200) - mean  # the kriged answer's, better
-    features = np.stack([to_line, np.zeros(200), to_kriged])  # restore alone gives the line
+    features = np.stack([to_line, np.zeros(200), to_kriged, to_line])  # restore alone: the line
     variance = np.full(200, 0.25)
     bad = samples  # the fitted blend, as measured out of sample: the model alone
     weights, served = _unless_clearly_better(samples, features, truth, variance, bad)
     assert weights == KRIGED_ONLY
     np.testing.assert_allclose(served.mean(axis=0), mean + to_kriged)
-    useless = np.stack([to_line, np.zeros(200), np.zeros(200)])  # kriging adds nothing
+    useless = np.stack([to_line, np.zeros(200), np.zeros(200), to_line])  # nothing beats it
     weights, served = _unless_clearly_better(samples, useless, truth, variance, bad)
     assert weights == LINEAR_ONLY
     np.testing.assert_allclose(served.mean(axis=0), mean + to_line)
     assert _unless_clearly_better(samples, features, truth, None, bad)[0] == LINEAR_ONLY
+    to_cubic = truth + rng.normal(scale=0.4, size=200) - mean  # the monotone cubic's, best
+    cubic = np.stack([to_line, np.zeros(200), to_kriged, to_cubic])
+    weights, served = _unless_clearly_better(samples, cubic, truth, variance, bad)
+    assert weights == PCHIP_ONLY
+    np.testing.assert_allclose(served.mean(axis=0), mean + to_cubic)
+    assert _unless_clearly_better(samples, cubic, truth, None, bad)[0] == PCHIP_ONLY
     good = samples - mean + truth  # a fitted blend that is right everywhere wins outright
     weights, served = _unless_clearly_better(samples, features, truth, variance, good)
     assert weights is None and served is good
@@ -390,3 +444,40 @@ def test_a_forecast_leaning_on_the_return_to_the_mean_is_as_wide_as_that_return_
     np.testing.assert_allclose(
         leaning_on_the_line.widen(samples, np.ones(4, bool), series, times), samples
     )
+
+
+def test_answers_without_the_model_are_also_judged_on_the_training_series_gaps():
+    from models.latent.skill import LINEAR_ONLY, PCHIP_ONLY, _unless_clearly_better
+
+    rng = np.random.default_rng(4)
+    truth = rng.normal(size=3)  # a family's few held-out points: they prove nothing alone
+    samples = rng.normal(size=(50, 3))
+    mean = samples.mean(axis=0)
+    to_line = truth + np.array([0.5, -0.4, 0.3]) - mean
+    to_cubic = truth + np.array([0.3, -0.3, 0.6]) - mean
+    features = np.stack([to_line, np.zeros(3), np.zeros(3), to_cubic])
+    assert _unless_clearly_better(samples, features, truth, None, samples)[0] == LINEAR_ONLY
+    line_errors = rng.normal(scale=1.0, size=300) ** 2  # the training series' gaps
+    cubic_errors = rng.normal(scale=0.6, size=300) ** 2
+    extra = {LINEAR_ONLY: line_errors, PCHIP_ONLY: cubic_errors}
+    weights, served = _unless_clearly_better(samples, features, truth, None, samples, extra)
+    assert weights == PCHIP_ONLY
+    np.testing.assert_allclose(served.mean(axis=0), mean + to_cubic)
+    extra = {LINEAR_ONLY: cubic_errors, PCHIP_ONLY: line_errors}  # there the line wins
+    assert _unless_clearly_better(samples, features, truth, None, samples, extra)[0] == LINEAR_ONLY
+
+
+def test_model_free_errors_score_the_line_and_the_cubic_at_hidden_points():
+    from models.latent.holdout import HeldOut
+    from models.latent.skill import LINEAR_ONLY, PCHIP_ONLY, _model_free_errors
+
+    times = np.arange(8.0)
+    values = times**2  # a convex curve: the chord lies above it, the monotone cubic closer
+    hidden = np.array([2, 5])
+    kept = np.setdiff1d(np.arange(8), hidden)
+    case = HeldOut(_series(times[kept], values[kept]), times[hidden], values[hidden, None])
+    errors = _model_free_errors([case], None)
+    assert set(errors) == {LINEAR_ONLY, PCHIP_ONLY}
+    np.testing.assert_allclose(errors[LINEAR_ONLY], [1.0, 1.0])  # the chord is 1 above t^2
+    assert np.all(errors[PCHIP_ONLY] < errors[LINEAR_ONLY])
+    assert _model_free_errors([], None) == {}

@@ -14,7 +14,7 @@ from models.latent.calibration import (
     cross_fitted,
     fit_scale,
 )
-from models.latent.holdout import IN_SAMPLE_ORIGINS, in_sample_forecasts, make_holdout
+from models.latent.holdout import GAP_FOLDS, IN_SAMPLE_ORIGINS, in_sample_forecasts, make_holdout
 from models.latent.model import ModelConfig
 from models.latent.normaliser import Normaliser
 from models.latent.skill import _crps
@@ -73,9 +73,26 @@ def test_in_sample_forecasts_read_only_what_trains_and_span_the_tails_horizon():
 def test_a_family_holds_out_whole_series():
     data = falling_object(10, seed=0)
     holdout = make_holdout(data, Normaliser.fit(data), 0.2, seed=0)
-    assert holdout.by_series and len(holdout.train) == 8 and len(holdout.interpolation) == 2
+    assert holdout.by_series and len(holdout.train) == 8 and len(holdout.extrapolation) == 2
     trained_ids = {s.id for s in holdout.train}
     assert all(case.context.id not in trained_ids for case in holdout.interpolation)
+    # per held-out series: one sparse case, then GAP_FOLDS dense ones
+    assert len(holdout.interpolation) == 2 * (1 + GAP_FOLDS)
+    by_id = {s.id: s for s in data.series}
+    for held in range(2):
+        sparse, *gaps = holdout.interpolation[held * (1 + GAP_FOLDS) : (held + 1) * (1 + GAP_FOLDS)]
+        whole = by_id[sparse.context.id]
+        assert len(sparse.context) == round(0.2 * len(whole))
+        hidden = np.concatenate([case.times for case in gaps])
+        # every inner time hidden exactly once, each from a context holding all the others
+        np.testing.assert_array_equal(np.sort(hidden), whole.times[1:-1])
+        for case in gaps:
+            assert len(case.context) + len(case.times) == len(whole)
+            assert not set(case.context.times.tolist()) & set(case.times.tolist())
+    # the training series' own gaps, for the answers that do not use the model
+    assert len(holdout.training_gaps) == 8 * GAP_FOLDS
+    assert {case.context.id for case in holdout.training_gaps} == trained_ids
+    assert make_holdout(data, Normaliser.fit(data), 0.0, seed=0).training_gaps == []
 
 
 def test_val_fraction_zero_scores_in_sample():

@@ -79,7 +79,7 @@ def test_a_short_training_run_lowers_the_validation_error_well_below_an_untraine
     not a time budget, so that a loaded machine gets the same result, only later)."""
     import numpy as np
 
-    from models.latent.holdout import make_holdout
+    from models.latent.holdout import GAP_FOLDS, make_holdout
     from models.latent.train import fit_normaliser, new_model, validation_errors
     from models.synthetic import falling_object
 
@@ -87,7 +87,8 @@ def test_a_short_training_run_lowers_the_validation_error_well_below_an_untraine
     config = Config(training=TrainingConfig(epochs=60, max_seconds=600.0, seed=0))
     # Every one of another 20 series held out (val_fraction 1 - tiny keeps none for training).
     held_out = make_holdout(falling_object(20, seed=1), fit_normaliser(config, data), 0.999, 0)
-    assert not held_out.train and len(held_out.interpolation) == 20
+    assert not held_out.train and len(held_out.extrapolation) == 20
+    assert len(held_out.interpolation) == 20 * (1 + GAP_FOLDS)  # sparse, then dense gaps
     torch.manual_seed(0)
     normaliser = fit_normaliser(config, data)
     untrained = new_model(config, normaliser, data.dims).eval()
