@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from statistics import NormalDist
 from typing import Any
 
@@ -20,11 +20,13 @@ from ..seasons import CALENDAR_PERIODS_S, find_season
 from ..series import Series, TimeKind
 from .backtest import Backtest, backtest, pooled, step_scale
 from .candidates import CANDIDATES, SIMPLEST, Variant, variants
+from .family import FAMILY_CANDIDATES, MeanCurve, family_variant, family_variants
 from .intervals import LeadVariance, fit_lead_variance
 from .policy import DEFAULT_POLICY, Policy
 from .selection import choose
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: no family candidates
 LEVEL_CLIP = 1e-12  # quantile levels 0 and 1 are answered at this distance from them
 MIN_POINTS = 4  # a dimension of a series with fewer observations is not backtested
 CALENDAR_POINTS = 2  # a calendar period is tried when it holds at least this many spacings
@@ -52,6 +54,8 @@ class DimensionRecipe:
             not judged).
         model_p_value: the paired test's p-value that the model is better.
         model_origins: the held-out stretches that judgement rests on.
+        family: the family's mean curve the family candidates read (``family``); None when
+            they were not tried.
     """
 
     candidate: str
@@ -67,6 +71,15 @@ class DimensionRecipe:
     model_ratio: float = float("nan")
     model_p_value: float = 1.0
     model_origins: int = 0
+    family: MeanCurve | None = None
+
+    def variant(self) -> Variant:
+        """The served candidate at its season, on its scale."""
+        if self.candidate in FAMILY_CANDIDATES:
+            if self.family is None:
+                raise ValueError(f"{self.candidate} needs the family's mean curve")
+            return family_variant(self.candidate, self.family)
+        return Variant(CANDIDATES[self.candidate], self.season, self.log)
 
 
 @dataclass(frozen=True)
@@ -94,9 +107,10 @@ class Recipe:
             },
             "dims": [
                 {
-                    **asdict(d),
+                    **asdict(replace(d, family=None)),
                     "variance": asdict(d.variance),
                     "model_ratio": d.model_ratio if math.isfinite(d.model_ratio) else None,
+                    "family": None if d.family is None else d.family.to_json(),
                 }
                 for d in self.dims
             ],
@@ -105,21 +119,36 @@ class Recipe:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Recipe:
         """The recipe saved by ``to_json``; ValueError for another format or unknown names."""
-        if data.get("version") != RECIPE_VERSION:
+        if data.get("version") not in READABLE_VERSIONS:
             raise ValueError(
-                f"forecast recipe version {data.get('version')!r} is not {RECIPE_VERSION}"
+                f"forecast recipe version {data.get('version')!r} is not one of {READABLE_VERSIONS}"
             )
         policy: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in data["policy"].items()
         }
         dims = []
         for d in data["dims"]:
-            if d["candidate"] not in CANDIDATES:
+            family = None if d.get("family") is None else MeanCurve.from_json(d["family"])
+            known = d["candidate"] in CANDIDATES or (
+                d["candidate"] in FAMILY_CANDIDATES and family is not None
+            )
+            if not known:
                 raise ValueError(f"unknown forecast candidate {d['candidate']!r}")
             ratio = d.get("model_ratio")
-            fields = {**d, "model_ratio": math.nan if ratio is None else ratio}
+            fields = {**d, "model_ratio": math.nan if ratio is None else ratio, "family": family}
             dims.append(DimensionRecipe(**{**fields, "variance": LeadVariance(**d["variance"])}))
         return cls(tuple(data["seasons"]), tuple(dims), Policy(**policy), data["version"])
+
+
+def _family(
+    seen: list[tuple[str, np.ndarray, np.ndarray]], policy: Policy, time_kind: TimeKind
+) -> MeanCurve | None:
+    """The mean curve of one dimension's observed series (id, times, values) when the family
+    candidates are tried there: numeric times, ``policy.family_series`` series or more."""
+    curves = [(t, v) for _, t, v in seen if len(t)]
+    if time_kind is TimeKind.DATETIME or len(curves) < policy.family_series:
+        return None
+    return MeanCurve.fit(curves, policy.family_points)
 
 
 def candidate_seasons(series: Sequence[Series], time_kind: TimeKind) -> tuple[float, ...]:
@@ -140,21 +169,35 @@ def candidate_seasons(series: Sequence[Series], time_kind: TimeKind) -> tuple[fl
 
 
 def choose_forecast(
-    series: Sequence[Series], seasons: tuple[float, ...], policy: Policy = DEFAULT_POLICY
+    series: Sequence[Series],
+    seasons: tuple[float, ...],
+    policy: Policy = DEFAULT_POLICY,
+    time_kind: TimeKind = TimeKind.NUMERIC,
 ) -> Recipe:
     """Backtest, choose and calibrate, per dimension, on every series of a data set."""
-    return choose_forecast_with_evidence(series, seasons, policy)[0]
+    return choose_forecast_with_evidence(series, seasons, policy, time_kind)[0]
 
 
 def choose_forecast_with_evidence(
-    series: Sequence[Series], seasons: tuple[float, ...], policy: Policy = DEFAULT_POLICY
+    series: Sequence[Series],
+    seasons: tuple[float, ...],
+    policy: Policy = DEFAULT_POLICY,
+    time_kind: TimeKind = TimeKind.NUMERIC,
 ) -> tuple[Recipe, tuple[Backtest, ...]]:
     """``choose_forecast``'s recipe and, per dimension, the pooled backtest it chose on."""
     dims, evidences = [], []
     for d in range(series[0].values.shape[1]):
         seen = [(s.id, *observed(s, d)) for s in series]
+        family = _family(seen, policy, time_kind)
         tests = [
-            backtest(t, v, seasons, variants(t, v, seasons, policy), policy, series_id)
+            backtest(
+                t,
+                v,
+                seasons,
+                variants(t, v, seasons, policy) + family_variants(family and family.without(t, v)),
+                policy,
+                series_id,
+            )
             for series_id, t, v in seen
             if len(t) >= MIN_POINTS
         ]
@@ -176,6 +219,7 @@ def choose_forecast_with_evidence(
                 choice.p_value,
                 choice.origins,
                 choice.reason,
+                family=family if served.candidate.name in FAMILY_CANDIDATES else None,
             )
         )
         evidences.append(evidence)
@@ -194,9 +238,8 @@ def forecast_moments(
         times, values = observed(context, d)
         if not len(times):
             continue
-        variant = Variant(CANDIDATES[dim.candidate], dim.season, dim.log)
         try:
-            forecaster = variant.fit(times, values, recipe.policy)
+            forecaster = dim.variant().fit(times, values, recipe.policy)
         except ValueError:  # a context too short for the season, or not positive: the simplest
             forecaster = CANDIDATES[SIMPLEST].fit(times, values, None, recipe.policy)
         mean[:, d] = forecaster(query)

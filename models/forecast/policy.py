@@ -34,6 +34,9 @@ class Policy:
             their logarithm (a multiplicative season).
         tail_origins: each held-out tail is cut into this many stretches, each an origin at
             which the trained model's forecast faces the recipe's.
+        family_series: the family candidates (``family``) are tried when at least this many
+            series observe a dimension (numeric times only).
+        family_points: a family's mean curve is kept at most at this many times.
     """
 
     origins: int = 6
@@ -49,6 +52,8 @@ class Policy:
     interval_leads: int = 4
     tail_origins: int = 3
     log_variants: bool = True
+    family_series: int = 3
+    family_points: int = 256
 
     def __post_init__(self) -> None:
         if not (1 <= self.min_origins <= self.origins and 0 < self.significance < 0.5):

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from .backtest import Backtest
-from .candidates import CANDIDATES, Variant
 from .pipeline import Recipe
 
 NAIVE = ("last_value", "drift", "seasonal_naive")
@@ -25,7 +24,7 @@ def backtest_table(recipe: Recipe, evidence: Sequence[Backtest]) -> dict[str, An
     from the backtests the recipe was chosen on (``choose_forecast_with_evidence``)."""
     dims = []
     for dim, tested in zip(recipe.dims, evidence, strict=True):
-        served = Variant(CANDIDATES[dim.candidate], dim.season, dim.log).label
+        served = dim.variant().label
         naive = [
             label
             for label, variant in tested.variants.items()

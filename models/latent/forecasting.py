@@ -35,7 +35,9 @@ ROUNDING = 1e-9  # relative: a forecast does not "beat" the naive method by less
 def attach_recipe(trained: TrainedModel, dataset: Dataset, holdout: Holdout) -> TrainedModel:
     """``trained`` with its forecast recipe and the skill figures of what it serves."""
     seasons = candidate_seasons(dataset.series, dataset.time_kind)
-    recipe, evidence = choose_forecast_with_evidence(dataset.series, seasons)
+    recipe, evidence = choose_forecast_with_evidence(
+        dataset.series, seasons, time_kind=dataset.time_kind
+    )
     tails = [Tail(c.context, c.times, c.values) for c in holdout.extrapolation if len(c.times)]
     tails = [t for t in tails if len(t.context.times)]
 

@@ -24,6 +24,8 @@ from ..baselines import (
     seasonal,
     seasonal_name,
 )
+from ..forecast.policy import DEFAULT_POLICY
+from ..forecast.selection import student_t_sf
 from ..series import Series
 from .blend import (
     KRIGE,
@@ -91,6 +93,7 @@ def assess(
         kriging=kriging,
         model_free=holdout.training_gaps,
         entries=None if limit is None else _narrow(limit),
+        by_series=holdout.by_series,
     )
     wide, wide_choice = (None, _Choice())
     if limit is not None:
@@ -103,6 +106,7 @@ def assess(
             with_base=False,
             kriging=kriging,
             entries=_wide(limit),
+            by_series=True,
         )
     extrap, extrap_choice = _job_skill(
         model,
@@ -220,6 +224,7 @@ def _job_skill(
     partners: Mapping[str, Baseline] | None = None,
     model_free: list[HeldOut] | None = None,
     entries: Callable[[HeldOut], np.ndarray] | None = None,
+    by_series: bool = False,
 ) -> tuple[dict[str, Any] | None, _Choice]:
     """One job's figures, and the blend and interval scale fitted on all its held-out entries;
     ``floor`` is the least variance of its samples per dimension, as a share of each context's
@@ -228,7 +233,8 @@ def _job_skill(
     (whichever of them all did best on the held-out tails), though the figures compare with
     ``baselines`` only; ``model_free``, interpolation cases that judge only the answers that do
     not use the model (``Holdout.training_gaps``); ``entries``, which entries [T, D] of a case
-    are scored (all by default).
+    are scored (all by default); ``by_series``, whether whole series were held out, each then
+    one unit of evidence for the interpolation choices (``_clear_gain``).
 
     ``in_sample``: forecasts of points training saw, from many origins (``in_sample_forecasts``);
     the blend's weights are fitted on them too, never scored on them. A held-out tail is one
@@ -286,9 +292,16 @@ def _job_skill(
     honest = cross_fitted(shifted_honestly, observed)
     fixed: tuple[float, ...] | None = None
     if interpolating:
-        extra_errors = _model_free_errors(_usable(model_free or []), kriging, entries)
+        extra_errors, extra_ids = _model_free_errors(_usable(model_free or []), kriging, entries)
+        ids = np.concatenate([np.full(c.values.shape, c.context.id, dtype=object) for c in cases])
         fixed, honest = _unless_clearly_better(
-            samples, features, observed, variance, honest, extra_errors
+            samples,
+            features,
+            observed,
+            variance,
+            honest,
+            extra_errors,
+            (ids[mask], extra_ids) if by_series else None,
         )
     else:
         fixed, honest = _naive_unless_better(samples, features, observed, honest)
@@ -359,6 +372,7 @@ def _unless_clearly_better(
     variance: np.ndarray | None,
     honest: np.ndarray,
     extra_errors: Mapping[tuple[float, ...], np.ndarray] | None = None,
+    series: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[tuple[float, ...] | None, np.ndarray]:
     """The interpolation blend's fixed weights and their out-of-sample samples [S, M] when the
     fitted blend (``honest``) does not clearly beat the simplest answer; (None, ``honest``)
@@ -370,23 +384,28 @@ def _unless_clearly_better(
     ``extra_errors`` (weights -> squared errors [E] at other entries, ``_model_free_errors``).
     None of them has a weight fitted on the held-out points, so their figures there are out of
     sample as they are, and the model plays no part in them, so any gap the model was trained
-    on can judge them: a family's few held-out series often cannot."""
+    on can judge them: a family's few held-out series often cannot. ``series``: the series of
+    each held-out entry [M] and of each other entry [E], when every series is one unit of
+    evidence (``_clear_gain``)."""
     answers = {LINEAR_ONLY: cross_fitted(shifted(samples, features, LINEAR_ONLY), truth)}
     answers[PCHIP_ONLY] = cross_fitted(shifted(samples, features, PCHIP_ONLY), truth)
     if variance is not None:
         kriged = respread(shifted(samples, features, KRIGED_ONLY), variance, 1.0)
         answers[KRIGED_ONLY] = cross_fitted(kriged, truth)
     errors = {w: (a.mean(axis=0) - truth) ** 2 for w, a in answers.items()}  # w -> [M]
+    held_out, others = (None, None) if series is None else series
+    groups = held_out
     extra = extra_errors or {}
     if all(w in extra for w in answers):
         errors = {w: np.concatenate([e, extra[w]]) for w, e in errors.items()}
+        groups = None if series is None else np.concatenate([held_out, others])
     clear = [
         w
         for w in (PCHIP_ONLY, KRIGED_ONLY)
-        if w in errors and _clear_gain(errors[LINEAR_ONLY] - errors[w])
+        if w in errors and _clear_gain(errors[LINEAR_ONLY] - errors[w], groups)
     ]
     simplest = min(clear, key=lambda w: float(errors[w].mean()), default=LINEAR_ONLY)
-    if _clearly_better(honest, answers[simplest], truth):
+    if _clearly_better(honest, answers[simplest], truth, held_out):
         return None, honest
     return simplest, answers[simplest]
 
@@ -395,14 +414,13 @@ def _model_free_errors(
     cases: list[HeldOut],
     kriging: Kriging | None,
     entries: Callable[[HeldOut], np.ndarray] | None = None,
-) -> dict[tuple[float, ...], np.ndarray]:
+) -> tuple[dict[tuple[float, ...], np.ndarray], np.ndarray]:
     """Squared errors [E] at ``cases``' observed entries (those ``entries`` selects) of linear
     interpolation, the monotone cubic and (with ``kriging``) the kriged answer, keyed by the
-    blend weights that serve each; entries a kriging kernel does not cover are left out of all
-    three (empty without cases)."""
-    if not cases:
-        return {}
+    blend weights that serve each, and each entry's series id [E]; entries a kriging kernel
+    does not cover are left out of all three (empty without cases)."""
     found: dict[tuple[float, ...], list[np.ndarray]] = {}
+    ids: list[np.ndarray] = []
     for case in cases:
         known_times = _with_neighbours(case)
         nothing = np.zeros((len(known_times), case.context.dims))  # no model: a mean of 0
@@ -416,7 +434,9 @@ def _model_free_errors(
         for weights in (LINEAR_ONLY, PCHIP_ONLY) + ((KRIGED_ONLY,) if kriging else ()):
             answer = np.tensordot(np.asarray(weights), features, axes=1)  # [T, D]
             found.setdefault(weights, []).append((answer - case.values)[keep] ** 2)
-    return {w: np.concatenate(e) for w, e in found.items()}
+        ids.append(np.full(int(keep.sum()), case.context.id, dtype=object))
+    errors = {w: np.concatenate(e) for w, e in found.items()}
+    return errors, np.concatenate(ids) if ids else np.empty(0, dtype=object)
 
 
 def _naive_unless_better(
@@ -519,19 +539,35 @@ def share_of_variance(
     return np.where((spread > 0) & np.isfinite(share), share, 0.0)
 
 
-def _clearly_better(samples: np.ndarray, simpler: np.ndarray, truth: np.ndarray) -> bool:
+def _clearly_better(
+    samples: np.ndarray, simpler: np.ndarray, truth: np.ndarray, groups: np.ndarray | None = None
+) -> bool:
     """Whether the mean of ``samples`` [S, M] beats that of ``simpler`` [S, M] at ``truth`` [M]
-    by more than one standard error of their paired squared errors' difference (the
-    one-standard-error rule: the simpler answer unless the data say otherwise)."""
-    return _clear_gain((simpler.mean(axis=0) - truth) ** 2 - (samples.mean(axis=0) - truth) ** 2)
+    clearly (``_clear_gain``; ``groups`` [M]: each entry's unit of evidence)."""
+    gain = (simpler.mean(axis=0) - truth) ** 2 - (samples.mean(axis=0) - truth) ** 2
+    return _clear_gain(gain, groups)
 
 
-def _clear_gain(gain: np.ndarray) -> bool:
-    """Whether paired gains [M] (the simpler answer's squared errors less the other's) average
-    more than one standard error above 0; never on fewer than 2."""
-    if gain.size < 2:
+def _clear_gain(gain: np.ndarray, groups: np.ndarray | None = None) -> bool:
+    """Whether paired gains [M] (the simpler answer's squared errors less the other's) show the
+    other answer better. Entry by entry (``groups`` None): by more than one standard error of
+    their mean (the one-standard-error rule), never on fewer than 2. By group (a held-out
+    series' entries share its errors, so a series is one unit): the groups' mean gains pass
+    the forecasting pipeline's one-sided paired t-test at its significance, never on fewer
+    than 2 groups."""
+    if groups is None:
+        if gain.size < 2:
+            return False
+        return bool(gain.mean() > gain.std(ddof=1) / np.sqrt(gain.size))
+    names, group = np.unique(groups.astype(str), return_inverse=True)
+    if len(names) < 2:
         return False
-    return bool(gain.mean() > gain.std(ddof=1) / np.sqrt(gain.size))
+    means = np.bincount(group, gain, len(names)) / np.bincount(group, minlength=len(names))
+    spread = float(means.std(ddof=1))
+    if spread == 0.0:
+        return bool(means.mean() > 0)
+    t = float(means.mean()) / (spread / np.sqrt(len(names)))
+    return student_t_sf(t, len(names) - 1) < DEFAULT_POLICY.significance
 
 
 def _mse(predicted: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:

@@ -51,9 +51,17 @@ def test_a_recipe_saved_as_json_and_loaded_forecasts_the_same():
 
 def test_a_recipe_of_another_version_or_an_unknown_candidate_is_refused_by_name():
     saved = choose_forecast([two_dimensions(2)], (SEASON,)).to_json()
-    other = {**json.loads(json.dumps(saved)), "version": 2}
-    with pytest.raises(ValueError, match="version 2"):
+    other = {**json.loads(json.dumps(saved)), "version": 9}
+    with pytest.raises(ValueError, match="version 9"):
         Recipe.from_json(other)
+    older = {**json.loads(json.dumps(saved)), "version": 1}  # before family candidates
+    for dim in older["dims"]:
+        dim.pop("family")
+    assert Recipe.from_json(older).dims == Recipe.from_json(saved).dims
+    family = json.loads(json.dumps(saved))
+    family["dims"][0]["candidate"] = "family_shape"  # a family candidate without its curve
+    with pytest.raises(ValueError, match="family_shape"):
+        Recipe.from_json(family)
     unknown = json.loads(json.dumps(saved))
     unknown["dims"][1]["candidate"] = "prophet"
     with pytest.raises(ValueError, match="prophet"):

@@ -476,8 +476,24 @@ def test_model_free_errors_score_the_line_and_the_cubic_at_hidden_points():
     hidden = np.array([2, 5])
     kept = np.setdiff1d(np.arange(8), hidden)
     case = HeldOut(_series(times[kept], values[kept]), times[hidden], values[hidden, None])
-    errors = _model_free_errors([case], None)
-    assert set(errors) == {LINEAR_ONLY, PCHIP_ONLY}
+    errors, series = _model_free_errors([case], None)
+    assert set(errors) == {LINEAR_ONLY, PCHIP_ONLY} and series.tolist() == ["s", "s"]
     np.testing.assert_allclose(errors[LINEAR_ONLY], [1.0, 1.0])  # the chord is 1 above t^2
     assert np.all(errors[PCHIP_ONLY] < errors[LINEAR_ONLY])
-    assert _model_free_errors([], None) == {}
+    assert _model_free_errors([], None)[0] == {}
+
+
+def test_held_out_series_are_the_units_of_evidence_when_whole_series_are_held_out():
+    from models.latent.skill import _clear_gain
+
+    rng = np.random.default_rng(5)
+    gain = 1.0 + 0.1 * rng.normal(size=40)  # every entry better...
+    assert _clear_gain(gain)
+    one_series = np.array(["a"] * 40)
+    assert not _clear_gain(gain, one_series)  # ...but from one series: one unit, no evidence
+    two = np.array(["a"] * 20 + ["b"] * 20)
+    assert not _clear_gain(np.r_[gain[:20], -gain[20:]], two)  # one series better, one worse
+    many = np.repeat(np.arange(8).astype(str), 5)
+    assert _clear_gain(gain, many)
+    mixed = np.where(np.repeat(np.arange(8), 5) % 2 == 0, gain, -0.9 * gain)
+    assert not _clear_gain(mixed, many)  # half the series better, half worse

@@ -1,0 +1,91 @@
+"""The family candidates: a family's mean curve, left out one series at a time, and forecasts
+from it chosen where the curves share a course no single series shows."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from models.forecast.family import (
+    FAMILY_MEAN,
+    FAMILY_SHAPE,
+    MeanCurve,
+    family_variant,
+    family_variants,
+)
+from models.forecast.pipeline import Recipe, choose_forecast, forecast_moments
+from models.forecast.policy import Policy
+from models.series import Series, TimeKind
+
+POLICY = Policy()
+
+
+def test_the_mean_curve_averages_the_series_inside_their_own_ranges():
+    a = (np.array([0.0, 2.0, 4.0]), np.array([0.0, 2.0, 4.0]))
+    b = (np.array([0.0, 4.0]), np.array([10.0, 10.0]))
+    c = (np.array([2.0, 3.0]), np.array([5.0, 7.0]))  # holds times 2 to 3 only
+    curve = MeanCurve.fit([a, b, c], points=256)
+    assert curve.times.tolist() == [0.0, 2.0, 3.0, 4.0]
+    assert curve.counts.tolist() == [2.0, 3.0, 3.0, 2.0]
+    np.testing.assert_allclose(curve(np.array([0.0, 2.0, 3.0, 4.0])), [5.0, 17 / 3, 20 / 3, 7.0])
+    np.testing.assert_allclose(curve(np.array([-1.0, 9.0])), [5.0, 7.0])  # flat beyond
+    without = curve.without(*c)
+    np.testing.assert_allclose(without(curve.times), MeanCurve.fit([a, b], 256)(curve.times))
+    with pytest.raises(ValueError, match="no series"):
+        MeanCurve.fit([a], 256).without(*a)(np.array([1.0]))
+    loaded = MeanCurve.from_json(json.loads(json.dumps(curve.to_json())))
+    np.testing.assert_array_equal(loaded(curve.times), curve(curve.times))
+    coarse = MeanCurve.fit([(np.linspace(0, 1, 1000), np.zeros(1000))], points=50)
+    assert len(coarse.times) <= 50 and coarse.times[0] == 0.0 and coarse.times[-1] == 1.0
+
+
+def test_the_shape_goes_through_the_last_observation_and_the_mean_ignores_it():
+    curve = MeanCurve.fit([(np.array([0.0, 10.0]), np.array([0.0, 10.0]))], 256)
+    times, values = np.array([0.0, 4.0]), np.array([3.0, 7.0])  # 3 above the family at t = 4
+    query = np.array([6.0, 8.0])
+    shape = family_variant(FAMILY_SHAPE, curve).fit(times, values, POLICY)
+    np.testing.assert_allclose(shape(query), [9.0, 11.0])
+    mean = family_variant(FAMILY_MEAN, curve).fit(times, values, POLICY)
+    np.testing.assert_allclose(mean(query), [6.0, 8.0])
+    assert family_variants(None) == []
+    assert [v.label for v in family_variants(curve)] == [FAMILY_MEAN, FAMILY_SHAPE]
+
+
+def _decay_family(n: int, seed: int) -> list[Series]:
+    """Curves that rise and fall alike at irregular times (a dose's course), each at its own
+    level: no one curve's past shows its fall."""
+    rng = np.random.default_rng(seed)
+    family = []
+    for i in range(n):
+        times = np.sort(rng.uniform(0.0, 24.0, 14))
+        course = 10.0 * (np.exp(-0.15 * times) - np.exp(-1.5 * times))
+        level = rng.normal(0.0, 0.3)
+        values = course + level + rng.normal(0.0, 0.05, len(times))
+        family.append(Series(f"c{i}", times, values[:, None]))
+    return family
+
+
+def test_a_family_sharing_a_course_is_forecast_from_it_and_a_calendar_panel_is_not():
+    family = _decay_family(20, seed=0)
+    recipe = choose_forecast(family, ())
+    dim = recipe.dims[0]
+    assert dim.candidate in (FAMILY_MEAN, FAMILY_SHAPE), dim
+    assert dim.family is not None
+    loaded = Recipe.from_json(json.loads(json.dumps(recipe.to_json())))
+    assert loaded.dims[0].candidate == dim.candidate
+    # a new curve read up to its peak: the family says where it goes
+    new = _decay_family(1, seed=1)[0]
+    early = Series(new.id, new.times[new.times < 6.0], new.values[new.times < 6.0])
+    later = new.times[new.times >= 6.0]
+    mean, _ = forecast_moments(loaded, early, later)
+    last = early.values[-1, 0]
+    assert np.mean((mean[:, 0] - new.values[new.times >= 6.0, 0]) ** 2) < 0.2 * np.mean(
+        (last - new.values[new.times >= 6.0, 0]) ** 2
+    )
+    panel = choose_forecast(family, (), time_kind=TimeKind.DATETIME)
+    assert panel.dims[0].candidate not in (FAMILY_MEAN, FAMILY_SHAPE)
+    assert panel.dims[0].family is None
+    few = choose_forecast(family[:2], ())  # fewer series than a family needs
+    assert few.dims[0].family is None and "family_mean" not in few.dims[0].ratios
