@@ -7,7 +7,8 @@ context and the tail's earlier points, which a forecast may read though training
 the model and by the recipe's candidate. The model serves a dimension only when its per-origin
 errors beat the candidate's by the same one-sided paired test the candidates face
 (``selection.paired_p_value`` at ``policy.significance``): the most complex candidate, on the
-least evidence, must show the most.
+least evidence, must show the most. When the tails are whole held-out series (a family), a
+series' stretches share its errors, so each series is one unit: its stretches' mean.
 """
 
 from __future__ import annotations
@@ -37,16 +38,26 @@ class Tail:
     values: np.ndarray
 
 
-def judge_model(recipe: Recipe, tails: Sequence[Tail], model_forecast: ModelForecast) -> Recipe:
-    """``recipe`` with each dimension's ``model_serves`` and evidence set from ``tails``."""
-    origins = [o for tail in tails for o in _stretches(tail, recipe.policy.tail_origins)]
+def judge_model(
+    recipe: Recipe,
+    tails: Sequence[Tail],
+    model_forecast: ModelForecast,
+    *,
+    by_series: bool = False,
+) -> Recipe:
+    """``recipe`` with each dimension's ``model_serves`` and evidence set from ``tails``
+    (``by_series``: each tail is a whole held-out series, one unit of evidence)."""
+    cut = [_stretches(tail, recipe.policy.tail_origins) for tail in tails]
+    origins = [o for stretches in cut for o in stretches]
+    owners = [i for i, stretches in enumerate(cut) for _ in stretches]
     if not origins:
         return recipe
     model = model_forecast([(context, times) for context, times, _ in origins])
     dims = []
     for d, dim in enumerate(recipe.dims):
-        log_ratios = []
-        for (context, times, values), by_model in zip(origins, model, strict=True):
+        log_ratios: list[float] = []
+        units: list[int] = []
+        for (context, times, values), by_model, owner in zip(origins, model, owners, strict=True):
             seen = ~np.isnan(values[:, d])
             observed = ~np.isnan(context.values[:, d])
             if not seen.any() or observed.sum() < 2:
@@ -56,7 +67,8 @@ def judge_model(recipe: Recipe, tails: Sequence[Tail], model_forecast: ModelFore
             model_mse = float(np.mean((by_model[seen, d] - values[seen, d]) ** 2))
             recipe_mse = float(np.mean((by_recipe - values[seen, d]) ** 2))
             log_ratios.append(np.log(max(recipe_mse, floor)) - np.log(max(model_mse, floor)))
-        differences = np.asarray(log_ratios)
+            units.append(owner if by_series else len(units))
+        differences = _unit_means(np.asarray(log_ratios), np.asarray(units, dtype=int))
         if len(differences) >= recipe.policy.min_origins:
             p = paired_p_value(differences)
             ratio = float(np.exp(-differences.mean()))
@@ -73,6 +85,14 @@ def judge_model(recipe: Recipe, tails: Sequence[Tail], model_forecast: ModelFore
             )
         )
     return replace(recipe, dims=tuple(dims))
+
+
+def _unit_means(values: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """The mean of ``values`` [N] per unit (``units`` [N]), in the units' order."""
+    if not len(values):
+        return values
+    _, unit = np.unique(units, return_inverse=True)
+    return np.bincount(unit, values) / np.bincount(unit)
 
 
 def _stretches(tail: Tail, count: int) -> list[tuple[Series, np.ndarray, np.ndarray]]:

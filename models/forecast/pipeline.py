@@ -151,6 +151,11 @@ def _family(
     return MeanCurve.fit(curves, policy.family_points)
 
 
+def _family_horizons(policy: Policy) -> Policy:
+    """``policy`` with a family's backtest horizon (``Policy.family_horizon_share``)."""
+    return replace(policy, max_horizon_share=policy.family_horizon_share)
+
+
 def candidate_seasons(series: Sequence[Series], time_kind: TimeKind) -> tuple[float, ...]:
     """The periods seasonal candidates are tried at: for datetime data, the calendar periods
     (a year, a week, a day) that hold ``CALENDAR_POINTS`` spacings; and the season the
@@ -189,13 +194,14 @@ def choose_forecast_with_evidence(
     for d in range(series[0].values.shape[1]):
         seen = [(s.id, *observed(s, d)) for s in series]
         family = _family(seen, policy, time_kind)
+        horizons = policy if family is None else _family_horizons(policy)
         tests = [
             backtest(
                 t,
                 v,
                 seasons,
                 variants(t, v, seasons, policy) + family_variants(family and family.without(t, v)),
-                policy,
+                horizons,
                 series_id,
             )
             for series_id, t, v in seen

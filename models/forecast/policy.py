@@ -37,6 +37,9 @@ class Policy:
         family_series: the family candidates (``family``) are tried when at least this many
             series observe a dimension (numeric times only).
         family_points: a family's mean curve is kept at most at this many times.
+        family_horizon_share: where the family candidates are tried, the backtest horizon is
+            at most this share of a series' span instead of ``max_horizon_share``: a family's
+            curves are short, and what is asked of one is the rest of its course.
     """
 
     origins: int = 6
@@ -54,12 +57,14 @@ class Policy:
     log_variants: bool = True
     family_series: int = 3
     family_points: int = 256
+    family_horizon_share: float = 0.5
 
     def __post_init__(self) -> None:
         if not (1 <= self.min_origins <= self.origins and 0 < self.significance < 0.5):
             raise ValueError("need 1 <= min_origins <= origins and 0 < significance < 0.5")
-        if not (0 < self.min_fit_share < 1 and 0 < self.max_horizon_share < 1):
-            raise ValueError("min_fit_share and max_horizon_share must lie in (0, 1)")
+        shares = (self.min_fit_share, self.max_horizon_share, self.family_horizon_share)
+        if not all(0 < share < 1 for share in shares):
+            raise ValueError("min_fit_share and the horizon shares must lie in (0, 1)")
 
 
 DEFAULT_POLICY = Policy()

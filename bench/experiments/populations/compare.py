@@ -11,7 +11,7 @@ Printed per population: the MSE over linear interpolation's of
 - pchip, mean_shape: the corpus's references.
 
 Run from the repository root: ``.venv/bin/python
-bench/experiments/population-interpolation/compare.py --seeds 0 --only Theoph``.
+bench/experiments/populations/compare.py --seeds 0 --only Theoph``.
 """
 
 from __future__ import annotations
