@@ -8,7 +8,9 @@ series counts inside its own observed range). Two candidates read it:
 
 - ``family_mean``: the mean curve itself;
 - ``family_shape``: the mean curve moved to pass through the series' last observation, the
-  family's course from where this series stands.
+  family's course from where this series stands;
+- ``family_scaled``: the mean curve scaled to pass through it (positive values only), for
+  families whose curves differ by a factor (a dose, a size) rather than a shift.
 
 Backtests take each series' own curve out of the mean (``MeanCurve.without``), so that a series
 never forecasts itself. Datetime data are left out: their series share a calendar, so the other
@@ -28,7 +30,8 @@ from .policy import Policy
 
 FAMILY_MEAN = "family_mean"
 FAMILY_SHAPE = "family_shape"
-FAMILY_CANDIDATES = (FAMILY_MEAN, FAMILY_SHAPE)
+FAMILY_SCALED = "family_scaled"
+FAMILY_CANDIDATES = (FAMILY_MEAN, FAMILY_SHAPE, FAMILY_SCALED)
 # Their rank among the candidates (``Candidate.complexity``): above the drift, whose one
 # parameter comes from the series alone.
 FAMILY_COMPLEXITY = 2
@@ -108,7 +111,7 @@ def _interpolated(
 
 def family_variant(name: str, curve: MeanCurve) -> Variant:
     """The family candidate ``name`` reading ``curve``."""
-    fits = {FAMILY_MEAN: _fit_mean, FAMILY_SHAPE: _fit_shape}
+    fits = {FAMILY_MEAN: _fit_mean, FAMILY_SHAPE: _fit_shape, FAMILY_SCALED: _fit_scaled}
     if name not in fits:
         raise ValueError(f"unknown family candidate {name!r}")
     fit = fits[name]
@@ -120,7 +123,7 @@ def family_variant(name: str, curve: MeanCurve) -> Variant:
 
 
 def family_variants(curve: MeanCurve | None) -> list[Variant]:
-    """Both family candidates on ``curve`` (none without one)."""
+    """The family candidates on ``curve`` (none without one)."""
     return [] if curve is None else [family_variant(n, curve) for n in FAMILY_CANDIDATES]
 
 
@@ -132,3 +135,11 @@ def _fit_mean(curve: MeanCurve, times: np.ndarray, values: np.ndarray) -> Foreca
 def _fit_shape(curve: MeanCurve, times: np.ndarray, values: np.ndarray) -> Forecaster:
     offset = float(values[-1] - curve(times[-1:])[0])
     return lambda query: curve(query) + offset
+
+
+def _fit_scaled(curve: MeanCurve, times: np.ndarray, values: np.ndarray) -> Forecaster:
+    at_last = float(curve(times[-1:])[0])
+    if not (values[-1] > 0 and at_last > 0):
+        raise ValueError("family_scaled needs a positive last value and family mean there")
+    factor = float(values[-1]) / at_last
+    return lambda query: factor * curve(query)

@@ -10,6 +10,7 @@ import pytest
 
 from models.forecast.family import (
     FAMILY_MEAN,
+    FAMILY_SCALED,
     FAMILY_SHAPE,
     MeanCurve,
     family_variant,
@@ -49,8 +50,13 @@ def test_the_shape_goes_through_the_last_observation_and_the_mean_ignores_it():
     np.testing.assert_allclose(shape(query), [9.0, 11.0])
     mean = family_variant(FAMILY_MEAN, curve).fit(times, values, POLICY)
     np.testing.assert_allclose(mean(query), [6.0, 8.0])
+    scaled = family_variant(FAMILY_SCALED, curve).fit(times, values, POLICY)
+    np.testing.assert_allclose(scaled(query), [10.5, 14.0])  # 7 / 4 times the family
+    with pytest.raises(ValueError, match="positive"):
+        family_variant(FAMILY_SCALED, curve).fit(times, -values, POLICY)
     assert family_variants(None) == []
-    assert [v.label for v in family_variants(curve)] == [FAMILY_MEAN, FAMILY_SHAPE]
+    labels = [v.label for v in family_variants(curve)]
+    assert labels == [FAMILY_MEAN, FAMILY_SHAPE, FAMILY_SCALED]
 
 
 def _decay_family(n: int, seed: int) -> list[Series]:
@@ -71,7 +77,7 @@ def test_a_family_sharing_a_course_is_forecast_from_it_and_a_calendar_panel_is_n
     family = _decay_family(20, seed=0)
     recipe = choose_forecast(family, ())
     dim = recipe.dims[0]
-    assert dim.candidate in (FAMILY_MEAN, FAMILY_SHAPE), dim
+    assert dim.candidate in (FAMILY_MEAN, FAMILY_SHAPE, FAMILY_SCALED), dim
     assert dim.family is not None
     loaded = Recipe.from_json(json.loads(json.dumps(recipe.to_json())))
     assert loaded.dims[0].candidate == dim.candidate
@@ -85,7 +91,7 @@ def test_a_family_sharing_a_course_is_forecast_from_it_and_a_calendar_panel_is_n
         (last - new.values[new.times >= 6.0, 0]) ** 2
     )
     panel = choose_forecast(family, (), time_kind=TimeKind.DATETIME)
-    assert panel.dims[0].candidate not in (FAMILY_MEAN, FAMILY_SHAPE)
+    assert not panel.dims[0].candidate.startswith("family")
     assert panel.dims[0].family is None
     few = choose_forecast(family[:2], ())  # fewer series than a family needs
     assert few.dims[0].family is None and "family_mean" not in few.dims[0].ratios
