@@ -105,6 +105,7 @@ def assess(
             seed,
             with_base=False,
             kriging=kriging,
+            model_free=holdout.training_gaps,
             entries=_wide(limit),
             by_series=True,
         )
