@@ -83,21 +83,11 @@ def assess(
     period = normaliser.season if normaliser.base else None
     kriging = fit_kriging(holdout.train, period, normaliser.bends, companions)
     limit = gap_limit(holdout.train) if holdout.by_series else None
-    interp, interp_choice = _job_skill(
-        model,
-        normaliser,
-        holdout.interpolation,
-        {INTERPOLATION_PARTNER: linear_interpolation},
-        seed,
-        with_base=False,
-        kriging=kriging,
-        model_free=holdout.training_gaps,
-        entries=None if limit is None else _narrow(limit),
-        by_series=holdout.by_series,
-    )
-    wide, wide_choice = (None, _Choice())
-    if limit is not None:
-        wide, wide_choice = _job_skill(
+
+    def interpolation(
+        entries: Callable[[HeldOut], np.ndarray] | None,
+    ) -> tuple[dict[str, Any] | None, _Choice]:
+        return _job_skill(
             model,
             normaliser,
             holdout.interpolation,
@@ -106,9 +96,13 @@ def assess(
             with_base=False,
             kriging=kriging,
             model_free=holdout.training_gaps,
-            entries=_wide(limit),
-            by_series=True,
+            entries=entries,
+            by_series=holdout.by_series,
         )
+
+    # a family's narrow gaps (a stored series missing a few points) and wide ones apart
+    interp, interp_choice = interpolation(None if limit is None else _narrow(limit))
+    wide, wide_choice = (None, _Choice()) if limit is None else interpolation(_wide(limit))
     extrap, extrap_choice = _job_skill(
         model,
         normaliser,
