@@ -24,8 +24,8 @@ from .windows import EXTRAPOLATION_CONTEXT
 # extrapolation (what the quality benchmark measures on short families).
 SERIES_INTERPOLATION_OBSERVED = 0.2
 SERIES_EXTRAPOLATION_OBSERVED = 0.5
-# Dense gaps in a held-out whole series: its inner points fall into this many folds at random,
-# and each fold is hidden from the rest in turn (every inner point is predicted once).
+# Dense gaps in a held-out whole series: its inner points fall into this many folds at random
+# (one per inner point when fewer), each hidden from the rest in turn (each predicted once).
 GAP_FOLDS = 3
 # Holding out points: the tail (at most this share of a series' span, at most the horizon a
 # window is trained to extrapolate) and this share of the points before it.
@@ -114,15 +114,15 @@ def _series_cases(
 
 
 def _gap_cases(series: Series, rng: np.random.Generator) -> list[HeldOut]:
-    """``GAP_FOLDS`` cases of ``series``, each hiding one fold of its inner points (none with
-    fewer than ``GAP_FOLDS`` inner points)."""
+    """Cases of ``series``, each hiding one fold of its inner points: ``GAP_FOLDS`` folds, or one
+    per inner point when it has fewer (none without inner points)."""
     inner = rng.permutation(np.arange(1, len(series) - 1))
-    if len(inner) < GAP_FOLDS:
+    if not len(inner):
         return []
     everything = np.arange(len(series))
     return [
         _case(series, np.setdiff1d(everything, fold), np.sort(fold))
-        for fold in np.array_split(inner, GAP_FOLDS)
+        for fold in np.array_split(inner, min(GAP_FOLDS, len(inner)))
     ]
 
 

@@ -103,6 +103,9 @@ def assess(
     # a family's narrow gaps (a stored series missing a few points) and wide ones apart
     interp, interp_choice = interpolation(None if limit is None else _narrow(limit))
     wide, wide_choice = (None, _Choice()) if limit is None else interpolation(_wide(limit))
+    if limit is not None and not interp_choice.weights:
+        # no narrow gap held out: narrow gaps take the wide gaps' choice, not the model alone
+        interp, interp_choice = wide, wide_choice
     extrap, extrap_choice = _job_skill(
         model,
         normaliser,

@@ -95,6 +95,24 @@ def test_a_family_holds_out_whole_series():
     assert make_holdout(data, Normaliser.fit(data), 0.0, seed=0).training_gaps == []
 
 
+def test_a_short_held_out_series_hides_each_inner_point_alone():
+    times = np.arange(4.0)
+    family = Dataset(
+        tuple(Series(f"s{i}", times, (times + i)[:, None]) for i in range(5)), TimeKind.NUMERIC
+    )
+    holdout = make_holdout(family, Normaliser.fit(family), 0.2, seed=0)
+    _sparse, *gaps = holdout.interpolation  # one series held out: 2 inner points, 2 folds
+    assert [case.times.tolist() for case in sorted(gaps, key=lambda c: c.times[0])] == [
+        [1.0],
+        [2.0],
+    ]
+    assert len(holdout.training_gaps) == 4 * 2
+    two = Dataset(
+        tuple(Series(f"s{i}", times[:2], times[:2, None]) for i in range(5)), family.time_kind
+    )
+    assert make_holdout(two, Normaliser.fit(two), 0.2, seed=0).training_gaps == []  # none inner
+
+
 def test_val_fraction_zero_scores_in_sample():
     data = falling_object(4, seed=0)
     holdout = make_holdout(data, Normaliser.fit(data), 0.0, seed=0)
