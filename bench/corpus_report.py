@@ -500,6 +500,7 @@ def _populations_report(groups: Sequence[Mapping[str, Any]], seeds: Sequence[int
         "odecast fit s",
     ]
     lines += [_row(header), _row(["---"] * len(header))]
+    worst: dict[str, dict[str, float]] = {"interpolation": {}, "extrapolation": {}}
     for name in names:
         rs = {r["seed"]: r for r in groups if r["name"] == name}
         if not all(s in rs for s in seeds):
@@ -520,6 +521,22 @@ def _populations_report(groups: Sequence[Mapping[str, Any]], seeds: Sequence[int
         cells.append(_seeds(extrap))
         cells.append(_seeds([rs[s].get("fit_s", math.nan) for s in seeds], ".0f"))
         lines.append(_row(cells))
+        interp_odecast = [
+            rs[s]["interpolation"].get(ODECAST, {}).get("mse", math.nan)
+            / rs[s]["interpolation"]["linear"]["mse"]
+            for s in seeds
+        ]
+        worst["interpolation"][name] = max(interp_odecast)
+        worst["extrapolation"][name] = max(extrap)
+    lines.append("\n**Targets** (each population, the worse seed)\n")
+    for job, scores in worst.items():
+        scored = {n: v for n, v in scores.items() if math.isfinite(v)}
+        missed = sorted(n for n, v in scored.items() if v > TARGET_POPULATION)
+        verdict = "met" if scored and not missed else "MISSED"
+        lines.append(
+            f"- {verdict}: {job} <= {TARGET_POPULATION} on {len(scored) - len(missed)} of "
+            f"{len(scored)} populations" + (f"; missed on {', '.join(missed)}" if missed else "")
+        )
     return lines
 
 
