@@ -64,6 +64,9 @@ class Holdout:
         by_series: True when whole series are held out, False when points of each are.
         in_sample: True when nothing was held out (``val_fraction`` 0): the cases are cut from
             the training series themselves.
+        gaps: dense gaps cut from the held-out whole series (``GAP_FOLDS`` per series): scored
+            with ``interpolation``, though early stopping reads only the sparse reads and the
+            tails, the tasks the model trains on.
         training_gaps: dense gaps cut from the training series when whole series are held out
             (``GAP_FOLDS`` per series): training read their points, so they judge only the
             answers that do not use the model (linear interpolation, the monotone cubic, the
@@ -75,6 +78,7 @@ class Holdout:
     extrapolation: list[HeldOut]
     by_series: bool
     in_sample: bool = False
+    gaps: list[HeldOut] = field(default_factory=list)
     training_gaps: list[HeldOut] = field(default_factory=list)
 
 
@@ -83,22 +87,29 @@ def make_holdout(
 ) -> Holdout:
     """Split ``dataset`` as the module docstring says; deterministic under ``seed``."""
     rng = np.random.default_rng([seed, 2**31 - 1])
+    # the gaps draw from a stream of their own: the other cases do not depend on them
+    gap_rng = np.random.default_rng([seed, 2**31 - 3])
     series = list(dataset.series)
     if val_fraction == 0:
-        return _series_cases(series, series, rng, in_sample=True)
+        return _series_cases(series, series, rng, gap_rng, in_sample=True)
     n_val = round(len(series) * val_fraction)
     if not normaliser.windowed and len(series) >= 2 and n_val > 0:
         order = np.random.default_rng([seed, 2**31 - 2]).permutation(len(series))
         val = [series[i] for i in order[:n_val]]
-        return _series_cases([series[i] for i in order[n_val:]], val, rng, in_sample=False)
+        return _series_cases([series[i] for i in order[n_val:]], val, rng, gap_rng, in_sample=False)
     horizon = _horizon(normaliser)
     return _point_cases(series, horizon, rng)
 
 
 def _series_cases(
-    train: list[Series], val: list[Series], rng: np.random.Generator, *, in_sample: bool
+    train: list[Series],
+    val: list[Series],
+    rng: np.random.Generator,
+    gap_rng: np.random.Generator,
+    *,
+    in_sample: bool,
 ) -> Holdout:
-    interpolation, extrapolation = [], []
+    interpolation, extrapolation, val_gaps = [], [], []
     for s in val:
         n = len(s)
         if n < 2:
@@ -106,11 +117,11 @@ def _series_cases(
         size = count(n, SERIES_INTERPOLATION_OBSERVED)
         observed = np.sort(rng.choice(n, size=size, replace=False))
         interpolation.append(_case(s, observed, np.setdiff1d(np.arange(n), observed)))
-        interpolation += _gap_cases(s, rng)
+        val_gaps += _gap_cases(s, gap_rng)
         prefix = np.arange(count(n, SERIES_EXTRAPOLATION_OBSERVED))
         extrapolation.append(_case(s, prefix, np.arange(len(prefix), n)))
-    gaps = [] if in_sample else [case for s in train for case in _gap_cases(s, rng)]
-    return Holdout(train, interpolation, extrapolation, True, in_sample, gaps)
+    gaps = [] if in_sample else [case for s in train for case in _gap_cases(s, gap_rng)]
+    return Holdout(train, interpolation, extrapolation, True, in_sample, val_gaps, gaps)
 
 
 def _gap_cases(series: Series, rng: np.random.Generator) -> list[HeldOut]:

@@ -90,7 +90,7 @@ def assess(
         return _job_skill(
             model,
             normaliser,
-            holdout.interpolation,
+            holdout.interpolation + holdout.gaps,
             {INTERPOLATION_PARTNER: linear_interpolation},
             seed,
             with_base=False,

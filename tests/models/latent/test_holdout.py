@@ -76,13 +76,13 @@ def test_a_family_holds_out_whole_series():
     assert holdout.by_series and len(holdout.train) == 8 and len(holdout.extrapolation) == 2
     trained_ids = {s.id for s in holdout.train}
     assert all(case.context.id not in trained_ids for case in holdout.interpolation)
-    # per held-out series: one sparse case, then GAP_FOLDS dense ones
-    assert len(holdout.interpolation) == 2 * (1 + GAP_FOLDS)
+    # per held-out series: one sparse case (early stopping reads it), GAP_FOLDS dense ones
+    assert len(holdout.interpolation) == 2 and len(holdout.gaps) == 2 * GAP_FOLDS
     by_id = {s.id: s for s in data.series}
-    for held in range(2):
-        sparse, *gaps = holdout.interpolation[held * (1 + GAP_FOLDS) : (held + 1) * (1 + GAP_FOLDS)]
+    for sparse in holdout.interpolation:
         whole = by_id[sparse.context.id]
         assert len(sparse.context) == round(0.2 * len(whole))
+        gaps = [case for case in holdout.gaps if case.context.id == whole.id]
         hidden = np.concatenate([case.times for case in gaps])
         # every inner time hidden exactly once, each from a context holding all the others
         np.testing.assert_array_equal(np.sort(hidden), whole.times[1:-1])
@@ -101,7 +101,7 @@ def test_a_short_held_out_series_hides_each_inner_point_alone():
         tuple(Series(f"s{i}", times, (times + i)[:, None]) for i in range(5)), TimeKind.NUMERIC
     )
     holdout = make_holdout(family, Normaliser.fit(family), 0.2, seed=0)
-    _sparse, *gaps = holdout.interpolation  # one series held out: 2 inner points, 2 folds
+    gaps = holdout.gaps  # one series held out: 2 inner points, 2 folds
     assert [case.times.tolist() for case in sorted(gaps, key=lambda c: c.times[0])] == [
         [1.0],
         [2.0],

@@ -88,7 +88,7 @@ def test_a_short_training_run_lowers_the_validation_error_well_below_an_untraine
     # Every one of another 20 series held out (val_fraction 1 - tiny keeps none for training).
     held_out = make_holdout(falling_object(20, seed=1), fit_normaliser(config, data), 0.999, 0)
     assert not held_out.train and len(held_out.extrapolation) == 20
-    assert len(held_out.interpolation) == 20 * (1 + GAP_FOLDS)  # sparse, then dense gaps
+    assert len(held_out.interpolation) == 20 and len(held_out.gaps) == 20 * GAP_FOLDS
     torch.manual_seed(0)
     normaliser = fit_normaliser(config, data)
     untrained = new_model(config, normaliser, data.dims).eval()
