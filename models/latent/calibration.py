@@ -87,7 +87,7 @@ class Calibration:
     def wide_gaps(self, context: Series, times: np.ndarray) -> np.ndarray:
         """[T, D]: which entries at ``times`` fill a gap wider than ``gap_limit`` (none with one
         blend)."""
-        if len(self.interpolation_blends) == 1 or self.gap_limit is None:
+        if self.wide_gap_blend is None or self.gap_limit is None:
             return np.zeros((len(times), context.dims), dtype=bool)
         widths = gap_widths(context, times)
         return np.isfinite(widths) & (widths > self.gap_limit)
@@ -126,7 +126,8 @@ class Calibration:
         known_mean = known.mean(axis=0)  # [K, D]
         offset = np.zeros(samples.shape[1:])  # [T, D]
         kriged = self._kriged(context, times[inside]) if blend_inside else None
-        if blend_inside:
+        weights = self._interpolation_weights(context, times[inside]) if blend_inside else None
+        if weights is not None:
             features = interpolation_features(
                 context,
                 times[inside],
@@ -134,8 +135,7 @@ class Calibration:
                 known_mean,
                 None if kriged is None else kriged.mean,
             )
-            weights = self._interpolation_weights(context, times[inside])  # [K, Q, D]
-            offset[inside] = (weights * features).sum(axis=0)
+            offset[inside] = (weights * features).sum(axis=0)  # weights [K, Q, D]
         if blend_after:
             mean = known_mean[positions[after]]
             features = extrapolation_features(
@@ -143,10 +143,9 @@ class Calibration:
             )
             offset[after] = offsets(features, (extrapolation.weight,))
         samples += offset
-        if kriged is not None:
+        if kriged is not None and weights is not None:
             respreading = np.compress(inside, samples, axis=1)  # contiguous, unlike [:, mask]
-            krige = self._interpolation_weights(context, times[inside])[KRIGE]
-            samples[:, inside] = respread(respreading, kriged.variance, krige)
+            samples[:, inside] = respread(respreading, kriged.variance, weights[KRIGE])
         return samples
 
     def _interpolation_weights(self, context: Series, times: np.ndarray) -> np.ndarray:
@@ -157,7 +156,7 @@ class Calibration:
         if self.wide_gap_blend is None:
             return np.broadcast_to(narrow, shape)
         wide = np.asarray(self.wide_gap_blend.weights)[:, None, None]
-        return np.where(self.wide_gaps(context, times)[None], wide, narrow) * np.ones(shape)
+        return np.where(self.wide_gaps(context, times)[None], wide, narrow)
 
     def _kriged(self, context: Series, times: np.ndarray) -> Kriged | None:
         """The kriged answer at ``times`` when an interpolation blend leans on it."""
