@@ -17,9 +17,9 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 
 import numpy as np
-from corpus_anchors import forecast_anchors
+from corpus_anchors import AnchorCache, forecast_anchors
 from corpus_catalog import single_series
-from corpus_report import NAIVE, geometric_mean, series_ratios
+from corpus_report import NAIVE, REFERENCES, SMALL_GROUP, geometric_mean, series_ratios
 from corpus_splits import origins
 from quality_scores import Forecast
 
@@ -37,6 +37,10 @@ POLICIES: dict[str, Policy] = {
     "alpha-0.01": replace(DEFAULT_POLICY, significance=0.01),
     "no-log": replace(DEFAULT_POLICY, log_variants=False),
     "origins-20-alpha-0.1": replace(DEFAULT_POLICY, origins=20, significance=0.1),
+    "steps-2": replace(DEFAULT_POLICY, origin_steps=2),
+    "steps-3": replace(DEFAULT_POLICY, origin_steps=3),
+    "steps-4": replace(DEFAULT_POLICY, origin_steps=4),
+    "steps-6": replace(DEFAULT_POLICY, origin_steps=6),
 }
 
 
@@ -44,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the quick subset only")
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
+    parser.add_argument(
+        "--references",
+        action="store_true",
+        help="also the pipeline over the best reference per group (AutoETS, AutoTheta, AutoARIMA, "
+        "Prophet from bench/corpus.py's anchor cache; computed where missing, which takes long)",
+    )
     args = parser.parse_args(argv)
     corpus = [s for s in single_series() if s.quick or not args.quick]
     records: dict[str, dict[str, list[dict]]] = {p: defaultdict(list) for p in args.policies}
@@ -52,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         kind = TimeKind.DATETIME if series.datetime else TimeKind.NUMERIC
         for origin in origins(series):
             naive = forecast_anchors(series, origin.train, origin.ahead, methods=NAIVE)
+            if args.references:
+                naive |= forecast_anchors(
+                    series, origin.train, origin.ahead, cache=AnchorCache(), methods=REFERENCES
+                )
             truth = series.values[origin.ahead]
             context = Series("s", series.times[origin.train], series.values[origin.train, None])
             seasons = candidate_seasons([context], kind)
@@ -72,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                 records[name][series.name].append(record)
         print(f"{series.name} done", file=sys.stderr, flush=True)
     print(_table(records, served, corpus))
+    if args.references:
+        print(_against_references(records, corpus))
     return 0
 
 
@@ -114,11 +130,39 @@ def _table(records, served, corpus) -> str:
             cells.append(f"{sum(c * n for c, n in pairs) / sum(n for _, n in pairs):.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    for name, named in records.items():
+        ratios = {n: series_ratios(rs)["pipeline"] for n, rs in named.items()}
+        above = sorted((r, n) for n, r in ratios.items() if r > 1.25)[::-1]
+        lines.append(f"- {name}, above 1.25: " + ", ".join(f"{n} {r:.2f}" for r, n in above))
+    lines.append("")
     for name, counts in served.items():
         total = sum(counts.values())
         shares = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in counts.most_common())
         lines.append(f"- {name}: {shares}")
     return "\n".join(lines)
+
+
+def _against_references(records, corpus) -> str:
+    """Per policy and frequency group: the pipeline's geometric mean over the best reference's
+    (each reference's own geometric mean on the same points), the groups of ``SMALL_GROUP`` or
+    more series marked."""
+    frequency = {s.name: str(s.frequency) for s in corpus}
+    groups = ["all", *sorted(set(frequency.values()))]
+    lines = [
+        "| policy / best reference | " + " | ".join(groups) + " |",
+        "| --- " * (len(groups) + 1) + "|",
+    ]
+    for name, named in records.items():
+        ratios = {n: series_ratios(rs) for n, rs in named.items()}
+        cells = [name]
+        for g in groups:
+            members = [r for n, r in ratios.items() if g == "all" or frequency[n] == g]
+            means = {m: geometric_mean(r[m] for r in members) for m in ("pipeline", *REFERENCES)}
+            best = min(REFERENCES, key=means.__getitem__)
+            mark = "" if len(members) >= SMALL_GROUP else "*"
+            cells.append(f"{means['pipeline'] / means[best]:.3f} ({best}){mark}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + f"\n\n*: fewer than {SMALL_GROUP} series, not judged"
 
 
 if __name__ == "__main__":

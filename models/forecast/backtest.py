@@ -3,14 +3,16 @@ scored on the horizon after each (Tashman 2000, "Out-of-sample tests of forecast
 
 The horizon is the shortest season the series spans ``policy.min_seasons`` times, else
 ``policy.horizon_points`` median spacings, and at most ``policy.max_horizon_share`` of the span.
-Origins step back one horizon at a time from the end, as many as ``policy.origins`` while the
-earliest leaves ``policy.min_fit_share`` of the span to fit on; an origin whose horizon holds no
-observation (a gap) is skipped.
+Origins step back ``1 / policy.origin_steps`` of a horizon at a time from the end (so their
+horizons overlap when ``origin_steps`` > 1, and a season's phases are all forecast from),
+spanning at most ``policy.origins`` horizons, while the earliest leaves ``policy.min_fit_share``
+of the span to fit on; an origin whose horizon holds no observation (a gap) is skipped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -57,6 +59,14 @@ class Backtest:
     origins: tuple[OriginErrors, ...]
     variants: dict[str, Variant]
 
+    def complete(self, least: int) -> Backtest:
+        """These origins less those where a variant could not be fitted (the earliest, where a
+        season's variants lack the history they need), when at least ``least`` remain: the
+        candidates are then compared on fewer origins rather than some left out of the
+        comparison."""
+        full = tuple(o for o in self.origins if set(o.forecasts) >= set(self.variants))
+        return replace(self, origins=full) if len(full) >= least else self
+
     def candidates(self) -> list[str]:
         """The candidates scored at every origin."""
         if not self.origins:
@@ -98,10 +108,12 @@ def backtest(
     if not h > 0:
         return Backtest(0.0, (), named)
     end, span = float(times[-1]), float(times[-1] - times[0])
-    count = min(policy.origins, int((1 - policy.min_fit_share) * span / h + 1e-9))
+    step = h / policy.origin_steps
+    room = math.floor(((1 - policy.min_fit_share) * span - h) / step + 1e-9) + 1
+    count = min(policy.most_origins, room)
     found = []
-    for k in range(count, 0, -1):
-        cut = end - k * h
+    for k in range(count - 1, -1, -1):
+        cut = end - h - k * step
         past = times <= cut
         ahead = (times > cut) & (times <= cut + h)
         if past.sum() < 2 or not ahead.any():

@@ -207,7 +207,7 @@ def choose_forecast_with_evidence(
             for series_id, t, v in seen
             if len(t) >= MIN_POINTS
         ]
-        evidence = pooled(tests)
+        evidence = pooled(tests).complete(policy.min_origins)
         choice = choose(evidence, policy)
         served = evidence.variants.get(choice.served, Variant(CANDIDATES[SIMPLEST], None))
         if evidence.origins and choice.served in evidence.candidates():

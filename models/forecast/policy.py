@@ -14,7 +14,10 @@ class Policy:
     """The forecasting pipeline's thresholds.
 
     Attributes:
-        origins: rolling backtest origins per series, at most.
+        origins: the backtest origins of a series span at most this many horizons.
+        origin_steps: origins per horizon: consecutive origins are this fraction of a horizon
+            apart, so their horizons overlap (the paired test reads them as that many
+            overlapping windows: ``selection.paired_p_value``).
         min_origins: fewer origins than this and the simplest candidate serves.
         min_fit_share: the earliest origin leaves at least this share of the points to fit on.
         horizon_points: the backtest horizon in median spacings when the series has no season
@@ -43,6 +46,7 @@ class Policy:
     """
 
     origins: int = 6
+    origin_steps: int = 4
     min_origins: int = 2
     min_fit_share: float = 0.4
     horizon_points: int = 12
@@ -59,9 +63,17 @@ class Policy:
     family_points: int = 256
     family_horizon_share: float = 0.5
 
+    @property
+    def most_origins(self) -> int:
+        """The most backtest origins of one series: ``origin_steps`` per horizon over
+        ``origins`` horizons."""
+        return (self.origins - 1) * self.origin_steps + 1
+
     def __post_init__(self) -> None:
         if not (1 <= self.min_origins <= self.origins and 0 < self.significance < 0.5):
             raise ValueError("need 1 <= min_origins <= origins and 0 < significance < 0.5")
+        if self.origin_steps < 1:
+            raise ValueError("origin_steps must be at least 1")
         shares = (self.min_fit_share, self.max_horizon_share, self.family_horizon_share)
         if not all(0 < share < 1 for share in shares):
             raise ValueError("min_fit_share and the horizon shares must lie in (0, 1)")

@@ -53,11 +53,13 @@ def choose(backtest: Backtest, policy: Policy) -> Choice:
         why = f"{len(backtest.origins)} backtest origins, fewer than {policy.min_origins}"
         return Choice(SIMPLEST, SIMPLEST, {}, 1.0, len(backtest.origins), why + ": the simplest")
     log_mse = {n: np.array([_log_mse(o.mse(n), o.scale) for o in backtest.origins]) for n in names}
+    series = np.array([o.series for o in backtest.origins])
     complexity = {n: backtest.variants[n].complexity for n in names}
     best = min(names, key=lambda n: (float(log_mse[n].mean()), complexity[n]))
     simplest_first = sorted(names, key=lambda n: (complexity[n], float(log_mse[n].mean())))
     for name in simplest_first:
-        p = 1.0 if name == best else paired_p_value(log_mse[name] - log_mse[best])
+        differences = log_mse[name] - log_mse[best]
+        p = 1.0 if name == best else paired_p_value(differences, policy.origin_steps, series)
         if p >= policy.significance:
             break
     ratios = {n: float(np.exp(np.mean(log_mse[n] - log_mse[name]))) for n in names}
@@ -75,15 +77,37 @@ def _log_mse(mse: float, scale: float) -> float:
     return math.log(max(mse, LOG_FLOOR * scale**2))
 
 
-def paired_p_value(differences: np.ndarray) -> float:
-    """The one-sided p-value that the mean of ``differences`` [K] exceeds 0 (Student's t with
-    K - 1 degrees of freedom); 1.0 when they do not vary and are not positive."""
+def paired_p_value(
+    differences: np.ndarray, overlap: int = 1, series: np.ndarray | None = None
+) -> float:
+    """The one-sided p-value that the mean of ``differences`` [K] exceeds 0; 1.0 when they do
+    not vary and are not positive.
+
+    With ``overlap`` 1 the differences are independent: Student's t with K - 1 degrees of
+    freedom. With ``overlap`` m > 1, consecutive differences of one series (``series`` [K], its
+    label per difference, consecutive ones adjacent) come from windows that overlap m - 1 in m:
+    the mean's variance sums their autocovariances over m - 1 lags within a series (Diebold &
+    Mariano 1995's, for forecasts h steps ahead; Newey & West 1987's Bartlett weights where that
+    sum is not positive), and the t has as many degrees of freedom as the differences hold
+    non-overlapping windows, less one.
+    """
     k = len(differences)
     mean = float(np.mean(differences))
-    sd = float(np.std(differences, ddof=1)) if k > 1 else 0.0
-    if not sd > 0:
-        return 0.0 if mean > 0 and k > 1 else 1.0
-    return student_t_sf(mean / (sd / math.sqrt(k)), k - 1)
+    if k < 2:
+        return 1.0
+    centred = differences - mean
+    labels = np.zeros(k) if series is None else np.asarray(series)
+    covariances = [float(centred @ centred) / (k - 1)]
+    for lag in range(1, min(overlap, k)):
+        same = labels[lag:] == labels[:-lag]
+        covariances.append(2 * float(np.sum(centred[lag:] * centred[:-lag] * same)) / (k - 1))
+    variance = sum(covariances)
+    if not variance > 0:  # the truncated sum can fall below 0: Bartlett's weights cannot
+        variance = sum(c * (1 - lag / overlap) for lag, c in enumerate(covariances))
+    if not variance > 1e-300:
+        return 0.0 if mean > 0 else 1.0
+    df = max(1, math.ceil(k / overlap) - 1)
+    return student_t_sf(mean / math.sqrt(variance / k), df)
 
 
 def student_t_sf(t: float, df: int) -> float:

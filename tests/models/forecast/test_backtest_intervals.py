@@ -28,18 +28,21 @@ def run(times: np.ndarray, values: np.ndarray, policy: Policy = DEFAULT_POLICY):
 @pytest.mark.parametrize(
     ("policy", "expected"),
     [
-        (DEFAULT_POLICY, DEFAULT_POLICY.origins),  # room for 14: at most `origins`
-        (Policy(origins=3, min_origins=2), 3),
-        (Policy(min_fit_share=0.8), 4),  # 0.2 x 299 / 12 = 4.98: the fit share binds
+        (DEFAULT_POLICY, 21),  # room for 56 steps of 3: at most 6 horizons, (6 - 1) x 4 + 1
+        (Policy(origin_steps=1), 6),  # room for 14 horizons: at most `origins`
+        (Policy(origins=3, min_origins=2, origin_steps=1), 3),
+        (Policy(min_fit_share=0.8, origin_steps=1), 4),  # (0.2 x 299 - 12) / 12 + 1 = 4.98
+        (Policy(min_fit_share=0.8), 16),  # (0.2 x 299 - 12) / 3 + 1 = 16.9: the fit share binds
     ],
-    ids=["default", "three origins", "fit share"],
+    ids=["default", "one per horizon", "three origins", "fit share", "fit share, overlapping"],
 )
-def test_origins_step_back_one_horizon_from_the_end(policy, expected):
-    """On a grid of 300 unit steps the horizon is 12 steps and each origin's last fitted time is
-    its cut: ``end - k * 12``."""
+def test_origins_step_back_a_share_of_the_horizon_from_the_end(policy, expected):
+    """On a grid of 300 unit steps the horizon is 12 steps; consecutive origins are 12 /
+    ``origin_steps`` apart and the latest one's last fitted time is ``end - 12``."""
     times = np.arange(300.0)
     values = np.random.default_rng(0).normal(size=300).cumsum()
     result = run(times, values, policy)
+    step = 12 // policy.origin_steps
     assert result.horizon == policy.horizon_points == 12
     assert len(result.origins) == expected
     cuts = []
@@ -49,11 +52,28 @@ def test_origins_step_back_one_horizon_from_the_end(policy, expected):
         targets = np.flatnonzero(np.isin(values, origin.truth))
         np.testing.assert_allclose(times[targets] - origin.leads, targets[0] - 1)
         cuts.append(targets[0] - 1)
-    np.testing.assert_array_equal(cuts, 299 - 12 * np.arange(expected, 0, -1))  # oldest first
+    np.testing.assert_array_equal(cuts, 299 - 12 - step * np.arange(expected - 1, -1, -1))
     span = times[-1] - times[0]
     assert cuts[0] - times[0] >= policy.min_fit_share * span
-    if expected < policy.origins:  # one origin more would leave too little to fit on
-        assert cuts[0] - result.horizon - times[0] < policy.min_fit_share * span
+    assert cuts[-1] - cuts[0] <= (policy.origins - 1) * 12  # at most `origins` horizons
+    if cuts[-1] - cuts[0] < (policy.origins - 1) * 12:  # one more would leave too little
+        assert cuts[0] - step - times[0] < policy.min_fit_share * span
+
+
+def test_complete_origins_drop_the_earliest_where_a_season_cannot_be_fitted():
+    """Five seasons of 12 points: the earliest origins hold under two seasons, so the seasonal
+    variants are missing there; ``complete`` keeps the later origins, where every variant has a
+    forecast, and the seasonal variants stay candidates."""
+    times = np.arange(60.0)
+    values = np.sin(2 * np.pi * times / 12) + np.random.default_rng(0).normal(0, 0.1, 60)
+    found = variants(times, values, (12.0,), DEFAULT_POLICY)
+    every = backtest(times, values, (12.0,), found, DEFAULT_POLICY)
+    assert "seasonal_naive@12" not in every.candidates()
+    complete = every.complete(DEFAULT_POLICY.min_origins)
+    assert "seasonal_naive@12" in complete.candidates()
+    assert 0 < len(complete.origins) < len(every.origins)
+    assert complete.origins == every.origins[len(every.origins) - len(complete.origins) :]
+    assert every.complete(len(every.origins)) is every  # too few would remain: all are kept
 
 
 def test_no_target_lies_at_or_before_its_origins_last_fitted_observation():
@@ -65,7 +85,7 @@ def test_no_target_lies_at_or_before_its_origins_last_fitted_observation():
     times = times[(times < 262.0) | (times > 268.0)]
     values = rng.normal(size=len(times)).cumsum()
     result = run(times, values)
-    assert len(result.origins) == DEFAULT_POLICY.origins
+    assert len(result.origins) == DEFAULT_POLICY.most_origins == 21
     for origin in result.origins:
         assert np.all(origin.leads > 0)
         targets = np.flatnonzero(np.isin(values, origin.truth))

@@ -60,17 +60,51 @@ def test_random_walks_keep_the_last_value():
     seeds did (bench/experiments/forecast-pipeline: the rest get drift, SES or mean reversion)."""
     served = [choose_forecast([random_walk(seed)], ()).dims[0] for seed in range(20)]
     assert sum(d.candidate == "last_value" for d in served) >= 17
-    assert all(d.origins == DEFAULT_POLICY.origins for d in served)
+    assert all(d.origins == DEFAULT_POLICY.most_origins for d in served)
 
 
 def test_noisy_seasonal_series_serve_a_seasonal_variant():
-    """All 20 serve a variant at the season (18 ses@12, 1 theta@12, 1 seasonal_naive@12); 100
-    of 100 seeds did."""
+    """All 20 serve a variant at the season (20 ses@12); 100 of 100 seeds did."""
     served = [choose_forecast([noisy_season(seed)], (SEASON,)).dims[0] for seed in range(20)]
     seasonal = [
         d.season == SEASON and d.candidate in ("seasonal_naive", "ses", "theta") for d in served
     ]
     assert sum(seasonal) >= 18
+
+
+def test_short_seasonal_series_serve_a_seasonal_variant():
+    """Six seasons of 12 points: the earliest origins hold under the two seasons a seasonal
+    variant needs, and the candidates are compared on the later origins rather than the
+    seasonal ones left out. All 20 serve seasonal_naive@12; 99 of 100 seeds served a seasonal
+    variant (bench/experiments/forecast-pipeline)."""
+    served = [choose_forecast([noisy_season(seed, 72)], (SEASON,)).dims[0] for seed in range(20)]
+    assert sum(d.season == SEASON for d in served) >= 18
+
+
+def test_overlapping_origins_keep_the_tests_level():
+    """Differences averaged over windows that overlap 3 in 4 (a moving average of white noise,
+    mean 0) are rejected at 0.1 about 0.1 of the time by the overlapping test, and far more often
+    by a test that takes them as independent."""
+    rng = np.random.default_rng(0)
+    overlapping = independent = 0
+    draws = 400
+    for _ in range(draws):
+        noise = rng.normal(size=24)
+        differences = np.convolve(noise, np.ones(4) / 4, mode="valid")  # 21 windows
+        overlapping += paired_p_value(differences, overlap=4) < 0.1
+        independent += paired_p_value(differences) < 0.1
+    assert overlapping / draws < 0.18  # 0.146 over 2,000 draws: autocovariances of 21 lean low
+    assert independent / draws > 0.22  # 0.278 over 2,000 draws
+
+
+def test_overlap_pairs_only_differences_of_one_series():
+    """Two series' differences alternate in sign at the boundary between them; lags across the
+    boundary would cancel the variance, lags within each series do not."""
+    differences = np.array([0.1, 0.3, 0.2, 0.4, 0.35, 0.15])
+    one = paired_p_value(differences, overlap=2, series=np.zeros(6))
+    two = paired_p_value(differences, overlap=2, series=np.array([0, 0, 0, 1, 1, 1]))
+    assert one != two
+    assert paired_p_value(differences, overlap=1) == paired_p_value(differences)
 
 
 def test_with_too_few_origins_the_simplest_serves_and_the_reason_says_why():
@@ -89,10 +123,17 @@ def test_with_too_few_origins_the_simplest_serves_and_the_reason_says_why():
 
 
 def test_the_pipeline_serves_the_simplest_below_the_policys_least_origins():
-    """With 70% of a span of 238 kept to fit on, one-season horizons leave 5 origins."""
+    """With 70% of a span of 238 kept to fit on, one-season horizons, one origin each, leave 5
+    origins."""
     series = [noisy_season(1)]
-    few = choose_forecast(series, (SEASON,), Policy(min_origins=6, min_fit_share=0.7)).dims[0]
-    assert (few.candidate, few.season, few.origins) == ("last_value", None, 5)
-    assert "5 backtest origins, fewer than 6" in few.reason
-    enough = choose_forecast(series, (SEASON,), Policy(min_origins=5, min_fit_share=0.7)).dims[0]
+    few = Policy(min_origins=6, min_fit_share=0.7, origin_steps=1)
+    few_origins = choose_forecast(series, (SEASON,), few).dims[0]
+    assert (few_origins.candidate, few_origins.season, few_origins.origins) == (
+        "last_value",
+        None,
+        5,
+    )
+    assert "5 backtest origins, fewer than 6" in few_origins.reason
+    enough_origins = Policy(min_origins=5, min_fit_share=0.7, origin_steps=1)
+    enough = choose_forecast(series, (SEASON,), enough_origins).dims[0]
     assert enough.season == SEASON and enough.origins == 5
