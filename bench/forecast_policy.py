@@ -37,6 +37,8 @@ POLICIES: dict[str, Policy] = {
     "alpha-0.01": replace(DEFAULT_POLICY, significance=0.01),
     "no-log": replace(DEFAULT_POLICY, log_variants=False),
     "origins-20-alpha-0.1": replace(DEFAULT_POLICY, origins=20, significance=0.1),
+    "one-step": replace(DEFAULT_POLICY, origin_steps=1),
+    "gaussian": replace(DEFAULT_POLICY, quantile_residuals=10**9),
     "steps-2": replace(DEFAULT_POLICY, origin_steps=2),
     "steps-3": replace(DEFAULT_POLICY, origin_steps=3),
     "steps-4": replace(DEFAULT_POLICY, origin_steps=4),
@@ -110,8 +112,8 @@ def _table(records, served, corpus) -> str:
     lines = [
         "| policy | all | "
         + " | ".join(groups)
-        + " | worst | series > 1.25 | cover 80 | cover 90 |",
-        "| --- " * (len(groups) + 6) + "|",
+        + " | worst | series > 1.25 | cover 80 | cover 90 | 80 outside 60-95 |",
+        "| --- " * (len(groups) + 7) + "|",
     ]
     for name, named in records.items():
         ratios = {n: series_ratios(rs)["pipeline"] for n, rs in named.items()}
@@ -128,6 +130,12 @@ def _table(records, served, corpus) -> str:
                 for r in rs
             ]
             cells.append(f"{sum(c * n for c, n in pairs) / sum(n for _, n in pairs):.1f}")
+        outside = 0
+        for rs in named.values():
+            figures = [r["forecast"]["pipeline"] for r in rs]
+            covered = sum(f["cov80"] * f["n"] for f in figures) / sum(f["n"] for f in figures)
+            outside += not 60 <= covered <= 95
+        cells.append(str(outside))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for name, named in records.items():

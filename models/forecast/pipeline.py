@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -21,13 +20,18 @@ from ..series import Series, TimeKind
 from .backtest import Backtest, backtest, pooled, step_scale
 from .candidates import CANDIDATES, SIMPLEST, Variant, variants
 from .family import FAMILY_CANDIDATES, MeanCurve, family_variant, family_variants
-from .intervals import LeadVariance, fit_lead_variance
+from .intervals import (
+    GAUSSIAN,
+    LeadVariance,
+    ResidualQuantiles,
+    fit_lead_variance,
+    fit_residual_quantiles,
+)
 from .policy import DEFAULT_POLICY, Policy
 from .selection import choose
 
-RECIPE_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # version 1: no family candidates
-LEVEL_CLIP = 1e-12  # quantile levels 0 and 1 are answered at this distance from them
+RECIPE_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # 1: no family candidates; 1 and 2: Gaussian quantiles
 MIN_POINTS = 4  # a dimension of a series with fewer observations is not backtested
 CALENDAR_POINTS = 2  # a calendar period is tried when it holds at least this many spacings
 SAME_PERIOD = 0.1  # a found season this close (relative) to a calendar period or a harmonic of
@@ -43,6 +47,7 @@ class DimensionRecipe:
         season: the season it serves at (time units), or None.
         log: whether it serves on the logarithm of the values.
         variance: its forecast variance by lead time, in squared step scales.
+        quantiles: its standardised forecast error's quantiles (``intervals``).
         best: the candidate with the least backtest error.
         ratios: candidate -> its backtest error over the served candidate's (geometric mean).
         p_value: the rule's p-value for the served candidate against the best.
@@ -72,6 +77,7 @@ class DimensionRecipe:
     model_p_value: float = 1.0
     model_origins: int = 0
     family: MeanCurve | None = None
+    quantiles: ResidualQuantiles = GAUSSIAN
 
     def variant(self) -> Variant:
         """The served candidate at its season, on its scale."""
@@ -111,6 +117,7 @@ class Recipe:
                     "variance": asdict(d.variance),
                     "model_ratio": d.model_ratio if math.isfinite(d.model_ratio) else None,
                     "family": None if d.family is None else d.family.to_json(),
+                    "quantiles": list(d.quantiles.sizes),
                 }
                 for d in self.dims
             ],
@@ -135,8 +142,15 @@ class Recipe:
             if not known:
                 raise ValueError(f"unknown forecast candidate {d['candidate']!r}")
             ratio = d.get("model_ratio")
-            fields = {**d, "model_ratio": math.nan if ratio is None else ratio, "family": family}
-            dims.append(DimensionRecipe(**{**fields, "variance": LeadVariance(**d["variance"])}))
+            sizes = d.get("quantiles")  # versions 1 and 2 have none: Gaussian
+            fields = {
+                **d,
+                "model_ratio": math.nan if ratio is None else ratio,
+                "family": family,
+                "variance": LeadVariance(**d["variance"]),
+                "quantiles": GAUSSIAN if sizes is None else ResidualQuantiles(tuple(sizes)),
+            }
+            dims.append(DimensionRecipe(**fields))
         return cls(tuple(data["seasons"]), tuple(dims), Policy(**policy), data["version"])
 
 
@@ -210,8 +224,10 @@ def choose_forecast_with_evidence(
         evidence = pooled(tests).complete(policy.min_origins)
         choice = choose(evidence, policy)
         served = evidence.variants.get(choice.served, Variant(CANDIDATES[SIMPLEST], None))
+        quantiles = GAUSSIAN
         if evidence.origins and choice.served in evidence.candidates():
             variance = fit_lead_variance(evidence, choice.served, policy)
+            quantiles = fit_residual_quantiles(evidence, choice.served, variance, policy)
         else:
             variance = LeadVariance(1.0, 1.0, 1.0)  # a random walk's, in steps: no evidence
         dims.append(
@@ -226,6 +242,7 @@ def choose_forecast_with_evidence(
                 choice.origins,
                 choice.reason,
                 family=family if served.candidate.name in FAMILY_CANDIDATES else None,
+                quantiles=quantiles,
             )
         )
         evidences.append(evidence)
@@ -253,16 +270,19 @@ def forecast_moments(
     return mean, variance
 
 
+def standard_quantiles(recipe: Recipe, levels: np.ndarray) -> np.ndarray:
+    """Each dimension's standardised forecast error at ``levels`` [L]: [L, D]."""
+    return np.stack([dim.quantiles(levels) for dim in recipe.dims], axis=1)
+
+
 def forecast(
     recipe: Recipe, context: Series, query: np.ndarray, levels: tuple[float, ...]
 ) -> tuple[np.ndarray, dict[float, np.ndarray]]:
-    """The recipe's mean [Q, D] and Gaussian quantiles (level -> [Q, D]) at ``query`` [Q]."""
+    """The recipe's mean [Q, D] and quantiles (level -> [Q, D]) at ``query`` [Q]."""
     mean, variance = forecast_moments(recipe, context, query)
     sd = np.sqrt(variance)
-    normal = NormalDist()
-    return mean, {
-        q: mean + normal.inv_cdf(min(max(q, LEVEL_CLIP), 1 - LEVEL_CLIP)) * sd for q in levels
-    }
+    z = standard_quantiles(recipe, np.asarray(levels, dtype=np.float64))  # [L, D]
+    return mean, {q: mean + z[i] * sd for i, q in enumerate(levels)}
 
 
 def _harmonic(season: float, period: float) -> bool:

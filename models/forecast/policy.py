@@ -33,6 +33,9 @@ class Policy:
             (older ones weigh under 1% at the smallest alpha).
         interval_leads: the backtest residuals' lead times are pooled into this many bins to
             estimate the forecast variance as it grows with the lead.
+        quantile_residuals: the intervals take the backtest residuals' own quantiles (not a
+            Gaussian's) when the served candidate has at least this many (overlapping origins
+            repeat a target at several leads).
         log_variants: whether positive series also try the seasonally adjusted candidates on
             their logarithm (a multiplicative season).
         tail_origins: each held-out tail is cut into this many stretches, each an origin at
@@ -58,6 +61,7 @@ class Policy:
     smoothing_points: int = 500
     interval_leads: int = 4
     tail_origins: int = 3
+    quantile_residuals: int = 100
     log_variants: bool = True
     family_series: int = 3
     family_points: int = 256

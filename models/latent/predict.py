@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from statistics import NormalDist
 
 import numpy as np
 
-from ..forecast.pipeline import Recipe, forecast_moments
+from ..forecast.pipeline import Recipe, forecast_moments, standard_quantiles
 from ..series import Series
 from .decoding import Request, decode
 from .train import TrainedModel
@@ -141,9 +140,10 @@ def _recipe_forecasts(
     recipe: Recipe | None, ask: Ask, wanted: np.ndarray, samples: np.ndarray
 ) -> np.ndarray:
     """``samples`` [S, T', D] with the forecasts (times after the context's last observation)
-    of every dimension the recipe serves replaced by draws from its Gaussian forecast: normal
-    quantiles at evenly spaced levels, shuffled per entry under the ask's seed, so that their
-    mean and quantiles are the forecast's own, not a sampling error's."""
+    of every dimension the recipe serves replaced by draws from its forecast: its quantiles
+    (``intervals.ResidualQuantiles``) at evenly spaced levels, shuffled per entry under the
+    ask's seed, so that their mean and quantiles are the forecast's own, not a sampling
+    error's."""
     ahead = wanted > ask.context.times[-1]
     if recipe is None or not ahead.any():
         return samples
@@ -152,10 +152,9 @@ def _recipe_forecasts(
         return samples
     mean, variance = forecast_moments(recipe, ask.context, wanted[ahead])  # [A, D]
     s = samples.shape[0]
-    levels = (np.arange(s) + 0.5) / s
-    z = np.array([NormalDist().inv_cdf(q) for q in levels])  # [S]
+    z = standard_quantiles(recipe, (np.arange(s) + 0.5) / s)  # [S, D]
     rng = np.random.default_rng([ask.seed, RECIPE_STREAM])
-    shuffled = rng.permuted(np.broadcast_to(z[:, None, None], (s, *mean.shape)), axis=0)
+    shuffled = rng.permuted(np.broadcast_to(z[:, None, :], (s, *mean.shape)), axis=0)
     draws = mean[None] + np.sqrt(variance)[None] * shuffled  # [S, A, D]
     out = samples.copy()
     columns = np.flatnonzero(ahead)

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from models.forecast.backtest import backtest, pooled
 from models.forecast.candidates import variants
-from models.forecast.intervals import fit_lead_variance
+from models.forecast.intervals import (
+    GAUSSIAN,
+    ResidualQuantiles,
+    fit_lead_variance,
+    fit_residual_quantiles,
+)
 from models.forecast.pipeline import choose_forecast, forecast
 from models.forecast.policy import DEFAULT_POLICY, Policy
 from models.series import Series
@@ -143,3 +149,41 @@ def test_80_percent_intervals_cover_held_out_random_walk_continuations():
         inside.append((quantiles[0.1][:, 0] <= truth) & (truth <= quantiles[0.9][:, 0]))
     coverage = np.concatenate(inside).mean()
     assert 0.65 <= coverage <= 0.92, coverage
+
+
+def test_gaussian_quantiles_are_the_standard_normals():
+    levels = np.array([0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99])
+    np.testing.assert_allclose(GAUSSIAN(levels), stats.norm.ppf(levels), rtol=1e-9, atol=1e-12)
+
+
+def test_residual_quantiles_are_the_sizes_between_and_scaled_as_a_normals_beyond():
+    quantiles = ResidualQuantiles((0.5, 1.1, 1.7, 2.5))
+    np.testing.assert_allclose(
+        quantiles(np.array([0.25, 0.1, 0.05, 0.025])), [-0.5, -1.1, -1.7, -2.5]
+    )
+    np.testing.assert_allclose(quantiles(np.array([0.75, 0.9, 0.95, 0.975])), [0.5, 1.1, 1.7, 2.5])
+    assert quantiles(np.array([0.5]))[0] == 0.0
+    beyond = quantiles(np.array([0.995]))[0]
+    assert beyond == pytest.approx(2.5 * stats.norm.ppf(0.995) / stats.norm.ppf(0.975))
+    within = quantiles(np.array([0.6]))[0]
+    assert within == pytest.approx(0.5 * stats.norm.ppf(0.6) / stats.norm.ppf(0.75))
+    levels = np.linspace(0.001, 0.999, 999)
+    assert np.all(np.diff(quantiles(levels)) > 0)  # increasing in the level
+
+
+def test_heavy_tailed_backtest_errors_give_narrower_middles_and_wider_tails():
+    """White noise of Student's t with 3 degrees of freedom, forecast by its mean: the
+    standardised errors' middle half lies closer than a normal's, their 95% farther out; a
+    series too short for ``quantile_residuals`` residuals keeps the Gaussian."""
+    rng = np.random.default_rng(0)
+    times = np.arange(2000.0)
+    values = rng.standard_t(3, 2000)
+    policy = DEFAULT_POLICY  # 21 origins of 12 points: 252 residuals
+    found = variants(times, values, (), policy)
+    result = backtest(times, values, (), found, policy)
+    variance = fit_lead_variance(result, "mean_reversion", policy)
+    quantiles = fit_residual_quantiles(result, "mean_reversion", variance, policy)
+    assert quantiles.sizes[0] < GAUSSIAN.sizes[0]  # 50%
+    assert quantiles.sizes[-1] > GAUSSIAN.sizes[-1]  # 95%
+    few = Policy(quantile_residuals=253)
+    assert fit_residual_quantiles(result, "mean_reversion", variance, few) is GAUSSIAN
