@@ -22,6 +22,7 @@ their moving average over one season (classical decomposition, on times instead 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from ..baselines import drift, fit_reversion, last_value, seasonal_naive
 from .policy import Policy
 
 Forecaster = Callable[[np.ndarray], np.ndarray]  # query times [Q] -> point forecast [Q]
+SMOOTHED_FITS = 64  # seasonal adjustments and smoothings kept for the candidates that share them
 
 
 @dataclass(frozen=True)
@@ -183,21 +185,33 @@ def smooth(times: np.ndarray, values: np.ndarray, policy: Policy) -> Smoothed:
     return Smoothed(float(level[best]), float(alphas[best]), float(times[-1]), step)
 
 
-def _adjusted(
+@functools.lru_cache(maxsize=SMOOTHED_FITS)
+def _smoothed_fit(
+    times: bytes, values: bytes, season: float | None, policy: Policy
+) -> tuple[np.ndarray, SeasonalShape | None, Smoothed]:
+    t, v = np.frombuffer(times), np.frombuffer(values)
+    shape = fit_shape(t, v, season, policy)
+    adjusted = v if shape is None else v - shape(t)
+    adjusted.setflags(write=False)  # shared by every caller of the same fit
+    return adjusted, shape, smooth(t, adjusted, policy)
+
+
+def _adjusted_and_smoothed(
     times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy
-) -> tuple[np.ndarray, Forecaster]:
-    """The seasonally adjusted values [T] and the seasonal component to add back."""
-    shape = fit_shape(times, values, season, policy)
-    if shape is None:
-        return values, np.zeros_like
-    return values - shape(times), shape
+) -> tuple[np.ndarray, Forecaster, Smoothed]:
+    """The seasonally adjusted values [T], the seasonal component to add back, and the adjusted
+    values' smoothing. ``ses``, ``theta`` and ``combination`` fitted at one origin and season
+    ask for the same one, so the latest ``SMOOTHED_FITS`` are kept."""
+    t = np.ascontiguousarray(times, dtype=np.float64).tobytes()
+    v = np.ascontiguousarray(values, dtype=np.float64).tobytes()
+    adjusted, shape, state = _smoothed_fit(t, v, season, policy)
+    return adjusted, (np.zeros_like if shape is None else shape), state
 
 
 def fit_ses(
     times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy
 ) -> Forecaster:
-    adjusted, seasonal = _adjusted(times, values, season, policy)
-    state = smooth(times, adjusted, policy)
+    _, seasonal, state = _adjusted_and_smoothed(times, values, season, policy)
 
     def forecast(query: np.ndarray) -> np.ndarray:
         return state.level + seasonal(query)
@@ -210,8 +224,7 @@ def fit_theta(
 ) -> Forecaster:
     """SES plus half the least-squares slope: ``level + b/2 (t - t_T + step (1/alpha - 1))``
     (Hyndman & Billah 2003's drift, with lead times in time units)."""
-    adjusted, seasonal = _adjusted(times, values, season, policy)
-    state = smooth(times, adjusted, policy)
+    adjusted, seasonal, state = _adjusted_and_smoothed(times, values, season, policy)
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     slope = float(np.polyfit(times - times[-1], adjusted, 1)[0]) if span > 0 else 0.0
     offset = state.step * (1 / state.alpha - 1)
