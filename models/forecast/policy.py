@@ -25,6 +25,8 @@ class Policy:
         max_horizon_share: the backtest horizon is at most this share of the series' span.
         significance: the one-sided level at which a more complex candidate's per-origin
             errors must beat a simpler one's to replace it.
+        material_ratio: a simpler candidate is replaced only when the best's error is
+            significantly more than this factor lower (1.0: any significant difference).
         harmonics: the most sine-cosine pairs a seasonal adjustment fits.
         min_seasons: a season is used (adjusted, repeated) only with this many cycles seen.
         smoothing_levels: the smoothing weights tried per median spacing (exponential
@@ -55,6 +57,7 @@ class Policy:
     horizon_points: int = 12
     max_horizon_share: float = 0.125
     significance: float = 0.1
+    material_ratio: float = 1.0
     harmonics: int = 8
     min_seasons: float = 2.0
     smoothing_levels: tuple[float, float, int] = (0.01, 0.99, 32)

@@ -58,7 +58,7 @@ def choose(backtest: Backtest, policy: Policy) -> Choice:
     best = min(names, key=lambda n: (float(log_mse[n].mean()), complexity[n]))
     simplest_first = sorted(names, key=lambda n: (complexity[n], float(log_mse[n].mean())))
     for name in simplest_first:
-        differences = log_mse[name] - log_mse[best]
+        differences = log_mse[name] - log_mse[best] - math.log(policy.material_ratio)
         p = 1.0 if name == best else paired_p_value(differences, policy.origin_steps, series)
         if p >= policy.significance:
             break
