@@ -54,6 +54,8 @@ def test_the_forecast_recipe_and_its_backtest_are_shown(client, fitted) -> None:
     choice = recipe["dims"][0]
     assert choice["candidate"] in {n.split("@")[0] for n in choice["ratios"]} | {"last_value"}
     assert choice["reason"] and isinstance(choice["model_serves"], bool)
+    sizes = choice["quantiles"]  # the sizes 50, 80, 90 and 95% of the backtest errors stay within
+    assert len(sizes) == 4 and sizes[0] > 0 and sizes == sorted(sizes)
     answer = client.get(f"/models/{model_id}/backtest")
     assert answer.status_code == 200, answer.text
     (dim,) = answer.json()["dims"]
