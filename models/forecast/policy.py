@@ -15,9 +15,9 @@ class Policy:
 
     Attributes:
         origins: the backtest origins of a series span at most this many horizons.
-        origin_steps: origins per horizon: consecutive origins are this fraction of a horizon
-            apart, so their horizons overlap (the paired test reads them as that many
-            overlapping windows: ``selection.paired_p_value``).
+        origin_steps: origins per horizon: consecutive origins are one horizon over this
+            apart, so their horizons overlap (the paired test reads them as overlapping
+            windows: ``selection.paired_p_value``).
         min_origins: fewer origins than this and the simplest candidate serves.
         min_fit_share: the earliest origin leaves at least this share of the points to fit on.
         horizon_points: the backtest horizon in median spacings when the series has no season
@@ -79,8 +79,8 @@ class Policy:
     def __post_init__(self) -> None:
         if not (1 <= self.min_origins <= self.origins and 0 < self.significance < 0.5):
             raise ValueError("need 1 <= min_origins <= origins and 0 < significance < 0.5")
-        if self.origin_steps < 1:
-            raise ValueError("origin_steps must be at least 1")
+        if self.origin_steps < 1 or self.material_ratio < 1:
+            raise ValueError("origin_steps and material_ratio must be at least 1")
         shares = (self.min_fit_share, self.max_horizon_share, self.family_horizon_share)
         if not all(0 < share < 1 for share in shares):
             raise ValueError("min_fit_share and the horizon shares must lie in (0, 1)")
