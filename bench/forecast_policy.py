@@ -46,6 +46,8 @@ POLICIES: dict[str, Policy] = {
     "steps-3": replace(DEFAULT_POLICY, origin_steps=3),
     "steps-4": replace(DEFAULT_POLICY, origin_steps=4),
     "steps-6": replace(DEFAULT_POLICY, origin_steps=6),
+    **{f"half-life-{k:g}": replace(DEFAULT_POLICY, shape_half_life=k) for k in (1.5, 3, 5, 8)},
+    "every-cycle-alike": replace(DEFAULT_POLICY, shape_half_life=None),
 }
 
 

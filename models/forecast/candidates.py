@@ -17,7 +17,8 @@ every method here reads the gaps between observations, none needs a grid.
 - ``combination``: the mean of the naive method, ``ses`` and ``theta`` (Bates & Granger 1969).
 
 The seasonal adjustment (``SeasonalShape``) subtracts a Fourier series fitted to the values less
-their moving average over one season (classical decomposition, on times instead of a grid).
+their moving average over one season (classical decomposition, on times instead of a grid), the
+recent cycles weighing most.
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ def fit_shape(
     The values less their centred moving average over one season (the mean over that time of
     the lines between observations, where the window lies inside them) are regressed on
     ``K = min(policy.harmonics, P / (2 spacing))`` harmonics, so a shape finer than the
-    sampling is not invented.
+    sampling is not invented; by weighted least squares, an observation's weight halving every
+    ``policy.shape_half_life`` cycles back from the last, so a season that changes over the
+    years (as Holt-Winters' seasonal states do) is answered with its recent shape.
     """
     period = usable_season(times, season, policy)
     if period is None:
@@ -119,6 +122,10 @@ def fit_shape(
     level = (area(times[inside] + half) - area(times[inside] - half)) / period
     detrended = values[inside] - level
     design = np.column_stack([np.ones(inside.sum()), _fourier(times[inside], period, harmonics)])
+    if policy.shape_half_life is not None:
+        age = (times[-1] - times[inside]) / (policy.shape_half_life * period)
+        root = np.sqrt(0.5**age)  # weighted least squares: rows scaled by the weights' roots
+        design, detrended = design * root[:, None], detrended * root
     solution, *_ = np.linalg.lstsq(design, detrended, rcond=None)
     return SeasonalShape(period, solution[1:])
 

@@ -30,8 +30,9 @@ from .intervals import (
 from .policy import DEFAULT_POLICY, Policy
 from .selection import choose
 
-RECIPE_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)  # 1: no family candidates; 1 and 2: Gaussian quantiles
+RECIPE_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)  # 1: no family candidates; 1 and 2: Gaussian quantiles;
+# 1 to 3: seasonal shapes weigh every cycle alike
 MIN_POINTS = 4  # a dimension of a series with fewer observations is not backtested
 CALENDAR_POINTS = 2  # a calendar period is tried when it holds at least this many spacings
 SAME_PERIOD = 0.1  # a found season this close (relative) to a calendar period or a harmonic of
@@ -131,7 +132,8 @@ class Recipe:
                 f"forecast recipe version {data.get('version')!r} is not one of {READABLE_VERSIONS}"
             )
         policy: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in data["policy"].items()
+            "shape_half_life": None,  # versions 1 to 3 have none: every cycle alike
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in data["policy"].items()},
         }
         dims = []
         for d in data["dims"]:

@@ -29,6 +29,9 @@ class Policy:
             significantly more than this factor lower (1.0: any significant difference).
         harmonics: the most sine-cosine pairs a seasonal adjustment fits.
         min_seasons: a season is used (adjusted, repeated) only with this many cycles seen.
+        shape_half_life: a season's shape weighs an observation half as much for every this
+            many cycles it lies before the last (None: all alike), so a shape that changes
+            over the years is the recent one.
         smoothing_levels: the smoothing weights tried per median spacing (exponential
             smoothing's alpha), log-spaced between the two bounds.
         smoothing_points: exponential smoothing reads at most this many latest observations
@@ -60,6 +63,7 @@ class Policy:
     material_ratio: float = 1.0
     harmonics: int = 8
     min_seasons: float = 2.0
+    shape_half_life: float | None = 2.0
     smoothing_levels: tuple[float, float, int] = (0.01, 0.99, 32)
     smoothing_points: int = 500
     interval_leads: int = 4

@@ -56,8 +56,7 @@ def choose(backtest: Backtest, policy: Policy) -> Choice:
     series = np.array([o.series for o in backtest.origins])
     complexity = {n: backtest.variants[n].complexity for n in names}
     best = min(names, key=lambda n: (float(log_mse[n].mean()), complexity[n]))
-    simplest_first = sorted(names, key=lambda n: (complexity[n], float(log_mse[n].mean())))
-    for name in simplest_first:
+    for name in _front(names, log_mse, complexity):
         differences = log_mse[name] - log_mse[best] - math.log(policy.material_ratio)
         p = 1.0 if name == best else paired_p_value(differences, policy.origin_steps, series)
         if p >= policy.significance:
@@ -71,6 +70,21 @@ def choose(backtest: Backtest, policy: Policy) -> Choice:
             f"worse over {len(backtest.origins)} backtest origins (p = {p:.2g})"
         )
     return Choice(name, best, ratios, p, len(backtest.origins), reason)
+
+
+def _front(
+    names: list[str], log_mse: dict[str, np.ndarray], complexity: dict[str, int]
+) -> list[str]:
+    """``names``, simplest first, less each that errs no less than a simpler one: a more
+    complex candidate that does worse than a simpler one never serves, however noisy the
+    simpler one's comparison with the best."""
+    front: list[str] = []
+    lowest = math.inf
+    for name in sorted(names, key=lambda n: (complexity[n], float(log_mse[n].mean()))):
+        if float(log_mse[name].mean()) < lowest:
+            front.append(name)
+            lowest = float(log_mse[name].mean())
+    return front
 
 
 def _log_mse(mse: float, scale: float) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -93,6 +95,24 @@ def test_fit_shape_recovers_the_amplitude_and_phase_of_a_sine_season_beside_a_tr
     assert phase == pytest.approx(0.7, abs=0.05)
     # the higher harmonics of a pure sine are next to nothing
     assert np.abs(np.delete(shape.coefficients, [0, shape.harmonics])).max() < 0.1
+
+
+@pytest.mark.parametrize("sampling", ["grid", "irregular"])
+def test_fit_shape_answers_a_growing_season_with_its_recent_amplitude(sampling):
+    """A sine season whose amplitude grows from 1 to 3 over 20 seasons: weighing every cycle
+    alike gives the mean amplitude (about 2); the default half-life gives one near the last
+    cycles' (above 2.6)."""
+    if sampling == "grid":
+        times = np.arange(0.0, 20 * SEASON)
+    else:
+        times = np.sort(np.random.default_rng(4).uniform(0.0, 20 * SEASON, 600))
+    amplitude = 1 + 2 * times / times[-1]
+    values = amplitude * np.sin(2 * np.pi * times / SEASON)
+    alike = fit_shape(times, values, SEASON, replace(DEFAULT_POLICY, shape_half_life=None))
+    recent = fit_shape(times, values, SEASON, DEFAULT_POLICY)
+    assert alike is not None and recent is not None
+    assert _amplitude_and_phase(alike.coefficients)[0] == pytest.approx(2.0, abs=0.2)
+    assert 2.6 < _amplitude_and_phase(recent.coefficients)[0] < 3.0
 
 
 def test_fit_shape_needs_the_policys_number_of_seasons():

@@ -60,8 +60,10 @@ def test_a_recipe_of_another_version_or_an_unknown_candidate_is_refused_by_name(
     for dim in older["dims"]:
         dim.pop("family")
         dim.pop("quantiles")  # versions 1 and 2: Gaussian quantiles
+    older["policy"].pop("shape_half_life")  # versions 1 to 3: every cycle alike
     as_gaussian = [replace(d, quantiles=GAUSSIAN) for d in Recipe.from_json(saved).dims]
     assert list(Recipe.from_json(older).dims) == as_gaussian
+    assert Recipe.from_json(older).policy.shape_half_life is None
     family = json.loads(json.dumps(saved))
     family["dims"][0]["candidate"] = "family_shape"  # a family candidate without its curve
     with pytest.raises(ValueError, match="family_shape"):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from models.forecast.backtest import backtest
+from models.forecast.backtest import Backtest, OriginErrors, backtest
 from models.forecast.candidates import SIMPLEST, variants
 from models.forecast.pipeline import choose_forecast
 from models.forecast.policy import DEFAULT_POLICY, Policy
@@ -137,3 +137,36 @@ def test_the_pipeline_serves_the_simplest_below_the_policys_least_origins():
     enough_origins = Policy(min_origins=5, min_fit_share=0.7, origin_steps=1)
     enough = choose_forecast(series, (SEASON,), enough_origins).dims[0]
     assert enough.season == SEASON and enough.origins == 5
+
+
+def test_a_candidate_worse_than_a_simpler_rejected_one_never_serves():
+    """Over 12 independent origins: ``ses@12`` errs least and the last value is significantly
+    worse; the seasonal naive method errs more than the last value on average but so unevenly
+    that it is not significantly worse than ``ses@12``. Simplest first it would serve; it does
+    not, since a simpler candidate beats it: ``ses@12`` serves."""
+    rng = np.random.default_rng(5)
+    found = {
+        v.label: v
+        for v in variants(np.arange(48.0), np.ones(48), (SEASON,), Policy(log_variants=False))
+    }
+    log_mse = {
+        "last_value": np.full(12, 1.0) + 0.05 * rng.normal(size=12),
+        "seasonal_naive@12": np.where(np.arange(12) % 3 == 0, 9.2, -3.0),  # mean 1.07
+        "ses@12": np.zeros(12),
+    }
+    origins = tuple(
+        OriginErrors(
+            np.array([1.0]),
+            np.array([0.0]),
+            {name: np.array([np.exp(errors[i] / 2)]) for name, errors in log_mse.items()},
+            1.0,
+            float(i),
+        )
+        for i in range(12)
+    )
+    evidence = Backtest(12.0, origins, {name: found[name] for name in log_mse})
+    policy = Policy(origin_steps=1)
+    assert paired_p_value(log_mse["seasonal_naive@12"] - log_mse["ses@12"]) > policy.significance
+    assert paired_p_value(log_mse["last_value"] - log_mse["ses@12"]) < policy.significance
+    choice = choose(evidence, policy)
+    assert (choice.best, choice.served) == ("ses@12", "ses@12")
