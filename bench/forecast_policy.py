@@ -48,6 +48,8 @@ POLICIES: dict[str, Policy] = {
     "steps-6": replace(DEFAULT_POLICY, origin_steps=6),
     **{f"half-life-{k:g}": replace(DEFAULT_POLICY, shape_half_life=k) for k in (1.5, 3, 5, 8)},
     "every-cycle-alike": replace(DEFAULT_POLICY, shape_half_life=None),
+    "one-lead-choice": replace(DEFAULT_POLICY, lead_band_growth=None),
+    "bands-x4": replace(DEFAULT_POLICY, lead_band_growth=4.0),
 }
 
 

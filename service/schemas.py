@@ -188,6 +188,23 @@ class JobSkill(BaseModel):
     )
 
 
+class LeadBandChoice(BaseModel):
+    """What serves one dimension's forecasts from a lead on (see docs/forecasting.md)."""
+
+    after: float = Field(description="It serves leads beyond this, in time units.")
+    candidate: str = Field(description="The candidate that serves.")
+    season: float | None = Field(None, description="Its season, in time units.")
+    log: bool = Field(False, description="Fitted to the logarithm of the values.")
+    reason: str = Field(description="Why it serves, in one line.")
+    best: str = Field(description="The candidate with the least backtest error at these leads.")
+    ratios: dict[str, float | None] = Field(
+        description="Each candidate's backtest error over the served one's at these leads."
+    )
+    p_value: float | None = Field(description="Paired test: the served one is worse than best.")
+    origins: int = Field(description="Backtest origins the choice rests on.")
+    variance: dict[str, float | None] = Field(description="Interval variance per lead.")
+
+
 class ForecastChoice(BaseModel):
     """What serves one dimension's forecasts, and the evidence (see docs/forecasting.md)."""
 
@@ -213,6 +230,10 @@ class ForecastChoice(BaseModel):
         None,
         description="Sizes that 50, 80, 90 and 95% of the standardised backtest errors stay "
         "within: the intervals' shape (a Gaussian's where evidence was short).",
+    )
+    beyond: list[LeadBandChoice] = Field(
+        default_factory=list,
+        description="The choices for leads past the backtest horizon, nearest first.",
     )
 
 

@@ -67,6 +67,18 @@ class Backtest:
         full = tuple(o for o in self.origins if set(o.forecasts) >= set(self.variants))
         return replace(self, origins=full) if len(full) >= least else self
 
+    def within(self, low: float, high: float) -> Backtest:
+        """These origins' targets at leads in (``low``, ``high``] only (time units), origins
+        without one dropped: the evidence for a choice that serves those leads."""
+        kept = []
+        for o in self.origins:
+            inside = (o.leads > low) & (o.leads <= high)
+            if inside.any():
+                forecasts = {name: f[inside] for name, f in o.forecasts.items()}
+                leads, truth = o.leads[inside], o.truth[inside]
+                kept.append(replace(o, leads=leads, truth=truth, forecasts=forecasts))
+        return replace(self, origins=tuple(kept))
+
     def candidates(self) -> list[str]:
         """The candidates scored at every origin."""
         if not self.origins:
@@ -85,6 +97,16 @@ def horizon(times: np.ndarray, seasons: tuple[float, ...], policy: Policy) -> fl
     return min(wanted, policy.max_horizon_share * span) if span > 0 else 0.0
 
 
+def longest_horizon(times: np.ndarray, seasons: tuple[float, ...], policy: Policy) -> float:
+    """The longest usable season, at most ``policy.max_horizon_share`` of the span; ``horizon``
+    without a usable season."""
+    span = float(times[-1] - times[0]) if len(times) > 1 else 0.0
+    usable = [p for p in seasons if usable_season(times, p, policy) is not None]
+    if not usable or not span > 0:
+        return horizon(times, seasons, policy)
+    return min(max(usable), policy.max_horizon_share * span)
+
+
 def step_scale(values: np.ndarray) -> float:
     """The root mean square of consecutive changes, a series' scale that a trend or a level
     does not inflate (at least a tiny positive number)."""
@@ -100,10 +122,12 @@ def backtest(
     variants: list[Variant],
     policy: Policy,
     series: str = "",
+    length: float | None = None,
 ) -> Backtest:
     """Backtest ``variants`` on one dimension's observations (``times`` [T] increasing,
-    ``values`` [T]); a variant that cannot be fitted at an origin is left out there."""
-    h = horizon(times, seasons, policy)
+    ``values`` [T]) over ``length`` (time units; ``horizon`` by default); a variant that cannot
+    be fitted at an origin is left out there."""
+    h = horizon(times, seasons, policy) if length is None else length
     named = {v.label: v for v in variants}
     if not h > 0:
         return Backtest(0.0, (), named)

@@ -8,6 +8,7 @@ evidence for the same choice), so one recipe also answers a series the fit never
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..seasons import CALENDAR_PERIODS_S, find_season
 from ..series import Series, TimeKind
-from .backtest import Backtest, backtest, pooled, step_scale
+from .backtest import Backtest, backtest, longest_horizon, pooled, step_scale
 from .candidates import CANDIDATES, SIMPLEST, Variant, variants
 from .family import FAMILY_CANDIDATES, MeanCurve, family_variant, family_variants
 from .intervals import (
@@ -28,15 +29,43 @@ from .intervals import (
     fit_residual_quantiles,
 )
 from .policy import DEFAULT_POLICY, Policy
-from .selection import choose
+from .selection import Choice, choose
 
 RECIPE_VERSION = 4
 READABLE_VERSIONS = (1, 2, 3, 4)  # 1: no family candidates; 1 and 2: Gaussian quantiles;
-# 1 to 3: seasonal shapes weigh every cycle alike
+# 1 to 3: seasonal shapes weigh every cycle alike, one choice for every lead
 MIN_POINTS = 4  # a dimension of a series with fewer observations is not backtested
 CALENDAR_POINTS = 2  # a calendar period is tried when it holds at least this many spacings
 SAME_PERIOD = 0.1  # a found season this close (relative) to a calendar period or a harmonic of
 # it is that period
+
+
+@dataclass(frozen=True)
+class LeadBand:
+    """The choice that serves a dimension's forecasts from a lead time on, made on the
+    backtest errors at the leads of its band only.
+
+    Attributes:
+        after: it serves leads beyond this (time units after a context's last observation),
+            up to the next band's.
+        candidate, season, log: what serves.
+        variance: its forecast variance by lead, fitted on those leads' errors.
+        best, ratios, p_value, origins, reason: as ``DimensionRecipe``'s, on those leads.
+    """
+
+    after: float
+    candidate: str
+    season: float | None
+    log: bool
+    variance: LeadVariance
+    best: str
+    ratios: dict[str, float]
+    p_value: float
+    origins: int
+    reason: str
+
+    def variant(self) -> Variant:
+        return Variant(CANDIDATES[self.candidate], self.season, self.log)
 
 
 @dataclass(frozen=True)
@@ -48,7 +77,6 @@ class DimensionRecipe:
         season: the season it serves at (time units), or None.
         log: whether it serves on the logarithm of the values.
         variance: its forecast variance by lead time, in squared step scales.
-        quantiles: its standardised forecast error's quantiles (``intervals``).
         best: the candidate with the least backtest error.
         ratios: candidate -> its backtest error over the served candidate's (geometric mean).
         p_value: the rule's p-value for the served candidate against the best.
@@ -62,6 +90,9 @@ class DimensionRecipe:
         model_origins: the held-out stretches that judgement rests on.
         family: the family's mean curve the family candidates read (``family``); None when
             they were not tried.
+        quantiles: its standardised forecast error's quantiles (``intervals``), at every lead.
+        beyond: the choices for leads past the backtest horizon, nearest first (``LeadBand``);
+            empty when one choice serves every lead.
     """
 
     candidate: str
@@ -79,6 +110,7 @@ class DimensionRecipe:
     model_origins: int = 0
     family: MeanCurve | None = None
     quantiles: ResidualQuantiles = GAUSSIAN
+    beyond: tuple[LeadBand, ...] = ()
 
     def variant(self) -> Variant:
         """The served candidate at its season, on its scale."""
@@ -119,6 +151,7 @@ class Recipe:
                     "model_ratio": d.model_ratio if math.isfinite(d.model_ratio) else None,
                     "family": None if d.family is None else d.family.to_json(),
                     "quantiles": list(d.quantiles.sizes),
+                    "beyond": [asdict(band) for band in d.beyond],
                 }
                 for d in self.dims
             ],
@@ -143,6 +176,13 @@ class Recipe:
             )
             if not known:
                 raise ValueError(f"unknown forecast candidate {d['candidate']!r}")
+            bands = tuple(
+                LeadBand(**{**b, "variance": LeadVariance(**b["variance"])})
+                for b in d.get("beyond", ())  # versions 1 to 3 have none
+            )
+            unknown = [b.candidate for b in bands if b.candidate not in CANDIDATES]
+            if unknown:
+                raise ValueError(f"unknown forecast candidate {unknown[0]!r}")
             ratio = d.get("model_ratio")
             sizes = d.get("quantiles")  # versions 1 and 2 have none: Gaussian
             fields = {
@@ -151,6 +191,7 @@ class Recipe:
                 "family": family,
                 "variance": LeadVariance(**d["variance"]),
                 "quantiles": GAUSSIAN if sizes is None else ResidualQuantiles(tuple(sizes)),
+                "beyond": bands,
             }
             dims.append(DimensionRecipe(**fields))
         return cls(tuple(data["seasons"]), tuple(dims), Policy(**policy), data["version"])
@@ -211,27 +252,21 @@ def choose_forecast_with_evidence(
         seen = [(s.id, *observed(s, d)) for s in series]
         family = _family(seen, policy, time_kind)
         horizons = policy if family is None else _family_horizons(policy)
+        tested = [(series_id, t, v) for series_id, t, v in seen if len(t) >= MIN_POINTS]
+        tried = [
+            variants(t, v, seasons, policy) + family_variants(family and family.without(t, v))
+            for _, t, v in tested
+        ]
         tests = [
-            backtest(
-                t,
-                v,
-                seasons,
-                variants(t, v, seasons, policy) + family_variants(family and family.without(t, v)),
-                horizons,
-                series_id,
-            )
-            for series_id, t, v in seen
-            if len(t) >= MIN_POINTS
+            backtest(t, v, seasons, found, horizons, series_id)
+            for (series_id, t, v), found in zip(tested, tried, strict=True)
         ]
         evidence = pooled(tests).complete(policy.min_origins)
         choice = choose(evidence, policy)
-        served = evidence.variants.get(choice.served, Variant(CANDIDATES[SIMPLEST], None))
-        quantiles = GAUSSIAN
-        if evidence.origins and choice.served in evidence.candidates():
-            variance = fit_lead_variance(evidence, choice.served, policy)
-            quantiles = fit_residual_quantiles(evidence, choice.served, variance, policy)
-        else:
-            variance = LeadVariance(1.0, 1.0, 1.0)  # a random walk's, in steps: no evidence
+        served, variance, quantiles = _calibrated(evidence, choice, policy)
+        beyond: tuple[LeadBand, ...] = ()
+        if family is None and policy.lead_band_growth is not None:
+            beyond = _lead_bands(tested, tried, seasons, evidence.horizon, policy)
         dims.append(
             DimensionRecipe(
                 served.candidate.name,
@@ -245,10 +280,80 @@ def choose_forecast_with_evidence(
                 choice.reason,
                 family=family if served.candidate.name in FAMILY_CANDIDATES else None,
                 quantiles=quantiles,
+                beyond=beyond,
             )
         )
         evidences.append(evidence)
     return Recipe(seasons, tuple(dims), policy), tuple(evidences)
+
+
+def _calibrated(
+    evidence: Backtest, choice: Choice, policy: Policy
+) -> tuple[Variant, LeadVariance, ResidualQuantiles]:
+    """The chosen variant, its variance by lead and its quantiles, from its backtest errors."""
+    served = evidence.variants.get(choice.served, Variant(CANDIDATES[SIMPLEST], None))
+    if not (evidence.origins and choice.served in evidence.candidates()):
+        return served, LeadVariance(1.0, 1.0, 1.0), GAUSSIAN  # a random walk's, in steps
+    variance = fit_lead_variance(evidence, choice.served, policy)
+    return served, variance, fit_residual_quantiles(evidence, choice.served, variance, policy)
+
+
+def _lead_bands(
+    seen: list[tuple[str, np.ndarray, np.ndarray]],
+    tried: list[list[Variant]],
+    seasons: tuple[float, ...],
+    first: float,
+    policy: Policy,
+) -> tuple[LeadBand, ...]:
+    """Choices for the leads past the ``first`` horizon: one backtest over the longest usable
+    season, its errors split into bands of lead ``policy.lead_band_growth`` times as far out
+    each, and the rule applied to each band's errors alone."""
+    lengths = [longest_horizon(t, seasons, policy) for _, t, _ in seen]
+    longest = max(lengths, default=0.0)
+    if not (first > 0 and longest > first * (1 + SAME_PERIOD)):
+        return ()
+    tests = [
+        backtest(t, v, seasons, found, policy, series_id, length)
+        for (series_id, t, v), found, length in zip(seen, tried, lengths, strict=True)
+        if length > first * (1 + SAME_PERIOD)
+    ]
+    evidence = pooled(tests)
+    step = longest / policy.origin_steps
+    edges = lead_edges(first, longest, policy.lead_band_growth or 2.0)
+    bands = []
+    for low, high in itertools.pairwise(edges):
+        within = evidence.within(low, high).complete(policy.min_origins)
+        overlap = min(policy.origin_steps, math.ceil((high - low) / step - 1e-9))
+        choice = choose(within, policy, max(1, overlap))
+        served, variance, _ = _calibrated(within, choice, policy)
+        bands.append(
+            LeadBand(
+                low,
+                served.candidate.name,
+                served.season,
+                served.log,
+                variance,
+                choice.best,
+                choice.ratios,
+                choice.p_value,
+                choice.origins,
+                choice.reason,
+            )
+        )
+    return tuple(bands)
+
+
+def lead_edges(first: float, longest: float, growth: float) -> list[float]:
+    """The lead bands' edges from ``first`` to ``longest``, each ``growth`` times the one
+    before; the last is ``longest``, merged into the one before when within ``SAME_PERIOD``."""
+    edges = [first]
+    while edges[-1] * growth < longest:
+        edges.append(edges[-1] * growth)
+    if len(edges) > 1 and longest <= edges[-1] * (1 + SAME_PERIOD):
+        edges[-1] = longest
+    else:
+        edges.append(longest)
+    return edges
 
 
 def forecast_moments(
@@ -263,12 +368,20 @@ def forecast_moments(
         times, values = observed(context, d)
         if not len(times):
             continue
-        try:
-            forecaster = dim.variant().fit(times, values, recipe.policy)
-        except ValueError:  # a context too short for the season, or not positive: the simplest
-            forecaster = CANDIDATES[SIMPLEST].fit(times, values, None, recipe.policy)
-        mean[:, d] = forecaster(query)
-        variance[:, d] = dim.variance(query - times[-1], step_scale(values))
+        leads, scale = query - times[-1], step_scale(values)
+        for after, variant, lead_variance in [
+            (-math.inf, dim.variant(), dim.variance),
+            *[(band.after, band.variant(), band.variance) for band in dim.beyond],
+        ]:
+            served = leads > after  # a later band overwrites the leads past its start
+            if not served.any():
+                break
+            try:
+                forecaster = variant.fit(times, values, recipe.policy)
+            except ValueError:  # a context too short for the season, or not positive
+                forecaster = CANDIDATES[SIMPLEST].fit(times, values, None, recipe.policy)
+            mean[served, d] = forecaster(query[served])
+            variance[served, d] = lead_variance(leads[served], scale)
     return mean, variance
 
 

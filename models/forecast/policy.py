@@ -23,6 +23,9 @@ class Policy:
         horizon_points: the backtest horizon in median spacings when the series has no season
             (with a season, the horizon is one season).
         max_horizon_share: the backtest horizon is at most this share of the series' span.
+        lead_band_growth: leads beyond the backtest horizon, up to the longest usable season,
+            get choices of their own in bands each this many times as far out as the one
+            before (None: the horizon's choice serves every lead).
         significance: the one-sided level at which a more complex candidate's per-origin
             errors must beat a simpler one's to replace it.
         material_ratio: a simpler candidate is replaced only when the best's error is
@@ -59,6 +62,7 @@ class Policy:
     min_fit_share: float = 0.4
     horizon_points: int = 12
     max_horizon_share: float = 0.125
+    lead_band_growth: float | None = 2.0
     significance: float = 0.1
     material_ratio: float = 1.0
     harmonics: int = 8
@@ -83,6 +87,8 @@ class Policy:
     def __post_init__(self) -> None:
         if not (1 <= self.min_origins <= self.origins and 0 < self.significance < 0.5):
             raise ValueError("need 1 <= min_origins <= origins and 0 < significance < 0.5")
+        if self.lead_band_growth is not None and not self.lead_band_growth > 1:
+            raise ValueError("lead_band_growth must exceed 1 (or be None)")
         if self.origin_steps < 1 or self.material_ratio < 1:
             raise ValueError("origin_steps and material_ratio must be at least 1")
         shares = (self.min_fit_share, self.max_horizon_share, self.family_horizon_share)

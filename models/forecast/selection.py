@@ -46,8 +46,9 @@ class Choice:
     reason: str
 
 
-def choose(backtest: Backtest, policy: Policy) -> Choice:
-    """The served candidate of ``backtest`` under ``policy``'s rule."""
+def choose(backtest: Backtest, policy: Policy, overlap: int | None = None) -> Choice:
+    """The served candidate of ``backtest`` under ``policy``'s rule; ``overlap``: how many
+    consecutive origins' targets overlap (``policy.origin_steps`` by default)."""
     names = backtest.candidates()
     if len(backtest.origins) < policy.min_origins or not names:
         why = f"{len(backtest.origins)} backtest origins, fewer than {policy.min_origins}"
@@ -58,7 +59,8 @@ def choose(backtest: Backtest, policy: Policy) -> Choice:
     best = min(names, key=lambda n: (float(log_mse[n].mean()), complexity[n]))
     for name in _front(names, log_mse, complexity):
         differences = log_mse[name] - log_mse[best] - math.log(policy.material_ratio)
-        p = 1.0 if name == best else paired_p_value(differences, policy.origin_steps, series)
+        lags = policy.origin_steps if overlap is None else overlap
+        p = 1.0 if name == best else paired_p_value(differences, lags, series)
         if p >= policy.significance:
             break
     ratios = {n: float(np.exp(np.mean(log_mse[n] - log_mse[name]))) for n in names}

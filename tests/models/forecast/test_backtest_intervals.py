@@ -82,6 +82,22 @@ def test_complete_origins_drop_the_earliest_where_a_season_cannot_be_fitted():
     assert every.complete(len(every.origins)) is every  # too few would remain: all are kept
 
 
+def test_within_keeps_each_origins_targets_at_the_bands_leads_only():
+    """A walk on a grid of 1, backtested 12 ahead, its origins 3 apart: leads in (4, 8] keep 4
+    targets an origin, each candidate's forecasts of exactly those; a band past the horizon
+    keeps no origin."""
+    times, values = np.arange(300.0), np.cumsum(np.random.default_rng(1).normal(size=300))
+    every = run(times, values)
+    band = every.within(4.0, 8.0)
+    assert len(band.origins) == len(every.origins)
+    for whole, part in zip(every.origins, band.origins, strict=True):
+        np.testing.assert_array_equal(part.leads, [5.0, 6.0, 7.0, 8.0])
+        np.testing.assert_array_equal(part.truth, whole.truth[4:8])
+        for name, forecasts in part.forecasts.items():
+            np.testing.assert_array_equal(forecasts, whole.forecasts[name][4:8])
+    assert every.within(12.0, 24.0).origins == ()
+
+
 def test_no_target_lies_at_or_before_its_origins_last_fitted_observation():
     """At irregular times a lead (from the last fitted observation) may pass one horizon
     (here 1.3 of them, after the gap over the third cut at 265.3), but every target comes after that

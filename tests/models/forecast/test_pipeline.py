@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from models.forecast.intervals import GAUSSIAN
-from models.forecast.pipeline import Recipe, candidate_seasons, choose_forecast, forecast
+from models.forecast.pipeline import (
+    Recipe,
+    candidate_seasons,
+    choose_forecast,
+    forecast,
+    lead_edges,
+)
+from models.forecast.policy import DEFAULT_POLICY
 from models.seasons import DAY_S
 from models.series import Series, TimeKind
 
@@ -125,3 +132,51 @@ def test_numeric_data_try_the_season_they_have_and_none_without_one():
     wave = 2 * np.sin(2 * np.pi * times / SEASON) + noise
     (season,) = candidate_seasons([Series("s", times, wave[:, None])], TimeKind.NUMERIC)
     assert season == pytest.approx(SEASON, rel=0.02)
+
+
+def yearly_with_weather(seed: int, days: int = 1500) -> Series:
+    """Daily values at numeric times (days): a year's season of amplitude 10 plus persistent
+    day-to-day weather (an AR(1) of coefficient 0.95 and unit innovations)."""
+    rng = np.random.default_rng(seed)
+    times = np.arange(float(days))
+    weather = np.zeros(days)
+    for i in range(1, days):
+        weather[i] = 0.95 * weather[i - 1] + rng.normal()
+    values = 10 * np.sin(2 * np.pi * times / 365.25) + weather
+    return Series(f"days{seed}", times, values[:, None])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_leads_past_the_first_horizon_are_chosen_for_on_their_own_backtest_errors(seed):
+    """Backtested a week ahead, the simplest candidates do about as well as any (the weather
+    persists); half a year ahead only the year's season is known, and the bands' choices, made
+    on those leads' errors, forecast it: nearer the season than the week's choice."""
+    series = yearly_with_weather(seed)
+    seasons = (7.0, 365.25)
+    recipe = choose_forecast([series], seasons)
+    one = choose_forecast([series], seasons, replace(DEFAULT_POLICY, lead_band_growth=None))
+    dim = recipe.dims[0]
+    assert one.dims[0].beyond == ()
+    # bands from a week, doubling, to an eighth of the span (187.5 days)
+    assert [band.after for band in dim.beyond] == [7.0, 14.0, 28.0, 56.0, 112.0]
+    assert dim.beyond[-1].season == 365.25
+    query = series.times[-1] + np.arange(1.0, 181.0)
+    season = 10 * np.sin(2 * np.pi * query / 365.25)
+    by_bands = forecast(recipe, series, query, ())[0][:, 0]
+    by_one = forecast(one, series, query, ())[0][:, 0]
+    assert np.mean((by_bands - season) ** 2) < np.mean((by_one - season) ** 2)
+    loaded = Recipe.from_json(json.loads(json.dumps(recipe.to_json())))
+    assert loaded.dims[0].beyond == dim.beyond
+    np.testing.assert_array_equal(forecast(loaded, series, query, ())[0][:, 0], by_bands)
+
+
+@pytest.mark.parametrize(
+    ("first", "longest", "edges"),
+    [
+        (7.0, 365.25, [7.0, 14.0, 28.0, 56.0, 112.0, 224.0, 365.25]),
+        (1.0, 2.05, [1.0, 2.05]),  # within SAME_PERIOD of a doubling: merged into it
+        (1.0, 3.0, [1.0, 2.0, 3.0]),
+    ],
+)
+def test_lead_band_edges_double_from_the_first_horizon_to_the_longest(first, longest, edges):
+    assert lead_edges(first, longest, 2.0) == pytest.approx(edges)
