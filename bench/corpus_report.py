@@ -122,7 +122,7 @@ def _pipeline(series: SingleSeries, train: np.ndarray, ahead: np.ndarray) -> For
     """The forecasting pipeline alone (``models.forecast``), the season found as a fit finds it."""
     kind = TimeKind.DATETIME if series.datetime else TimeKind.NUMERIC
     context = Series("s", series.times[train], series.values[train, None])
-    recipe = choose_forecast([context], candidate_seasons([context], kind))
+    recipe = choose_forecast([context], candidate_seasons([context], kind), time_kind=kind)
     mean, quantiles = forecast(recipe, context, series.times[ahead], QUANTILE_LEVELS)
     return Forecast(mean, quantiles)
 

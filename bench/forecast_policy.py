@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             seasons = candidate_seasons([context], kind)
             base = {m: _figures(f, truth) for m, f in naive.items() if f is not None}
             for name in args.policies:
-                recipe = choose_forecast([context], seasons, POLICIES[name])
+                recipe = choose_forecast([context], seasons, POLICIES[name], kind)
                 dim = recipe.dims[0]
                 served[name][dim.candidate + ("@season" if dim.season else "")] += 1
                 mean, q = forecast(

@@ -98,13 +98,11 @@ def horizon(times: np.ndarray, seasons: tuple[float, ...], policy: Policy) -> fl
 
 
 def longest_horizon(times: np.ndarray, seasons: tuple[float, ...], policy: Policy) -> float:
-    """The longest usable season, at most ``policy.max_horizon_share`` of the span; ``horizon``
+    """The longest usable season, at most ``policy.max_horizon_share`` of the span; 0.0
     without a usable season."""
     span = float(times[-1] - times[0]) if len(times) > 1 else 0.0
     usable = [p for p in seasons if usable_season(times, p, policy) is not None]
-    if not usable or not span > 0:
-        return horizon(times, seasons, policy)
-    return min(max(usable), policy.max_horizon_share * span)
+    return min(max(usable), policy.max_horizon_share * span) if usable else 0.0
 
 
 def step_scale(values: np.ndarray) -> float:

@@ -230,6 +230,17 @@ def candidate_seasons(series: Sequence[Series], time_kind: TimeKind) -> tuple[fl
     return tuple(sorted(found))
 
 
+def calendar_seasons(seasons: tuple[float, ...], time_kind: TimeKind) -> tuple[float, ...]:
+    """The ``seasons`` known exactly, from the calendar (datetime data only): the ones lead
+    bands reach out to. A season the periodogram found is an estimate, and repeated far ahead
+    its error in period grows into a wrong phase."""
+    if time_kind is not TimeKind.DATETIME:
+        return ()
+    return tuple(
+        p for p in seasons if any(abs(p / c - 1) <= SAME_PERIOD for c in CALENDAR_PERIODS_S)
+    )
+
+
 def choose_forecast(
     series: Sequence[Series],
     seasons: tuple[float, ...],
@@ -266,7 +277,10 @@ def choose_forecast_with_evidence(
         served, variance, quantiles = _calibrated(evidence, choice, policy)
         beyond: tuple[LeadBand, ...] = ()
         if family is None and policy.lead_band_growth is not None:
-            beyond = _lead_bands(tested, tried, seasons, evidence.horizon, policy)
+            known = calendar_seasons(seasons, time_kind)
+            beyond = _lead_bands(
+                tested, tried, seasons, known, evidence.horizon, served.label, policy
+            )
         dims.append(
             DimensionRecipe(
                 served.candidate.name,
@@ -302,13 +316,16 @@ def _lead_bands(
     seen: list[tuple[str, np.ndarray, np.ndarray]],
     tried: list[list[Variant]],
     seasons: tuple[float, ...],
+    known: tuple[float, ...],
     first: float,
+    nearest: str,
     policy: Policy,
 ) -> tuple[LeadBand, ...]:
     """Choices for the leads past the ``first`` horizon: one backtest over the longest usable
-    season, its errors split into bands of lead ``policy.lead_band_growth`` times as far out
-    each, and the rule applied to each band's errors alone."""
-    lengths = [longest_horizon(t, seasons, policy) for _, t, _ in seen]
+    ``known`` season, its errors split into bands of lead ``policy.lead_band_growth`` times as
+    far out each, and the rule applied to each band's errors alone, the choice at nearer
+    leads (``nearest`` first) staying unless significantly worse."""
+    lengths = [longest_horizon(t, known, policy) for _, t, _ in seen]
     longest = max(lengths, default=0.0)
     if not (first > 0 and longest > first * (1 + SAME_PERIOD)):
         return ()
@@ -324,8 +341,9 @@ def _lead_bands(
     for low, high in itertools.pairwise(edges):
         within = evidence.within(low, high).complete(policy.min_origins)
         overlap = min(policy.origin_steps, math.ceil((high - low) / step - 1e-9))
-        choice = choose(within, policy, max(1, overlap))
+        choice = choose(within, policy, max(1, overlap), incumbent=nearest)
         served, variance, _ = _calibrated(within, choice, policy)
+        nearest = served.label
         bands.append(
             LeadBand(
                 low,

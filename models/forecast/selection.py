@@ -46,9 +46,13 @@ class Choice:
     reason: str
 
 
-def choose(backtest: Backtest, policy: Policy, overlap: int | None = None) -> Choice:
+def choose(
+    backtest: Backtest, policy: Policy, overlap: int | None = None, incumbent: str | None = None
+) -> Choice:
     """The served candidate of ``backtest`` under ``policy``'s rule; ``overlap``: how many
-    consecutive origins' targets overlap (``policy.origin_steps`` by default)."""
+    consecutive origins' targets overlap (``policy.origin_steps`` by default). An
+    ``incumbent`` (the choice at nearer leads) stays unless it is significantly worse than the
+    best: it is first in line, before the simplest."""
     names = backtest.candidates()
     if len(backtest.origins) < policy.min_origins or not names:
         why = f"{len(backtest.origins)} backtest origins, fewer than {policy.min_origins}"
@@ -57,7 +61,10 @@ def choose(backtest: Backtest, policy: Policy, overlap: int | None = None) -> Ch
     series = np.array([o.series for o in backtest.origins])
     complexity = {n: backtest.variants[n].complexity for n in names}
     best = min(names, key=lambda n: (float(log_mse[n].mean()), complexity[n]))
-    for name in _front(names, log_mse, complexity):
+    in_line = _front(names, log_mse, complexity)
+    if incumbent in names:
+        in_line = [incumbent, *in_line]
+    for name in in_line:
         differences = log_mse[name] - log_mse[best] - math.log(policy.material_ratio)
         lags = policy.origin_steps if overlap is None else overlap
         p = 1.0 if name == best else paired_p_value(differences, lags, series)
@@ -66,6 +73,12 @@ def choose(backtest: Backtest, policy: Policy, overlap: int | None = None) -> Ch
     ratios = {n: float(np.exp(np.mean(log_mse[n] - log_mse[name]))) for n in names}
     if name == best:
         reason = f"{name} had the least error over {len(backtest.origins)} backtest origins"
+    elif name == incumbent:
+        reason = (
+            f"{name}, served at nearer leads, was not significantly worse than {best} "
+            f"({ratios[best]:.3g}x its error) over {len(backtest.origins)} backtest origins "
+            f"(p = {p:.2g})"
+        )
     else:
         reason = (
             f"{name}, simpler than {best} ({ratios[best]:.3g}x its error), was not significantly "

@@ -13,6 +13,7 @@ import pytest
 from models.forecast.intervals import GAUSSIAN
 from models.forecast.pipeline import (
     Recipe,
+    calendar_seasons,
     candidate_seasons,
     choose_forecast,
     forecast,
@@ -135,7 +136,7 @@ def test_numeric_data_try_the_season_they_have_and_none_without_one():
 
 
 def yearly_with_weather(seed: int, days: int = 1500) -> Series:
-    """Daily values at numeric times (days): a year's season of amplitude 10 plus persistent
+    """Daily values at datetime times (seconds): a year's season of amplitude 10 plus persistent
     day-to-day weather (an AR(1) of coefficient 0.95 and unit innovations)."""
     rng = np.random.default_rng(seed)
     times = np.arange(float(days))
@@ -143,7 +144,7 @@ def yearly_with_weather(seed: int, days: int = 1500) -> Series:
     for i in range(1, days):
         weather[i] = 0.95 * weather[i - 1] + rng.normal()
     values = 10 * np.sin(2 * np.pi * times / 365.25) + weather
-    return Series(f"days{seed}", times, values[:, None])
+    return Series(f"days{seed}", times * DAY_S, values[:, None])
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -152,22 +153,37 @@ def test_leads_past_the_first_horizon_are_chosen_for_on_their_own_backtest_error
     persists); half a year ahead only the year's season is known, and the bands' choices, made
     on those leads' errors, forecast it: nearer the season than the week's choice."""
     series = yearly_with_weather(seed)
-    seasons = (7.0, 365.25)
-    recipe = choose_forecast([series], seasons)
-    one = choose_forecast([series], seasons, replace(DEFAULT_POLICY, lead_band_growth=None))
+    seasons = (7 * DAY_S, 365.25 * DAY_S)
+    recipe = choose_forecast([series], seasons, time_kind=TimeKind.DATETIME)
+    one = choose_forecast(
+        [series], seasons, replace(DEFAULT_POLICY, lead_band_growth=None), TimeKind.DATETIME
+    )
     dim = recipe.dims[0]
     assert one.dims[0].beyond == ()
     # bands from a week, doubling, to an eighth of the span (187.5 days)
-    assert [band.after for band in dim.beyond] == [7.0, 14.0, 28.0, 56.0, 112.0]
-    assert dim.beyond[-1].season == 365.25
-    query = series.times[-1] + np.arange(1.0, 181.0)
-    season = 10 * np.sin(2 * np.pi * query / 365.25)
+    assert [band.after / DAY_S for band in dim.beyond] == [7.0, 14.0, 28.0, 56.0, 112.0]
+    assert dim.beyond[-1].season == 365.25 * DAY_S
+    query = series.times[-1] + np.arange(1.0, 181.0) * DAY_S
+    season = 10 * np.sin(2 * np.pi * query / DAY_S / 365.25)
     by_bands = forecast(recipe, series, query, ())[0][:, 0]
     by_one = forecast(one, series, query, ())[0][:, 0]
     assert np.mean((by_bands - season) ** 2) < np.mean((by_one - season) ** 2)
     loaded = Recipe.from_json(json.loads(json.dumps(recipe.to_json())))
     assert loaded.dims[0].beyond == dim.beyond
     np.testing.assert_array_equal(forecast(loaded, series, query, ())[0][:, 0], by_bands)
+
+
+def test_lead_bands_reach_only_to_seasons_the_calendar_gives():
+    """The same series at numeric times: its year is a season the periodogram would estimate,
+    not one the calendar gives, and no band reaches out to it."""
+    series = yearly_with_weather(0)
+    numeric = Series(series.id, series.times / DAY_S, series.values)
+    assert choose_forecast([numeric], (7.0, 365.25)).dims[0].beyond == ()
+    assert calendar_seasons((7 * DAY_S, 365.25 * DAY_S, 40 * DAY_S), TimeKind.DATETIME) == (
+        7 * DAY_S,
+        365.25 * DAY_S,
+    )
+    assert calendar_seasons((7.0, 365.25), TimeKind.NUMERIC) == ()
 
 
 @pytest.mark.parametrize(

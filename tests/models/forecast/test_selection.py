@@ -139,21 +139,14 @@ def test_the_pipeline_serves_the_simplest_below_the_policys_least_origins():
     assert enough.season == SEASON and enough.origins == 5
 
 
-def test_a_candidate_worse_than_a_simpler_rejected_one_never_serves():
-    """Over 12 independent origins: ``ses@12`` errs least and the last value is significantly
-    worse; the seasonal naive method errs more than the last value on average but so unevenly
-    that it is not significantly worse than ``ses@12``. Simplest first it would serve; it does
-    not, since a simpler candidate beats it: ``ses@12`` serves."""
-    rng = np.random.default_rng(5)
+def backtest_of(log_mse: dict[str, np.ndarray]) -> Backtest:
+    """A backtest of one-point origins, one per entry of the arrays, at which each candidate's
+    log squared error is the given one."""
     found = {
         v.label: v
         for v in variants(np.arange(48.0), np.ones(48), (SEASON,), Policy(log_variants=False))
     }
-    log_mse = {
-        "last_value": np.full(12, 1.0) + 0.05 * rng.normal(size=12),
-        "seasonal_naive@12": np.where(np.arange(12) % 3 == 0, 9.2, -3.0),  # mean 1.07
-        "ses@12": np.zeros(12),
-    }
+    count = len(next(iter(log_mse.values())))
     origins = tuple(
         OriginErrors(
             np.array([1.0]),
@@ -162,11 +155,44 @@ def test_a_candidate_worse_than_a_simpler_rejected_one_never_serves():
             1.0,
             float(i),
         )
-        for i in range(12)
+        for i in range(count)
     )
-    evidence = Backtest(12.0, origins, {name: found[name] for name in log_mse})
+    return Backtest(12.0, origins, {name: found[name] for name in log_mse})
+
+
+def test_a_candidate_worse_than_a_simpler_rejected_one_never_serves():
+    """Over 12 independent origins: ``ses@12`` errs least and the last value is significantly
+    worse; the seasonal naive method errs more than the last value on average but so unevenly
+    that it is not significantly worse than ``ses@12``. Simplest first it would serve; it does
+    not, since a simpler candidate beats it: ``ses@12`` serves."""
+    rng = np.random.default_rng(5)
+    log_mse = {
+        "last_value": np.full(12, 1.0) + 0.05 * rng.normal(size=12),
+        "seasonal_naive@12": np.where(np.arange(12) % 3 == 0, 9.2, -3.0),  # mean 1.07
+        "ses@12": np.zeros(12),
+    }
     policy = Policy(origin_steps=1)
     assert paired_p_value(log_mse["seasonal_naive@12"] - log_mse["ses@12"]) > policy.significance
     assert paired_p_value(log_mse["last_value"] - log_mse["ses@12"]) < policy.significance
-    choice = choose(evidence, policy)
+    choice = choose(backtest_of(log_mse), policy)
     assert (choice.best, choice.served) == ("ses@12", "ses@12")
+
+
+def test_the_incumbent_stays_unless_significantly_worse():
+    """The last value errs least; ``ses@12`` a little more, not significantly; the seasonal
+    naive method significantly more. First in line, the choice at nearer leads stays when it is
+    ``ses@12``, and gives way to the rule's own choice when it is the seasonal naive method."""
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=12)
+    log_mse = {
+        "last_value": np.zeros(12),
+        "ses@12": 0.05 + 0.5 * (noise - noise.mean()),  # mean 0.05: p = 0.29
+        "seasonal_naive@12": np.full(12, 1.0) + 0.05 * rng.normal(size=12),
+    }
+    evidence, policy = backtest_of(log_mse), Policy(origin_steps=1)
+    assert choose(evidence, policy).served == "last_value"
+    kept = choose(evidence, policy, incumbent="ses@12")
+    assert (kept.best, kept.served) == ("last_value", "ses@12")
+    assert kept.reason.startswith("ses@12, served at nearer leads, was not significantly worse")
+    assert choose(evidence, policy, incumbent="seasonal_naive@12").served == "last_value"
+    assert choose(evidence, policy, incumbent="not_tried").served == "last_value"
