@@ -8,15 +8,18 @@ interpolation references, on many real series nobody tuned it to.
 What is scored and how it is cut: ``corpus_catalog`` (the series and populations),
 ``corpus_splits`` (origins, horizons, hidden points), ``corpus_anchors`` (the references),
 ``corpus_fits`` (odecast's fits) and ``corpus_report`` (the scores and the tables). Every fit's
-scores go as one JSON line to ``--records`` (default ``bench/.corpus-cache/records-<mode>.jsonl``)
-as soon as it ends; a run given the same file skips what it already holds, so a long run can be
-stopped and taken up again. The report is printed at the end (``--report-only`` prints it from
-the records); ``--write-docs`` puts the tables into docs/benchmarks.md between its corpus markers.
+scores go as one JSON line to ``--records`` (default
+``bench/.corpus-cache/records-<mode>-<code>.jsonl``, <code> a digest of the code that scores) as
+soon as it ends; a run given the same file skips what it already holds, so a long run can be
+stopped and taken up again, and a change to the code starts a file of its own. The report is
+printed at the end (``--report-only`` prints it from the records); ``--write-docs`` puts the
+tables into docs/benchmarks.md between its corpus markers.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -133,6 +136,17 @@ def run(
                 }
 
 
+def code_digest() -> str:
+    """A digest of the sources a record's scores depend on (``models/`` and the corpus
+    scripts), so records of other code are never taken for this code's."""
+    digest = hashlib.sha256()
+    sources = sorted((HERE.parent / "models").rglob("*.py")) + sorted(HERE.glob("corpus*.py"))
+    for source in sources:
+        digest.update(source.relative_to(HERE.parent).as_posix().encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def read_records(path: Path) -> dict[str, dict[str, Any]]:
     if not path.exists():
         return {}
@@ -144,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mode = "full" if args.full else "quick"
     suffix = "-anchors" if args.anchors_only else ""
-    path = args.records or CACHE / f"records-{mode}{suffix}.jsonl"
+    path = args.records or CACHE / f"records-{mode}{suffix}-{code_digest()}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     todo = tasks(args)
     done = read_records(path)
