@@ -19,7 +19,7 @@ import numpy as np
 from ..seasons import CALENDAR_PERIODS_S, find_season
 from ..series import Series, TimeKind
 from .backtest import Backtest, backtest, longest_horizon, pooled, step_scale
-from .candidates import CANDIDATES, SIMPLEST, Variant, variants
+from .candidates import CANDIDATES, SIMPLEST, Forecaster, Variant, variants
 from .family import FAMILY_CANDIDATES, MeanCurve, family_variant, family_variants
 from .intervals import (
     GAUSSIAN,
@@ -166,6 +166,7 @@ class Recipe:
             )
         policy: dict[str, Any] = {
             "shape_half_life": None,  # versions 1 to 3 have none: every cycle alike
+            "lead_band_growth": None,  # recipes before lead bands have none: one choice
             **{k: tuple(v) if isinstance(v, list) else v for k, v in data["policy"].items()},
         }
         dims = []
@@ -231,9 +232,9 @@ def candidate_seasons(series: Sequence[Series], time_kind: TimeKind) -> tuple[fl
 
 
 def calendar_seasons(seasons: tuple[float, ...], time_kind: TimeKind) -> tuple[float, ...]:
-    """The ``seasons`` known exactly, from the calendar (datetime data only): the ones lead
-    bands reach out to. A season the periodogram found is an estimate, and repeated far ahead
-    its error in period grows into a wrong phase."""
+    """The ``seasons`` the calendar gives (within ``SAME_PERIOD`` of one; datetime data only):
+    the ones lead bands reach out to. A season the periodogram found is an estimate, and
+    repeated far ahead its error in period grows into a wrong phase."""
     if time_kind is not TimeKind.DATETIME:
         return ()
     return tuple(
@@ -325,9 +326,10 @@ def _lead_bands(
     ``known`` season, its errors split into bands of lead ``policy.lead_band_growth`` times as
     far out each, and the rule applied to each band's errors alone, the choice at nearer
     leads (``nearest`` first) staying unless significantly worse."""
+    growth = policy.lead_band_growth
     lengths = [longest_horizon(t, known, policy) for _, t, _ in seen]
-    longest = max(lengths, default=0.0)
-    if not (first > 0 and longest > first * (1 + SAME_PERIOD)):
+    longer = [length for length in lengths if length > first * (1 + SAME_PERIOD)]
+    if growth is None or not (first > 0 and longer):
         return ()
     tests = [
         backtest(t, v, seasons, found, policy, series_id, length)
@@ -335,11 +337,12 @@ def _lead_bands(
         if length > first * (1 + SAME_PERIOD)
     ]
     evidence = pooled(tests)
-    step = longest / policy.origin_steps
-    edges = lead_edges(first, longest, policy.lead_band_growth or 2.0)
-    bands = []
-    for low, high in itertools.pairwise(edges):
+    step = min(longer) / policy.origin_steps  # the closest origins: the most overlap
+    bands: list[LeadBand] = []
+    for low, high in itertools.pairwise(lead_edges(first, max(longer), growth)):
         within = evidence.within(low, high).complete(policy.min_origins)
+        if len(within.origins) < policy.min_origins:
+            break  # no evidence to change on: the nearer choice serves on
         overlap = min(policy.origin_steps, math.ceil((high - low) / step - 1e-9))
         choice = choose(within, policy, max(1, overlap), incumbent=nearest)
         served, variance, _ = _calibrated(within, choice, policy)
@@ -387,6 +390,8 @@ def forecast_moments(
         if not len(times):
             continue
         leads, scale = query - times[-1], step_scale(values)
+        forecasters: dict[str, Forecaster] = {}
+        nearer: Forecaster | None = None
         for after, variant, lead_variance in [
             (-math.inf, dim.variant(), dim.variance),
             *[(band.after, band.variant(), band.variance) for band in dim.beyond],
@@ -394,11 +399,15 @@ def forecast_moments(
             served = leads > after  # a later band overwrites the leads past its start
             if not served.any():
                 break
-            try:
-                forecaster = variant.fit(times, values, recipe.policy)
-            except ValueError:  # a context too short for the season, or not positive
-                forecaster = CANDIDATES[SIMPLEST].fit(times, values, None, recipe.policy)
-            mean[served, d] = forecaster(query[served])
+            if variant.label not in forecasters:
+                try:
+                    forecasters[variant.label] = variant.fit(times, values, recipe.policy)
+                except ValueError:  # a context too short for the season, or not positive
+                    forecasters[variant.label] = nearer or CANDIDATES[SIMPLEST].fit(
+                        times, values, None, recipe.policy
+                    )
+            nearer = forecasters[variant.label]
+            mean[served, d] = nearer(query[served])
             variance[served, d] = lead_variance(leads[served], scale)
     return mean, variance
 

@@ -23,9 +23,10 @@ class Policy:
         horizon_points: the backtest horizon in median spacings when the series has no season
             (with a season, the horizon is one season).
         max_horizon_share: the backtest horizon is at most this share of the series' span.
-        lead_band_growth: leads beyond the backtest horizon, up to the longest usable season,
-            get choices of their own in bands each this many times as far out as the one
-            before (None: the horizon's choice serves every lead).
+        lead_band_growth: leads beyond the backtest horizon, up to the longest calendar period
+            seen ``min_seasons`` times (datetime data; at most ``max_horizon_share`` of the
+            span), get choices of their own in bands each this many times as far out as the
+            one before (None: the horizon's choice serves every lead).
         significance: the one-sided level at which a more complex candidate's per-origin
             errors must beat a simpler one's to replace it.
         material_ratio: a simpler candidate is replaced only when the best's error is

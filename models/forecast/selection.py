@@ -4,8 +4,11 @@ At every backtest origin each candidate has an MSE; the candidate with the least
 over the origins is the best. Served is the simplest candidate whose per-origin errors are not
 significantly worse than the best's: a one-sided paired t-test on the per-origin differences of
 log MSE (Diebold & Mariano 1995's test, on origins rather than single errors), at
-``policy.significance``. So a more complex candidate replaces a simpler one only when it wins
-across origins, not on one lucky stretch: a random walk keeps the last value.
+``policy.significance``, among the candidates that err less than every simpler one. So a more
+complex candidate replaces a simpler one only when it wins across origins, not on one lucky
+stretch: a random walk keeps the last value. At leads past the backtest horizon the choice at
+nearer leads (the incumbent) comes first in line, so a forecast changes its method from one
+lead to the next only on evidence.
 """
 
 from __future__ import annotations

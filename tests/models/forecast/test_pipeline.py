@@ -10,13 +10,16 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from models.forecast.intervals import GAUSSIAN
+from models.forecast.backtest import step_scale
+from models.forecast.intervals import GAUSSIAN, LeadVariance
 from models.forecast.pipeline import (
+    LeadBand,
     Recipe,
     calendar_seasons,
     candidate_seasons,
     choose_forecast,
     forecast,
+    forecast_moments,
     lead_edges,
 )
 from models.forecast.policy import DEFAULT_POLICY
@@ -68,10 +71,13 @@ def test_a_recipe_of_another_version_or_an_unknown_candidate_is_refused_by_name(
     for dim in older["dims"]:
         dim.pop("family")
         dim.pop("quantiles")  # versions 1 and 2: Gaussian quantiles
+        dim.pop("beyond")  # versions 1 to 3: one choice for every lead
     older["policy"].pop("shape_half_life")  # versions 1 to 3: every cycle alike
+    older["policy"].pop("lead_band_growth")
     as_gaussian = [replace(d, quantiles=GAUSSIAN) for d in Recipe.from_json(saved).dims]
     assert list(Recipe.from_json(older).dims) == as_gaussian
     assert Recipe.from_json(older).policy.shape_half_life is None
+    assert Recipe.from_json(older).policy.lead_band_growth is None
     family = json.loads(json.dumps(saved))
     family["dims"][0]["candidate"] = "family_shape"  # a family candidate without its curve
     with pytest.raises(ValueError, match="family_shape"):
@@ -184,6 +190,26 @@ def test_lead_bands_reach_only_to_seasons_the_calendar_gives():
         365.25 * DAY_S,
     )
     assert calendar_seasons((7.0, 365.25), TimeKind.NUMERIC) == ()
+
+
+def test_each_lead_is_served_by_its_bands_choice_and_variance():
+    """A recipe serving the last value, then drift from a lead of 5 with a variance of its own,
+    then a season of 400 (too long for the context: the nearer band's drift serves on) from 10:
+    a lead of exactly 5 is the nearer band's, every lead after it the band's."""
+    times = np.arange(50.0)
+    series = Series("line", times, (2.0 * times)[:, None])  # a line: drift continues it
+    recipe = choose_forecast([series], ())
+    dim = recipe.dims[0]
+    wide = LeadVariance(100.0, 0.0, 1.0)
+    drift = LeadBand(5.0, "drift", None, False, wide, "drift", {}, 1.0, 6, "a band")
+    seasonal = replace(drift, after=10.0, candidate="seasonal_naive", season=400.0)
+    banded = replace(recipe, dims=(replace(dim, candidate="last_value", beyond=(drift, seasonal)),))
+    leads = np.array([1.0, 5.0, 6.0, 12.0])
+    mean, variance = forecast_moments(banded, series, times[-1] + leads)
+    np.testing.assert_allclose(mean[:, 0], [98.0, 98.0, 110.0, 122.0])
+    nearest = dim.variance(np.array([1.0, 5.0]), step_scale(series.values[:, 0]))
+    np.testing.assert_allclose(variance[:2, 0], nearest)
+    np.testing.assert_allclose(variance[2:, 0], 100.0 * step_scale(series.values[:, 0]) ** 2)
 
 
 @pytest.mark.parametrize(
