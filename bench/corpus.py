@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # this tree's models, also where another tree is installed
 CACHE = HERE / ".corpus-cache"
 DOCS = HERE.parent / "docs" / "benchmarks.md"
 DOCS_START = "<!-- corpus:start -->"
@@ -137,13 +138,16 @@ def run(
 
 
 def code_digest() -> str:
-    """A digest of the sources a record's scores depend on (``models/`` and the corpus
-    scripts), so records of other code are never taken for this code's."""
+    """A digest of the sources a record's scores depend on (the ``models`` package the fits
+    import and the corpus scripts), so records of other code are never taken for this code's."""
+    import models
+
+    package = Path(models.__file__).resolve().parent
     digest = hashlib.sha256()
-    sources = sorted((HERE.parent / "models").rglob("*.py")) + sorted(HERE.glob("corpus*.py"))
-    for source in sources:
-        digest.update(source.relative_to(HERE.parent).as_posix().encode())
-        digest.update(source.read_bytes())
+    for root, sources in ((package.parent, package.rglob("*.py")), (HERE, HERE.glob("corpus*.py"))):
+        for source in sorted(sources):
+            digest.update(source.relative_to(root).as_posix().encode())
+            digest.update(source.read_bytes())
     return digest.hexdigest()[:10]
 
 

@@ -15,6 +15,9 @@ import argparse
 import sys
 from collections import Counter, defaultdict
 from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this tree's models
 
 import numpy as np
 from corpus_anchors import AnchorCache, forecast_anchors
