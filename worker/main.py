@@ -19,6 +19,7 @@ from .settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PUBSUB_POLL_S = 1.0  # how long the worker's command listener waits per poll: bounds its stop
 
 
 class TrainingWorker(Worker):
@@ -38,6 +39,17 @@ class TrainingWorker(Worker):
         _signal_when_parent_dies(INTERRUPT_SIGNAL)
         _freeze_training_code()
         super().main_work_horse(job, queue)
+
+    def subscribe(self) -> None:
+        # RQ's, with a short poll. redis-py joins the listener thread on stop with no time limit,
+        # and a listener left without a subscription (unsubscribed, or Redis gone) waits a whole
+        # poll for one: RQ's 60 s poll held an idle worker's shutdown up to a minute.
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ's None
+            sleep_time=PUBSUB_POLL_S, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
 
     def handle_warm_shutdown_request(self) -> None:
         super().handle_warm_shutdown_request()
