@@ -115,10 +115,11 @@ def fit_residual_quantiles(
 ) -> ResidualQuantiles:
     """The served candidate's backtest residuals, standardised by ``variance``, as quantiles
     (Gaussian ones from fewer than ``policy.quantile_residuals`` residuals)."""
-    sizes = [
-        np.abs(o.forecasts[served] - o.truth) / np.sqrt(variance(o.leads, o.scale))
-        for o in backtest.origins
-    ]
+    with np.errstate(divide="ignore", invalid="ignore"):  # exact backtests: no shape to see
+        sizes = [
+            np.abs(o.forecasts[served] - o.truth) / np.sqrt(variance(o.leads, o.scale))
+            for o in backtest.origins
+        ]
     standardised = np.concatenate(sizes) if sizes else np.empty(0)
     standardised = standardised[np.isfinite(standardised)]
     if len(standardised) < policy.quantile_residuals:
