@@ -334,7 +334,7 @@ def _lead_bands(
     tests = [
         backtest(t, v, seasons, found, policy, series_id, length)
         for (series_id, t, v), found, length in zip(seen, tried, lengths, strict=True)
-        if length > first * (1 + SAME_PERIOD)
+        if length in longer
     ]
     evidence = pooled(tests)
     step = min(longer) / policy.origin_steps  # the closest origins: the most overlap
