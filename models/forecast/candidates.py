@@ -15,6 +15,9 @@ every method here reads the gaps between observations, none needs a grid.
 - ``theta``: the Theta method (Assimakopoulos & Nikolopoulos 2000; as SES with drift, Hyndman &
   Billah 2003): ``ses`` plus half the slope of the adjusted series' least-squares line.
 - ``combination``: the mean of the naive method, ``ses`` and ``theta`` (Bates & Granger 1969).
+- ``momentum``: an autoregression on the seasonally adjusted series' differences with a drift
+  (ARIMA(p,1,0); Box & Jenkins 1970, chapter 4), its order chosen by AIC: a change that persists
+  (a recession, a rising rate) carries on and fades into the drift.
 
 The seasonal adjustment (``SeasonalShape``) subtracts a Fourier series fitted to the values less
 their moving average over one season (classical decomposition, on times instead of a grid), the
@@ -36,6 +39,7 @@ from .policy import Policy
 
 Forecaster = Callable[[np.ndarray], np.ndarray]  # query times [Q] -> point forecast [Q]
 SMOOTHED_FITS = 64  # seasonal adjustments and smoothings kept for the candidates that share them
+MOMENTUM_STEPS = 4096  # the momentum recursion's most steps; further out the change is its limit
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,87 @@ def fit_combination(
     return lambda query: np.mean([member(query) for member in members], axis=0)
 
 
+def fit_momentum(
+    times: np.ndarray, values: np.ndarray, season: float | None, policy: Policy
+) -> Forecaster:
+    """ARIMA(p,1,0) with drift on the seasonally adjusted values, read on a grid of the median
+    spacing ending at the last observation (linear between observations, at most
+    ``policy.smoothing_points`` steps back). Differences are regressed on their ``p`` previous
+    ones and a constant by least squares, rows that read a point more than one spacing from an
+    observation left out; ``p`` of 0..``policy.momentum_lags`` by AIC on the rows all orders
+    share, an explosive fit (a root of its polynomial on or inside the unit circle) not taken.
+    The forecast cumulates the differences' recursive forecasts from the last value."""
+    adjusted, seasonal, state = _adjusted_and_smoothed(times, values, season, policy)
+    step = state.step
+    count = min(policy.smoothing_points, int((times[-1] - times[0]) / step) + 1)
+    grid = times[-1] - step * np.arange(count - 1, -1, -1)  # [G] increasing, ends at the last
+    level = np.interp(grid, times, adjusted)
+    nearest = np.abs(times[np.clip(np.searchsorted(times, grid), 0, len(times) - 1)] - grid)
+    before = np.abs(times[np.clip(np.searchsorted(times, grid) - 1, 0, len(times) - 1)] - grid)
+    observed = np.minimum(nearest, before) <= step * (1 + 1e-9)  # [G]
+    differences = np.diff(level)  # [G-1]
+    trusted = observed[1:] & observed[:-1]  # [G-1] differences between near-observed points
+    coefficients = _momentum_order(differences, trusted, policy.momentum_lags)  # [1 + p]
+    order = len(coefficients) - 1
+    latest = differences[::-1][:order]  # [<= p] the latest difference first
+    last_value = float(level[-1])
+    limit = coefficients[0] / (1 - float(np.sum(coefficients[1:])))  # the drift it fades into
+
+    def forecast(query: np.ndarray) -> np.ndarray:
+        query = np.asarray(query, dtype=np.float64)
+        lead = (query - state.last_time) / step  # [Q] in grid steps
+        steps = min(MOMENTUM_STEPS, max(1, math.ceil(float(np.max(lead, initial=0.0)))))
+        lags = np.zeros(order)
+        lags[: len(latest)] = latest
+        path = np.empty(steps + 1)  # [S + 1] the level at leads 0..S steps
+        path[0] = last_value
+        for k in range(1, steps + 1):
+            change = coefficients[0] + float(coefficients[1:] @ lags)
+            lags = np.concatenate([[change], lags[:-1]]) if order else lags
+            path[k] = path[k - 1] + change
+        at = np.interp(lead, np.arange(steps + 1, dtype=np.float64), path)
+        at = np.where(lead > steps, path[-1] + limit * (lead - steps), at)
+        return np.where(lead >= 0, at, last_value) + seasonal(query)
+
+    return forecast
+
+
+def _momentum_order(differences: np.ndarray, trusted: np.ndarray, most: int) -> np.ndarray:
+    """[1 + p]: the constant then the lag weights of the AIC-best non-explosive AR(p) of
+    ``differences`` [N] (p at most ``most``), fitted on the rows whose differences are all
+    ``trusted`` [N]; the mean alone (a drift) where none fits."""
+    mean = float(np.mean(differences[trusted])) if trusted.any() else 0.0
+    best, best_aic = np.array([mean]), math.inf
+    rows = np.arange(most, len(differences))
+    if len(rows) == 0:
+        return best
+    usable = np.all([trusted[rows - lag] for lag in range(most + 1)], axis=0)
+    rows = rows[usable]
+    if len(rows) < 2 * (most + 1) + 2:
+        return best
+    target = differences[rows]
+    for order in range(most + 1):
+        lagged = [differences[rows - k] for k in range(1, order + 1)]
+        design = np.column_stack([np.ones(len(rows)), *lagged])
+        solution, *_ = np.linalg.lstsq(design, target, rcond=None)
+        residual = float(np.mean((target - design @ solution) ** 2))
+        aic = len(rows) * math.log(max(residual, 1e-300)) + 2 * (order + 1)
+        if aic < best_aic and _stationary(solution[1:]):
+            best, best_aic = solution, aic
+    return best
+
+
+def _stationary(weights: np.ndarray) -> bool:
+    """Whether the AR polynomial ``1 - sum_k w_k z^k`` has every root outside the unit circle
+    (its companion matrix's eigenvalues inside)."""
+    if len(weights) == 0:
+        return True
+    companion = np.zeros((len(weights), len(weights)))
+    companion[0] = weights
+    companion[1:, :-1] = np.eye(len(weights) - 1)
+    return bool(np.max(np.abs(np.linalg.eigvals(companion))) < 1)
+
+
 # ----------------------------------------------------------------------------- the registry
 
 
@@ -291,6 +376,7 @@ CANDIDATES: MappingProxyType[str, Candidate] = MappingProxyType(
             Candidate("mean_reversion", 2, False, False, _fit_reversion),
             Candidate("ses", 2, False, True, fit_ses),
             Candidate("theta", 3, False, True, fit_theta),
+            Candidate("momentum", 4, False, True, fit_momentum),
             Candidate("combination", 4, False, True, fit_combination),
         )
     }

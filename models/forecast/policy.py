@@ -40,6 +40,8 @@ class Policy:
             smoothing's alpha), log-spaced between the two bounds.
         smoothing_points: exponential smoothing reads at most this many latest observations
             (older ones weigh under 1% at the smallest alpha).
+        momentum_lags: the most previous differences the ``momentum`` candidate regresses a
+            difference on.
         interval_leads: the backtest residuals' lead times are pooled into this many bins to
             estimate the forecast variance as it grows with the lead.
         quantile_residuals: the intervals take the backtest residuals' own quantiles (not a
@@ -71,6 +73,7 @@ class Policy:
     shape_half_life: float | None = 2.0
     smoothing_levels: tuple[float, float, int] = (0.01, 0.99, 32)
     smoothing_points: int = 500
+    momentum_lags: int = 4
     interval_leads: int = 4
     tail_origins: int = 3
     quantile_residuals: int = 100

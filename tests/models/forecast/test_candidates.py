@@ -163,6 +163,57 @@ def test_theta_continues_a_noiseless_line_in_its_direction_at_half_its_slope(slo
     assert np.all(np.sign(forecast - values[-1]) == np.sign(slope))
 
 
+@pytest.mark.parametrize("slope", [-0.7, 0.0, 2.5])
+def test_momentum_continues_a_noiseless_line_at_its_slope(slope):
+    times = np.arange(0.0, 60.0)
+    values = 3.0 + slope * times
+    query = times[-1] + np.array([0.5, 1.0, 4.0, 25.0])
+    forecast = CANDIDATES["momentum"].fit(times, values, None, DEFAULT_POLICY)(query)
+    np.testing.assert_allclose(forecast, 3.0 + slope * query, atol=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_momentum_carries_a_persistent_change_on_and_lets_it_fade_into_the_drift(seed):
+    """Differences that follow an AR(1) of weight 0.8 around a drift of 0.1: the forecast's
+    next change is about 0.1 + 0.8 (the last difference - 0.1), and far ahead the drift: the
+    mean of the differences it reads (the drift itself is known only to about 0.2 from a few
+    hundred persistent changes)."""
+    rng = np.random.default_rng(seed)
+    changes = np.zeros(600)
+    for k in range(1, len(changes)):
+        changes[k] = 0.8 * changes[k - 1] + rng.normal()
+    changes = changes + 0.1
+    changes[-3:] = [2.0, 3.0, 4.0]  # a change that persists at the origin
+    times, values = np.arange(600.0), np.cumsum(changes)
+    forecast = CANDIDATES["momentum"].fit(times, values, None, DEFAULT_POLICY)
+    ahead = forecast(times[-1] + np.arange(0.0, 201.0))
+    assert ahead[0] == pytest.approx(values[-1])
+    assert ahead[1] - ahead[0] == pytest.approx(0.1 + 0.8 * (4.0 - 0.1), abs=0.5)
+    assert ahead[-1] - ahead[-2] == pytest.approx(
+        np.mean(np.diff(values[-DEFAULT_POLICY.smoothing_points :])), abs=0.05
+    )
+
+
+def test_momentum_ignores_the_change_across_a_gap_and_stays_finite():
+    """A jump across a gap of many spacings is no difference of one step: a series flat before
+    and after it keeps its last value."""
+    times = np.concatenate([np.arange(0.0, 50.0), np.arange(80.0, 130.0)])
+    values = np.where(times < 60, 0.0, 10.0) + 0.01 * np.sin(times)
+    query = times[-1] + np.array([1.0, 5.0, 20.0])
+    forecast = CANDIDATES["momentum"].fit(times, values, None, DEFAULT_POLICY)(query)
+    assert np.all(np.abs(forecast - values[-1]) < 0.5)
+
+
+def test_momentum_takes_no_explosive_fit():
+    """Differences that grow by 10% a step fit an AR(1) of weight 1.1 exactly; an explosive
+    fit is not taken, so the forecast grows by a constant change (the drift)."""
+    times = np.arange(0.0, 40.0)
+    values = 1.1**times
+    query = times[-1] + np.arange(1.0, 30.0)
+    forecast = CANDIDATES["momentum"].fit(times, values, None, DEFAULT_POLICY)(query)
+    np.testing.assert_allclose(np.diff(forecast), np.diff(forecast)[0], rtol=1e-9)
+
+
 def test_variants_try_only_the_seasons_the_data_span_simplest_first():
     times = np.arange(0.0, 30.0)  # spans 2 seasons of 12, not of 20
     values = np.linspace(-1.0, 1.0, len(times))  # not positive: no variant on the logarithm
@@ -174,10 +225,12 @@ def test_variants_try_only_the_seasons_the_data_span_simplest_first():
         "mean_reversion",
         "ses",
         "theta",
+        "momentum",
         "combination",
         "seasonal_naive@12",
         "ses@12",
         "theta@12",
+        "momentum@12",
         "combination@12",
     }
     assert len(labels) == len(set(labels))
@@ -194,7 +247,12 @@ def test_variants_try_only_the_seasons_the_data_span_simplest_first():
     assert variants(times, values, (), DEFAULT_POLICY) == [v for v in found if v.season is None]
     positive = variants(times, values + 2.0, (SEASON, 20.0), DEFAULT_POLICY)
     on_log = [v for v in positive if v.log]
-    assert {v.label for v in on_log} == {"ses@12:log", "theta@12:log", "combination@12:log"}
+    assert {v.label for v in on_log} == {
+        "ses@12:log",
+        "theta@12:log",
+        "momentum@12:log",
+        "combination@12:log",
+    }
     assert all(v.complexity == v.candidate.complexity + 2 for v in on_log)
     assert [v for v in positive if not v.log] == found
 
@@ -205,3 +263,15 @@ def test_a_season_is_usable_from_the_policys_number_of_cycles():
     assert any(v.season == SEASON for v in variants(spanned, -spanned, (SEASON,), DEFAULT_POLICY))
     short = spanned[:-1]  # spans 23
     assert all(v.season is None for v in variants(short, -short, (SEASON,), DEFAULT_POLICY))
+
+
+def test_momentum_answers_leads_past_its_recursion_at_the_drift_it_fades_into():
+    rng = np.random.default_rng(3)
+    times = np.arange(0.0, 300.0)
+    values = np.cumsum(0.2 + rng.normal(size=len(times)))
+    far = times[-1] + np.array([1e5, 2e5, 1e9])
+    forecast = CANDIDATES["momentum"].fit(times, values, None, DEFAULT_POLICY)(far)
+    assert np.all(np.isfinite(forecast))
+    slope = (forecast[1] - forecast[0]) / 1e5
+    assert (forecast[2] - forecast[1]) / (1e9 - 2e5) == pytest.approx(slope, rel=1e-6)
+    assert slope == pytest.approx(np.mean(np.diff(values)), abs=0.02)
