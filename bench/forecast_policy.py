@@ -53,6 +53,7 @@ POLICIES: dict[str, Policy] = {
     "every-cycle-alike": replace(DEFAULT_POLICY, shape_half_life=None),
     "one-lead-choice": replace(DEFAULT_POLICY, lead_band_growth=None),
     "bands-x4": replace(DEFAULT_POLICY, lead_band_growth=4.0),
+    "choice-alone": replace(DEFAULT_POLICY, combine_best=False),
 }
 
 

@@ -203,6 +203,11 @@ class LeadBandChoice(BaseModel):
     p_value: float | None = Field(description="Paired test: the served one is worse than best.")
     origins: int = Field(description="Backtest origins the choice rests on.")
     variance: dict[str, float | None] = Field(description="Interval variance per lead.")
+    partner: str | None = Field(
+        None, description="The best candidate, averaged with the served one (None: alone)."
+    )
+    partner_season: float | None = Field(None, description="The partner's season, time units.")
+    partner_log: bool = Field(False, description="The partner fitted to the logarithm.")
 
 
 class ForecastChoice(BaseModel):
@@ -235,6 +240,11 @@ class ForecastChoice(BaseModel):
         default_factory=list,
         description="The choices for leads past the backtest horizon, nearest first.",
     )
+    partner: str | None = Field(
+        None, description="The best candidate, averaged with the served one (None: alone)."
+    )
+    partner_season: float | None = Field(None, description="The partner's season, time units.")
+    partner_log: bool = Field(False, description="The partner fitted to the logarithm.")
 
 
 class ForecastRecipe(BaseModel):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .candidates import Variant, spacing, usable_season
+from .candidates import Combined, Variant, spacing, usable_season
 from .policy import Policy
 
 
@@ -57,7 +57,7 @@ class Backtest:
 
     horizon: float
     origins: tuple[OriginErrors, ...]
-    variants: dict[str, Variant]
+    variants: dict[str, Variant | Combined]
 
     def complete(self, least: int) -> Backtest:
         """These origins less those where a variant could not be fitted (the earliest, where a
@@ -78,6 +78,24 @@ class Backtest:
                 leads, truth = o.leads[inside], o.truth[inside]
                 kept.append(replace(o, leads=leads, truth=truth, forecasts=forecasts))
         return replace(self, origins=tuple(kept))
+
+    def with_combined(self, pair: Combined) -> Backtest:
+        """These origins with ``pair``'s forecasts (the mean of its members') where both
+        members have one."""
+        first, second = pair.first.label, pair.second.label
+        origins = tuple(
+            replace(
+                o,
+                forecasts={
+                    **o.forecasts,
+                    pair.label: (o.forecasts[first] + o.forecasts[second]) / 2,
+                },
+            )
+            if first in o.forecasts and second in o.forecasts
+            else o
+            for o in self.origins
+        )
+        return replace(self, origins=origins, variants={**self.variants, pair.label: pair})
 
     def candidates(self) -> list[str]:
         """The candidates scored at every origin."""
@@ -126,7 +144,7 @@ def backtest(
     ``values`` [T]) over ``length`` (time units; ``horizon`` by default); a variant that cannot
     be fitted at an origin is left out there."""
     h = horizon(times, seasons, policy) if length is None else length
-    named = {v.label: v for v in variants}
+    named: dict[str, Variant | Combined] = {v.label: v for v in variants}
     if not h > 0:
         return Backtest(0.0, (), named)
     end, span = float(times[-1]), float(times[-1] - times[0])

@@ -422,6 +422,34 @@ class Variant:
         return lambda query: np.exp(on_log(query))
 
 
+@dataclass(frozen=True)
+class Combined:
+    """The mean of two variants' forecasts: a combination errs less than either member on
+    average, and less often badly (Bates & Granger 1969; Clemen 1989's review of equal
+    weights).
+
+    Attributes:
+        first: the variant the rule chose.
+        second: the variant with the least backtest error.
+    """
+
+    first: Variant
+    second: Variant
+
+    @property
+    def label(self) -> str:
+        """``first+second``."""
+        return f"{self.first.label}+{self.second.label}"
+
+    @property
+    def complexity(self) -> int:
+        return max(self.first.complexity, self.second.complexity)
+
+    def fit(self, times: np.ndarray, values: np.ndarray, policy: Policy) -> Forecaster:
+        members = (self.first.fit(times, values, policy), self.second.fit(times, values, policy))
+        return lambda query: (members[0](query) + members[1](query)) / 2
+
+
 def variants(
     times: np.ndarray, values: np.ndarray, seasons: tuple[float, ...], policy: Policy
 ) -> list[Variant]:

@@ -19,7 +19,7 @@ import numpy as np
 from ..seasons import CALENDAR_PERIODS_S, find_season
 from ..series import Series, TimeKind
 from .backtest import Backtest, backtest, longest_horizon, pooled, step_scale
-from .candidates import CANDIDATES, SIMPLEST, Forecaster, Variant, variants
+from .candidates import CANDIDATES, SIMPLEST, Combined, Forecaster, Variant, variants
 from .family import FAMILY_CANDIDATES, MeanCurve, family_variant, family_variants
 from .intervals import (
     GAUSSIAN,
@@ -31,9 +31,9 @@ from .intervals import (
 from .policy import DEFAULT_POLICY, Policy
 from .selection import Choice, choose
 
-RECIPE_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)  # 1: no family candidates; 1 and 2: Gaussian quantiles;
-# 1 to 3: seasonal shapes weigh every cycle alike, one choice for every lead
+RECIPE_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)  # 1: no family candidates; 1 and 2: Gaussian quantiles;
+# 1 to 3: seasonal shapes weigh every cycle alike, one choice for every lead; 1 to 4: no partner
 MIN_POINTS = 4  # a dimension of a series with fewer observations is not backtested
 CALENDAR_POINTS = 2  # a calendar period is tried when it holds at least this many spacings
 SAME_PERIOD = 0.1  # a found season this close (relative) to a calendar period or a harmonic of
@@ -51,6 +51,7 @@ class LeadBand:
         candidate, season, log: what serves.
         variance: its forecast variance by lead, fitted on those leads' errors.
         best, ratios, p_value, origins, reason: as ``DimensionRecipe``'s, on those leads.
+        partner, partner_season, partner_log: as ``DimensionRecipe``'s, on those leads.
     """
 
     after: float
@@ -63,9 +64,12 @@ class LeadBand:
     p_value: float
     origins: int
     reason: str
+    partner: str | None = None
+    partner_season: float | None = None
+    partner_log: bool = False
 
-    def variant(self) -> Variant:
-        return Variant(CANDIDATES[self.candidate], self.season, self.log)
+    def variant(self) -> Variant | Combined:
+        return _served(Variant(CANDIDATES[self.candidate], self.season, self.log), self)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,9 @@ class DimensionRecipe:
         quantiles: its standardised forecast error's quantiles (``intervals``), at every lead.
         beyond: the choices for leads past the backtest horizon, nearest first (``LeadBand``);
             empty when one choice serves every lead.
+        partner, partner_season, partner_log: the best candidate, at its season and scale,
+            whose forecast is averaged with the chosen one's (``Policy.combine_best``); None
+            when the chosen one serves alone.
     """
 
     candidate: str
@@ -111,14 +118,25 @@ class DimensionRecipe:
     family: MeanCurve | None = None
     quantiles: ResidualQuantiles = GAUSSIAN
     beyond: tuple[LeadBand, ...] = ()
+    partner: str | None = None
+    partner_season: float | None = None
+    partner_log: bool = False
 
-    def variant(self) -> Variant:
-        """The served candidate at its season, on its scale."""
+    def variant(self) -> Variant | Combined:
+        """The served candidate at its season, on its scale (with its partner, if any)."""
         if self.candidate in FAMILY_CANDIDATES:
             if self.family is None:
                 raise ValueError(f"{self.candidate} needs the family's mean curve")
             return family_variant(self.candidate, self.family)
-        return Variant(CANDIDATES[self.candidate], self.season, self.log)
+        return _served(Variant(CANDIDATES[self.candidate], self.season, self.log), self)
+
+
+def _served(chosen: Variant, choice: LeadBand | DimensionRecipe) -> Variant | Combined:
+    """``chosen``, or its mean with ``choice``'s partner where it has one."""
+    if choice.partner is None:
+        return chosen
+    partner = Variant(CANDIDATES[choice.partner], choice.partner_season, choice.partner_log)
+    return Combined(chosen, partner)
 
 
 @dataclass(frozen=True)
@@ -181,7 +199,9 @@ class Recipe:
                 LeadBand(**{**b, "variance": LeadVariance(**b["variance"])})
                 for b in d.get("beyond", ())  # versions 1 to 3 have none
             )
-            unknown = [b.candidate for b in bands if b.candidate not in CANDIDATES]
+            named = [d["candidate"], d.get("partner")]  # versions 1 to 4 have no partner
+            named += [name for b in bands for name in (b.candidate, b.partner)]
+            unknown = [n for n in named[1:] if n is not None and n not in CANDIDATES]
             if unknown:
                 raise ValueError(f"unknown forecast candidate {unknown[0]!r}")
             ratio = d.get("model_ratio")
@@ -275,42 +295,84 @@ def choose_forecast_with_evidence(
         ]
         evidence = pooled(tests).complete(policy.min_origins)
         choice = choose(evidence, policy)
-        served, variance, quantiles = _calibrated(evidence, choice, policy)
+        evidence, served = _combined(evidence, choice, policy)
+        variance, quantiles = _calibrated(evidence, served.label, policy)
         beyond: tuple[LeadBand, ...] = ()
         if family is None and policy.lead_band_growth is not None:
             known = calendar_seasons(seasons, time_kind)
             beyond = _lead_bands(
-                tested, tried, seasons, known, evidence.horizon, served.label, policy
+                tested, tried, seasons, known, evidence.horizon, choice.served, policy
             )
+        chosen = served.first if isinstance(served, Combined) else served
         dims.append(
             DimensionRecipe(
-                served.candidate.name,
-                served.season,
-                served.log,
+                chosen.candidate.name,
+                chosen.season,
+                chosen.log,
                 variance,
                 choice.best,
                 choice.ratios,
                 choice.p_value,
                 choice.origins,
-                choice.reason,
-                family=family if served.candidate.name in FAMILY_CANDIDATES else None,
+                _reason(choice, served),
+                family=family if chosen.candidate.name in FAMILY_CANDIDATES else None,
                 quantiles=quantiles,
                 beyond=beyond,
+                **_partner(served),
             )
         )
         evidences.append(evidence)
     return Recipe(seasons, tuple(dims), policy), tuple(evidences)
 
 
-def _calibrated(
+def _combined(
     evidence: Backtest, choice: Choice, policy: Policy
-) -> tuple[Variant, LeadVariance, ResidualQuantiles]:
-    """The chosen variant, its variance by lead and its quantiles, from its backtest errors."""
-    served = evidence.variants.get(choice.served, Variant(CANDIDATES[SIMPLEST], None))
-    if not (evidence.origins and choice.served in evidence.candidates()):
-        return served, LeadVariance(1.0, 1.0, 1.0), GAUSSIAN  # a random walk's, in steps
-    variance = fit_lead_variance(evidence, choice.served, policy)
-    return served, variance, fit_residual_quantiles(evidence, choice.served, variance, policy)
+) -> tuple[Backtest, Variant | Combined]:
+    """What serves, and the evidence holding its backtest forecasts: the chosen variant, or,
+    under ``policy.combine_best``, its mean with the best where the choice is neither the
+    simplest nor the best (the family candidates serve alone)."""
+    chosen = evidence.variants.get(choice.served, Variant(CANDIDATES[SIMPLEST], None))
+    best = evidence.variants.get(choice.best)
+    if (
+        policy.combine_best
+        and choice.served not in (SIMPLEST, choice.best)
+        and isinstance(chosen, Variant)
+        and isinstance(best, Variant)
+        and chosen.candidate.name in CANDIDATES
+        and best.candidate.name in CANDIDATES
+    ):
+        pair = Combined(chosen, best)
+        return evidence.with_combined(pair), pair
+    return evidence, chosen
+
+
+def _partner(served: Variant | Combined) -> dict[str, Any]:
+    """The recipe fields that name ``served``'s partner (none when it serves alone)."""
+    if not isinstance(served, Combined):
+        return {}
+    partner = served.second
+    return {
+        "partner": partner.candidate.name,
+        "partner_season": partner.season,
+        "partner_log": partner.log,
+    }
+
+
+def _reason(choice: Choice, served: Variant | Combined) -> str:
+    if isinstance(served, Combined):
+        return f"{choice.reason}; served as the mean of {choice.served} and {choice.best}"
+    return choice.reason
+
+
+def _calibrated(
+    evidence: Backtest, served: str, policy: Policy
+) -> tuple[LeadVariance, ResidualQuantiles]:
+    """The variance by lead and the quantiles of what serves (label ``served``), from its
+    backtest errors."""
+    if not (evidence.origins and served in evidence.candidates()):
+        return LeadVariance(1.0, 1.0, 1.0), GAUSSIAN  # a random walk's, in steps
+    variance = fit_lead_variance(evidence, served, policy)
+    return variance, fit_residual_quantiles(evidence, served, variance, policy)
 
 
 def _lead_bands(
@@ -345,20 +407,23 @@ def _lead_bands(
             break  # no evidence to change on: the nearer choice serves on
         overlap = min(policy.origin_steps, math.ceil((high - low) / step - 1e-9))
         choice = choose(within, policy, max(1, overlap), incumbent=nearest)
-        served, variance, _ = _calibrated(within, choice, policy)
-        nearest = served.label
+        within, served = _combined(within, choice, policy)
+        variance, _ = _calibrated(within, served.label, policy)
+        nearest = choice.served
+        chosen = served.first if isinstance(served, Combined) else served
         bands.append(
             LeadBand(
                 low,
-                served.candidate.name,
-                served.season,
-                served.log,
+                chosen.candidate.name,
+                chosen.season,
+                chosen.log,
                 variance,
                 choice.best,
                 choice.ratios,
                 choice.p_value,
                 choice.origins,
-                choice.reason,
+                _reason(choice, served),
+                **_partner(served),
             )
         )
     return tuple(bands)

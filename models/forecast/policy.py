@@ -27,6 +27,8 @@ class Policy:
             seen ``min_seasons`` times (datetime data; at most ``max_horizon_share`` of the
             span), get choices of their own in bands each this many times as far out as the
             one before (None: the horizon's choice serves every lead).
+        combine_best: a chosen candidate other than the simplest serves as the mean of its
+            forecast and the best backtested candidate's, where the two differ.
         significance: the one-sided level at which a more complex candidate's per-origin
             errors must beat a simpler one's to replace it.
         material_ratio: a simpler candidate is replaced only when the best's error is
@@ -67,6 +69,7 @@ class Policy:
     max_horizon_share: float = 0.125
     lead_band_growth: float | None = 2.0
     significance: float = 0.1
+    combine_best: bool = True
     material_ratio: float = 1.0
     harmonics: int = 8
     min_seasons: float = 2.0

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .backtest import Backtest
+from .candidates import Variant
 from .pipeline import Recipe
 
 NAIVE = ("last_value", "drift", "seasonal_naive")
@@ -28,7 +29,10 @@ def backtest_table(recipe: Recipe, evidence: Sequence[Backtest]) -> dict[str, An
         naive = [
             label
             for label, variant in tested.variants.items()
-            if variant.candidate.name in NAIVE and not variant.log and label != served
+            if isinstance(variant, Variant)
+            and variant.candidate.name in NAIVE
+            and not variant.log
+            and label != served
         ]
         dims.append({**_table(tested, served, naive), "model_serves": dim.model_serves})
     return {"dims": dims}

@@ -50,7 +50,7 @@ def test_fit_then_job_then_registry(client, fitted) -> None:
 def test_the_forecast_recipe_and_its_backtest_are_shown(client, fitted) -> None:
     model_id = fitted["model_id"]
     recipe = client.get(f"/models/{model_id}").json()["skill"]["forecast_recipe"]
-    assert recipe["version"] == 4 and len(recipe["dims"]) == 1
+    assert recipe["version"] == 5 and len(recipe["dims"]) == 1
     choice = recipe["dims"][0]
     assert choice["candidate"] in {n.split("@")[0] for n in choice["ratios"]} | {"last_value"}
     assert choice["reason"] and isinstance(choice["model_serves"], bool)

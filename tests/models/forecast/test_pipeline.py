@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from models.forecast.backtest import step_scale
+from models.forecast.candidates import CANDIDATES, Variant
 from models.forecast.intervals import GAUSSIAN, LeadVariance
 from models.forecast.pipeline import (
     LeadBand,
@@ -18,6 +19,7 @@ from models.forecast.pipeline import (
     calendar_seasons,
     candidate_seasons,
     choose_forecast,
+    choose_forecast_with_evidence,
     forecast,
     forecast_moments,
     lead_edges,
@@ -72,9 +74,15 @@ def test_a_recipe_of_another_version_or_an_unknown_candidate_is_refused_by_name(
         dim.pop("family")
         dim.pop("quantiles")  # versions 1 and 2: Gaussian quantiles
         dim.pop("beyond")  # versions 1 to 3: one choice for every lead
+        for field in ("partner", "partner_season", "partner_log"):
+            dim.pop(field)  # versions 1 to 4: the chosen candidate serves alone
     older["policy"].pop("shape_half_life")  # versions 1 to 3: every cycle alike
     older["policy"].pop("lead_band_growth")
-    as_gaussian = [replace(d, quantiles=GAUSSIAN) for d in Recipe.from_json(saved).dims]
+    older["policy"].pop("combine_best")
+    as_gaussian = [
+        replace(d, quantiles=GAUSSIAN, partner=None, partner_season=None, partner_log=False)
+        for d in Recipe.from_json(saved).dims
+    ]
     assert list(Recipe.from_json(older).dims) == as_gaussian
     assert Recipe.from_json(older).policy.shape_half_life is None
     assert Recipe.from_json(older).policy.lead_band_growth is None
@@ -86,6 +94,48 @@ def test_a_recipe_of_another_version_or_an_unknown_candidate_is_refused_by_name(
     unknown["dims"][1]["candidate"] = "prophet"
     with pytest.raises(ValueError, match="prophet"):
         Recipe.from_json(unknown)
+    unknown_partner = json.loads(json.dumps(saved))
+    unknown_partner["dims"][0]["partner"] = "auto_arima"
+    with pytest.raises(ValueError, match="auto_arima"):
+        Recipe.from_json(unknown_partner)
+
+
+def noisy_season(seed: int, n: int = 120) -> Series:
+    rng = np.random.default_rng(seed)
+    times = np.arange(float(n))
+    trend = 0.05 * times + np.cumsum(0.3 * rng.normal(size=n))
+    wave = 2 * np.sin(2 * np.pi * times / SEASON) + rng.normal(size=n)
+    return Series(f"season{seed}", times, (trend + wave)[:, None])
+
+
+def test_a_chosen_candidate_serves_as_its_mean_with_the_best_unless_it_is_the_simplest():
+    """Where the rule chose neither the simplest candidate nor the best, the forecast is the
+    mean of the two (its intervals calibrated on that mean's backtest errors); without
+    ``combine_best`` the chosen one serves alone."""
+    combined = 0
+    for seed in range(6):
+        series = noisy_season(seed)
+        recipe, (evidence,) = choose_forecast_with_evidence([series], (SEASON,))
+        dim = recipe.dims[0]
+        chosen = Variant(CANDIDATES[dim.candidate], dim.season, dim.log)
+        alone = replace(recipe, dims=(replace(dim, partner=None),))
+        if dim.partner is None:
+            assert dim.candidate == "last_value" or chosen.label == dim.best
+            continue
+        combined += 1
+        assert dim.variant().label == f"{chosen.label}+{dim.best}"
+        assert dim.variant().label in evidence.candidates()
+        query = series.times[-1] + np.array([1.0, 6.0, 11.0])
+        best = next(v for v in evidence.variants.values() if v.label == dim.best)
+        expected = (
+            chosen.fit(series.times, series.values[:, 0], recipe.policy)(query)
+            + best.fit(series.times, series.values[:, 0], recipe.policy)(query)
+        ) / 2
+        np.testing.assert_allclose(forecast_moments(recipe, series, query)[0][:, 0], expected)
+        assert not np.allclose(forecast_moments(alone, series, query)[0][:, 0], expected)
+        single = choose_forecast([series], (SEASON,), replace(DEFAULT_POLICY, combine_best=False))
+        assert single.dims[0].partner is None and single.dims[0].candidate == dim.candidate
+    assert combined >= 2
 
 
 def test_forecasts_of_a_series_with_gaps_answer_every_dimension_with_ordered_quantiles():

@@ -56,20 +56,19 @@ def test_paired_p_value_of_differences_that_do_not_vary():
 
 
 def test_random_walks_keep_the_last_value():
-    """At the default level (0.1) 18 of these 20 walks serve the last value (2 drift); 81 of 100
-    seeds did (bench/experiments/forecast-pipeline: the rest get drift, SES or mean reversion)."""
+    """At the default level (0.1) 18 of these 20 walks serve the last value (one drift, one
+    SES); 79 of 100 seeds did (bench/experiments/forecast-pipeline: the rest get drift, SES or
+    mean reversion)."""
     served = [choose_forecast([random_walk(seed)], ()).dims[0] for seed in range(20)]
     assert sum(d.candidate == "last_value" for d in served) >= 17
     assert all(d.origins == DEFAULT_POLICY.most_origins for d in served)
 
 
 def test_noisy_seasonal_series_serve_a_seasonal_variant():
-    """All 20 serve a variant at the season (20 ses@12); 100 of 100 seeds did."""
+    """All 20 serve a variant at the season (16 ses@12, 2 combination@12, 2
+    seasonal_naive@12); 100 of 100 seeds did."""
     served = [choose_forecast([noisy_season(seed)], (SEASON,)).dims[0] for seed in range(20)]
-    seasonal = [
-        d.season == SEASON and d.candidate in ("seasonal_naive", "ses", "theta") for d in served
-    ]
-    assert sum(seasonal) >= 18
+    assert sum(d.season == SEASON for d in served) >= 18
 
 
 def test_short_seasonal_series_serve_a_seasonal_variant():
