@@ -86,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             for name in args.policies:
                 recipe = choose_forecast([context], seasons, POLICIES[name], kind)
                 dim = recipe.dims[0]
-                served[name][dim.candidate + ("@season" if dim.season else "")] += 1
+                served[name][
+                    dim.candidate
+                    + ("@season" if dim.season else "")
+                    + ("+best" if dim.partner else "")
+                ] += 1
                 mean, q = forecast(
                     recipe, context, series.times[origin.ahead], (0.05, 0.1, 0.9, 0.95)
                 )

@@ -264,37 +264,41 @@ def fit_momentum(
     """ARIMA(p,1,0) with drift on the seasonally adjusted values, read on a grid of the median
     spacing ending at the last observation (linear between observations, at most
     ``policy.smoothing_points`` steps back). Differences are regressed on their ``p`` previous
-    ones and a constant by least squares, rows that read a point more than one spacing from an
-    observation left out; ``p`` of 0..``policy.momentum_lags`` by AIC on the rows all orders
-    share, an explosive fit (a root of its polynomial on or inside the unit circle) not taken.
-    The forecast cumulates the differences' recursive forecasts from the last value."""
+    ones and a constant by least squares, rows that read a grid point more than one spacing
+    from an observation (inside a gap) left out; ``p`` of 0..``policy.momentum_lags`` by AIC on
+    the rows all orders share, an explosive fit (a root of its polynomial on or inside the unit
+    circle) not taken. The forecast cumulates the differences' recursive forecasts from the
+    last value."""
     adjusted, seasonal, state = _adjusted_and_smoothed(times, values, season, policy)
     step = state.step
     count = min(policy.smoothing_points, int((times[-1] - times[0]) / step) + 1)
     grid = times[-1] - step * np.arange(count - 1, -1, -1)  # [G] increasing, ends at the last
     level = np.interp(grid, times, adjusted)
+    differences = np.diff(level)  # [G-1]
     nearest = np.abs(times[np.clip(np.searchsorted(times, grid), 0, len(times) - 1)] - grid)
     before = np.abs(times[np.clip(np.searchsorted(times, grid) - 1, 0, len(times) - 1)] - grid)
-    observed = np.minimum(nearest, before) <= step * (1 + 1e-9)  # [G]
-    differences = np.diff(level)  # [G-1]
+    observed = np.minimum(nearest, before) <= step * (1 + 1e-9)  # [G] near an observation
     trusted = observed[1:] & observed[:-1]  # [G-1] differences between near-observed points
     coefficients = _momentum_order(differences, trusted, policy.momentum_lags)  # [1 + p]
     order = len(coefficients) - 1
-    latest = differences[::-1][:order]  # [<= p] the latest difference first
     last_value = float(level[-1])
     limit = coefficients[0] / (1 - float(np.sum(coefficients[1:])))  # the drift it fades into
+    latest = differences[::-1][:order]  # [<= p] the latest first
 
     def forecast(query: np.ndarray) -> np.ndarray:
         query = np.asarray(query, dtype=np.float64)
         lead = (query - state.last_time) / step  # [Q] in grid steps
-        steps = min(MOMENTUM_STEPS, max(1, math.ceil(float(np.max(lead, initial=0.0)))))
-        lags = np.zeros(order)
+        furthest = float(np.max(lead[np.isfinite(lead)], initial=0.0))
+        steps = min(MOMENTUM_STEPS, max(1, math.ceil(furthest)))
+        lags = np.full(order, limit)  # a history shorter than the order starts from the drift
         lags[: len(latest)] = latest
         path = np.empty(steps + 1)  # [S + 1] the level at leads 0..S steps
         path[0] = last_value
         for k in range(1, steps + 1):
             change = coefficients[0] + float(coefficients[1:] @ lags)
-            lags = np.concatenate([[change], lags[:-1]]) if order else lags
+            lags[1:] = lags[:-1].copy()
+            if order:
+                lags[0] = change
             path[k] = path[k - 1] + change
         at = np.interp(lead, np.arange(steps + 1, dtype=np.float64), path)
         at = np.where(lead > steps, path[-1] + limit * (lead - steps), at)
@@ -446,8 +450,14 @@ class Combined:
         return max(self.first.complexity, self.second.complexity)
 
     def fit(self, times: np.ndarray, values: np.ndarray, policy: Policy) -> Forecaster:
-        members = (self.first.fit(times, values, policy), self.second.fit(times, values, policy))
-        return lambda query: (members[0](query) + members[1](query)) / 2
+        """The mean's forecaster; ``first``'s alone where ``second`` cannot be fitted (a
+        context shorter than its season, or not positive for its logarithm)."""
+        first = self.first.fit(times, values, policy)
+        try:
+            second = self.second.fit(times, values, policy)
+        except ValueError:
+            return first
+        return lambda query: (first(query) + second(query)) / 2
 
 
 def variants(

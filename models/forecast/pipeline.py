@@ -204,6 +204,7 @@ class Recipe:
             unknown = [n for n in named[1:] if n is not None and n not in CANDIDATES]
             if unknown:
                 raise ValueError(f"unknown forecast candidate {unknown[0]!r}")
+            _check_partners(d, bands)
             ratio = d.get("model_ratio")
             sizes = d.get("quantiles")  # versions 1 and 2 have none: Gaussian
             fields = {
@@ -216,6 +217,20 @@ class Recipe:
             }
             dims.append(DimensionRecipe(**fields))
         return cls(tuple(data["seasons"]), tuple(dims), Policy(**policy), data["version"])
+
+
+def _check_partners(dim: dict[str, Any], bands: tuple[LeadBand, ...]) -> None:
+    """ValueError for a partner a recipe cannot serve: beside a family candidate, or a seasonal
+    candidate without its season."""
+    partners = [(dim["candidate"], dim.get("partner"), dim.get("partner_season"))]
+    partners += [(b.candidate, b.partner, b.partner_season) for b in bands]
+    for candidate, partner, season in partners:
+        if partner is None:
+            continue
+        if candidate in FAMILY_CANDIDATES:
+            raise ValueError(f"{candidate} serves alone, not with partner {partner!r}")
+        if CANDIDATES[partner].seasonal and season is None:
+            raise ValueError(f"partner {partner!r} needs its season")
 
 
 def _family(

@@ -67,7 +67,7 @@ def score(name: str, policy: Policy) -> tuple[str, float, float] | None:
     mse = {k: float(np.nanmean(np.concatenate(v))) for k, v in errors.items()}
     best = min(mse["last_value"], mse["mean_curve"])
     covered = np.concatenate(inside)
-    served = "/".join(sorted({d.candidate for d in recipe.dims}))
+    served = "/".join(sorted({d.candidate + ("+best" if d.partner else "") for d in recipe.dims}))
     return served, mse["served"] / best, 100 * float(np.mean(covered[~np.isnan(covered)]))
 
 

@@ -98,6 +98,33 @@ def test_a_recipe_of_another_version_or_an_unknown_candidate_is_refused_by_name(
     unknown_partner["dims"][0]["partner"] = "auto_arima"
     with pytest.raises(ValueError, match="auto_arima"):
         Recipe.from_json(unknown_partner)
+    seasonless = json.loads(json.dumps(saved))
+    seasonless["dims"][1].update(partner="seasonal_naive", partner_season=None)
+    with pytest.raises(ValueError, match="seasonal_naive"):
+        Recipe.from_json(seasonless)
+
+
+def test_a_recipe_with_partners_round_trips_and_serves_alone_from_a_version_4_recipe():
+    series = noisy_season(0)
+    recipe = choose_forecast([series], (SEASON,))
+    assert recipe.dims[0].partner is not None  # this series' choice is combined
+    saved = recipe.to_json()
+    loaded = Recipe.from_json(json.loads(json.dumps(saved)))
+    assert json.dumps(loaded.to_json()) == json.dumps(saved)
+    assert loaded.dims[0].variant().label == recipe.dims[0].variant().label
+    query = series.times[-1] + np.array([1.0, 7.0])
+    np.testing.assert_array_equal(
+        forecast(loaded, series, query, LEVELS)[0], forecast(recipe, series, query, LEVELS)[0]
+    )
+    older = {**json.loads(json.dumps(saved)), "version": 4}
+    for field in ("partner", "partner_season", "partner_log"):
+        older["dims"][0].pop(field)
+    older["policy"].pop("combine_best")
+    alone = Recipe.from_json(older)
+    assert (
+        alone.dims[0].partner is None
+        and alone.dims[0].variant().label == recipe.dims[0].variant().first.label
+    )
 
 
 def noisy_season(seed: int, n: int = 120) -> Series:
