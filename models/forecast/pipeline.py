@@ -199,9 +199,9 @@ class Recipe:
                 LeadBand(**{**b, "variance": LeadVariance(**b["variance"])})
                 for b in d.get("beyond", ())  # versions 1 to 3 have none
             )
-            named = [d["candidate"], d.get("partner")]  # versions 1 to 4 have no partner
+            named = [d.get("partner")]  # versions 1 to 4 have no partner
             named += [name for b in bands for name in (b.candidate, b.partner)]
-            unknown = [n for n in named[1:] if n is not None and n not in CANDIDATES]
+            unknown = [n for n in named if n is not None and n not in CANDIDATES]
             if unknown:
                 raise ValueError(f"unknown forecast candidate {unknown[0]!r}")
             _check_partners(d, bands)
@@ -318,22 +318,18 @@ def choose_forecast_with_evidence(
             beyond = _lead_bands(
                 tested, tried, seasons, known, evidence.horizon, choice.served, policy
             )
-        chosen = served.first if isinstance(served, Combined) else served
+        fields = _serving(choice, served)
         dims.append(
             DimensionRecipe(
-                chosen.candidate.name,
-                chosen.season,
-                chosen.log,
-                variance,
-                choice.best,
-                choice.ratios,
-                choice.p_value,
-                choice.origins,
-                _reason(choice, served),
-                family=family if chosen.candidate.name in FAMILY_CANDIDATES else None,
+                **fields,
+                variance=variance,
+                best=choice.best,
+                ratios=choice.ratios,
+                p_value=choice.p_value,
+                origins=choice.origins,
+                family=family if fields["candidate"] in FAMILY_CANDIDATES else None,
                 quantiles=quantiles,
                 beyond=beyond,
-                **_partner(served),
             )
         )
         evidences.append(evidence)
@@ -361,22 +357,25 @@ def _combined(
     return evidence, chosen
 
 
-def _partner(served: Variant | Combined) -> dict[str, Any]:
-    """The recipe fields that name ``served``'s partner (none when it serves alone)."""
-    if not isinstance(served, Combined):
-        return {}
-    partner = served.second
-    return {
-        "partner": partner.candidate.name,
-        "partner_season": partner.season,
-        "partner_log": partner.log,
+def _serving(choice: Choice, served: Variant | Combined) -> dict[str, Any]:
+    """The recipe fields that say what serves: the chosen candidate, its season and scale,
+    its partner's where it serves with one, and why."""
+    chosen = served.first if isinstance(served, Combined) else served
+    fields: dict[str, Any] = {
+        "candidate": chosen.candidate.name,
+        "season": chosen.season,
+        "log": chosen.log,
+        "reason": choice.reason,
     }
-
-
-def _reason(choice: Choice, served: Variant | Combined) -> str:
     if isinstance(served, Combined):
-        return f"{choice.reason}; served as the mean of {choice.served} and {choice.best}"
-    return choice.reason
+        partner = served.second
+        fields |= {
+            "partner": partner.candidate.name,
+            "partner_season": partner.season,
+            "partner_log": partner.log,
+            "reason": f"{choice.reason}; served as the mean of {choice.served} and {choice.best}",
+        }
+    return fields
 
 
 def _calibrated(
@@ -425,20 +424,15 @@ def _lead_bands(
         within, served = _combined(within, choice, policy)
         variance, _ = _calibrated(within, served.label, policy)
         nearest = choice.served
-        chosen = served.first if isinstance(served, Combined) else served
         bands.append(
             LeadBand(
-                low,
-                chosen.candidate.name,
-                chosen.season,
-                chosen.log,
-                variance,
-                choice.best,
-                choice.ratios,
-                choice.p_value,
-                choice.origins,
-                _reason(choice, served),
-                **_partner(served),
+                after=low,
+                **_serving(choice, served),
+                variance=variance,
+                best=choice.best,
+                ratios=choice.ratios,
+                p_value=choice.p_value,
+                origins=choice.origins,
             )
         )
     return tuple(bands)
