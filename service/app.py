@@ -13,17 +13,19 @@ from contextlib import asynccontextmanager
 
 import redis
 from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from models.store import open_store
 
 from .auth import key_digests, require_api_key
 from .batching import PredictionBatcher
+from .console import STATIC_DIR
 from .errors import install_error_handlers, responses
 from .gate import Gate
 from .guards import ApiKeyMiddleware, BodyLimitMiddleware
 from .metrics import Metrics, RequestMetricsMiddleware
 from .model_cache import ModelCache
-from .routes import fit, health, jobs, metrics, models, predict, predict_batch
+from .routes import console, fit, health, jobs, metrics, models, predict, predict_batch
 from .settings import Settings, get_settings
 
 REDIS_TIMEOUT_S = 5.0
@@ -93,6 +95,8 @@ def create_app(settings: Settings | None = None, *, freeze_startup_heap: bool = 
     for router in (module.router for module in routers):
         app.include_router(router, dependencies=keyed, responses=responses(401))
     app.include_router(health.router)
+    app.include_router(console.router)
+    app.mount("/console", StaticFiles(directory=STATIC_DIR), name="console")
     return app
 
 

@@ -9,18 +9,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import CHALLENGE, HEADER, refusal
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/"})  # "/": the console's page
+OPEN_PREFIXES = ("/console/",)  # the console's scripts and styles
+
+
+def is_open(path: str) -> bool:
+    """Whether ``path`` is served without a key."""
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 class ApiKeyMiddleware:
-    """401 for any request but ``OPEN_PATHS`` without a known ``X-API-Key``, before the body is
-    read. ``digests`` empty: everything passes (no keys configured)."""
+    """401 for any request but the open ones (``is_open``) without a known ``X-API-Key``,
+    before the body is read. ``digests`` empty: everything passes (no keys configured)."""
 
     def __init__(self, app: ASGIApp, digests: tuple[bytes, ...]) -> None:
         self.app, self.digests = app, digests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.digests or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or not self.digests or is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         presented = _header(scope, HEADER.lower().encode())

@@ -325,6 +325,15 @@ class BacktestOut(BaseModel):
     )
 
 
+class ObservedSeries(BaseModel):
+    """A training series as the model stores it: what ``GET /predict`` reads as the context."""
+
+    model_id: str
+    series_id: str
+    times: list[Time] = Field(description="Sorted; numbers, or UTC ISO-8601 for datetime models.")
+    values: list[list[float | None]] = Field(description="[T][D]; null where not observed.")
+
+
 class Interval(BaseModel):
     lower: list[list[float]]
     upper: list[list[float]]

@@ -15,14 +15,17 @@ from models.store import CorruptFileError, ModelRecord, UnknownModelError
 
 from ..deps import ModelCacheDep, RedisDep, SettingsDep, StoreDep
 from ..errors import ApiError, not_found, responses
+from ..predictions import encoded, load_servable, training_series
 from ..queueing import fetch_job, request_cancel, settled
-from ..schemas import ID_REGEX, BacktestOut, ModelList, ModelOut
+from ..schemas import ID_REGEX, BacktestOut, ModelList, ModelOut, ObservedSeries
+from ..timestamps import format_times
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["models"])
 
 ModelId = Annotated[str, Path(pattern=ID_REGEX, description="As returned by POST /fit.")]
+SeriesId = Annotated[str, Path(pattern=ID_REGEX, description="A series of its training set.")]
 
 
 def model_out(record: ModelRecord) -> ModelOut:
@@ -80,6 +83,24 @@ def get_backtest(model_id: ModelId, store: StoreDep) -> BacktestOut:
         )
         raise ApiError(409, "no_backtest", message)
     return BacktestOut(model_id=model_id, dims=table["dims"])
+
+
+@router.get(
+    "/models/{model_id}/series/{series_id}",
+    response_model=ObservedSeries,
+    responses=responses(404, 409, 422),
+)
+def get_series(
+    model_id: ModelId, series_id: SeriesId, store: StoreDep, cache: ModelCacheDep
+) -> Response:
+    """A training series' observations, sorted, as the model reads them (to draw beside its
+    predictions); 409 while the model has no trained weights."""
+    record, loaded = load_servable(store, cache, model_id)
+    series = training_series(loaded, model_id, series_id)
+    values = [[None if v != v else float(v) for v in row] for row in series.values.tolist()]
+    times = format_times(series.times, record.time_kind)
+    observed = ObservedSeries(model_id=model_id, series_id=series_id, times=times, values=values)
+    return encoded(observed)
 
 
 @router.delete("/models/{model_id}", status_code=204, responses=responses(404, 422))

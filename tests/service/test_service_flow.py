@@ -266,3 +266,40 @@ def test_jobs_are_listed_newest_first(client, fitted, series_maker) -> None:
     assert [j["status"] for j in listed] == ["queued", "succeeded"]
     assert client.get("/jobs", params={"limit": 1}).json()["jobs"][0]["job_id"] == later["job_id"]
     assert client.get("/jobs", params={"limit": 0}).status_code == 422
+
+
+def test_a_training_series_observations_are_served(client, fitted, series_maker) -> None:
+    sent = fitted["series"][2]
+    answer = client.get(f"/models/{fitted['model_id']}/series/{sent['id']}")
+    assert answer.status_code == 200, answer.text
+    observed = answer.json()
+    order = np.argsort(sent["times"])
+    assert observed["series_id"] == sent["id"] and observed["model_id"] == fitted["model_id"]
+    assert observed["times"] == [sent["times"][i] for i in order]
+    np.testing.assert_allclose(np.ravel(observed["values"]), np.asarray(sent["values"])[order])
+
+    unknown = client.get(f"/models/{fitted['model_id']}/series/nope")
+    assert unknown.status_code == 404 and "'nope'" in unknown.json()["error"]["message"]
+    assert client.get("/models/m-0123456789/series/s0").status_code == 404
+    assert client.get(f"/models/{fitted['model_id']}/series/a.b").status_code == 422
+
+    gappy = series_maker(4, 12, dims=2, seed=5)
+    gappy[0]["values"][3] = [None, 0.5]
+    accepted = client.post("/fit", json={"series": gappy}).json()  # not trained: no worker
+    waiting = client.get(f"/models/{accepted['model_id']}/series/s0")
+    assert waiting.status_code == 409 and waiting.json()["error"]["code"] == "model_not_ready"
+
+
+def test_observations_with_a_missing_entry_and_dates(client, run_worker, series_maker) -> None:
+    series = series_maker(4, 12, dims=2, seed=6)
+    series[1]["values"][0] = [1.5, None]
+    series[1]["times"] = [f"2026-01-{day + 1:02d}T06:00:00+02:00" for day in range(12)]
+    for s in (series[0], *series[2:]):
+        s["times"] = [f"2026-02-{day + 1:02d}T00:00:00Z" for day in range(12)]
+    body = {"series": series, "model": SMALL_MODEL, "training": FAST_TRAINING}
+    accepted = client.post("/fit", json=body).json()
+    run_worker()
+    observed = client.get(f"/models/{accepted['model_id']}/series/s1").json()
+    assert observed["times"][0] == "2026-01-01T04:00:00+00:00"
+    assert observed["values"][0] == [1.5, None]
+    assert len(observed["values"]) == 12

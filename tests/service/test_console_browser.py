@@ -1,0 +1,303 @@
+"""The web console (``service/console``) in a real headless Chromium (Debian's ``chromium`` and
+``chromium-driver``, which ``make test`` installs when missing), against ``odecast up`` with an
+API key set: a CSV with errors is refused in the page, the fixed one is fitted, the job is
+followed to its end, the model's chart is drawn, the grid changed, the CSV download matches
+``GET /predict``; a wrong key and a failed network show their messages.
+
+``ODECAST_CONSOLE_SCREENSHOTS=1`` also writes the main pages' screenshots to ``docs/images/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+from stack_helpers import wait_healthy
+
+from service.embedded_redis import free_port
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "console-test-key"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+FIRST_LOAD_BYTES = 300_000  # what the page may transfer on its first load (the issue's budget)
+SERIES, POINTS = 3, 30
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``odecast up`` with one worker and an API key; its base URL."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("console")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ODECAST_")}
+    env["ODECAST_API_KEYS"] = KEY
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "up", "--port", str(port), "--workers", "1",
+         "--store", str(folder / "store")],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_healthy(port, process, timeout=90)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(downloads: Path) -> Iterator[WebDriver]:
+    assert Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists(), (
+        "the browser tests need Debian's chromium and chromium-driver: `make test` installs "
+        "them (apt-get install chromium chromium-driver)"
+    )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1280,800"):  # fmt: skip
+        options.add_argument(argument)
+    prefs = {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    options.add_experimental_option("prefs", prefs)
+    driver = webdriver.Chrome(options=options, service=DriverService(executable_path=CHROMEDRIVER))
+    driver.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver: WebDriver, condition: Any, timeout: float = 20, what: str = "") -> Any:
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: condition(d))
+    except TimeoutException:
+        message = driver.find_element(By.ID, "message").text
+        raise AssertionError(f"timed out waiting for {what}; the page says: {message!r}") from None
+
+
+def open_page(driver: WebDriver, base: str, hash_: str) -> None:
+    driver.get(f"{base}/{hash_}")
+    wait(driver, lambda d: d.execute_script("return document.body.dataset.ready"), what="the page")
+
+
+def use_key(driver: WebDriver, key: str) -> None:
+    field = driver.find_element(By.ID, "api-key")
+    field.clear()
+    field.send_keys(key)
+    driver.find_element(By.CSS_SELECTOR, "#key-form button").click()
+
+
+def message(driver: WebDriver) -> str:
+    return driver.find_element(By.ID, "message").text
+
+
+def csv_text(bad: bool) -> tuple[str, dict[str, int]]:
+    """Irregular noisy sines in the long layout; with ``bad``, line 5 holds a word for a value
+    and line 9 one cell too many. Also each series' number of observations."""
+    rng = np.random.default_rng(3)
+    lines = ["id,time,value"]
+    counts = {}
+    for i in range(SERIES):
+        times = np.sort(rng.choice(np.arange(0, 60) * 0.25, POINTS, replace=False))
+        for t in times:
+            lines.append(f"s{i},{t:g},{np.sin(t + i) + 0.05 * rng.normal():.5f}")
+        counts[f"s{i}"] = POINTS
+    if bad:
+        lines[4] = lines[4].rsplit(",", 1)[0] + ",abc"
+        lines[8] = lines[8] + ",7"
+    return "\n".join(lines) + "\n", counts
+
+
+def screenshot(driver: WebDriver, name: str) -> None:
+    if os.environ.get("ODECAST_CONSOLE_SCREENSHOTS") == "1":
+        driver.save_screenshot(str(ROOT / "docs" / "images" / f"console-{name}.png"))
+
+
+def api(base: str, path: str, **params: Any) -> Any:
+    response = httpx.get(f"{base}{path}", params=params, headers={"X-API-Key": KEY}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_first_load_is_small_and_every_field_has_a_label(browser: WebDriver, service: str) -> None:
+    open_page(browser, service, "#/upload")
+    use_key(browser, KEY)
+    wait(browser, lambda d: d.find_elements(By.ID, "setting-training-epochs"), what="settings")
+    sizes = browser.execute_script(
+        """const entries = [...performance.getEntriesByType("navigation"),
+                            ...performance.getEntriesByType("resource")]
+             .filter((e) => !e.name.includes("/openapi.json"));
+           const ready = performance.getEntriesByName("console-ready")[0];
+           return {bytes: entries.reduce((s, e) => s + (e.transferSize || e.encodedBodySize), 0),
+                   files: entries.length, ready_ms: ready ? ready.startTime : null};"""
+    )
+    print(f"\nconsole first load: {sizes['bytes']} bytes in {sizes['files']} files; "
+          f"interactive after {sizes['ready_ms']:.0f} ms")  # fmt: skip
+    assert 0 < sizes["bytes"] <= FIRST_LOAD_BYTES, sizes
+    unlabelled = browser.execute_script(
+        """return [...document.querySelectorAll("input, select")]
+             .filter((e) => !(e.id && document.querySelector(`label[for="${e.id}"]`)))
+             .map((e) => e.outerHTML);"""
+    )
+    assert unlabelled == []
+
+
+def test_upload_fit_follow_chart_and_download(
+    browser: WebDriver, service: str, tmp_path: Path, downloads: Path
+) -> None:
+    open_page(browser, service, "#/upload")
+    use_key(browser, KEY)
+
+    bad, _ = csv_text(bad=True)
+    (tmp_path / "bad.csv").write_text(bad)
+    browser.find_element(By.ID, "csv-file").send_keys(str(tmp_path / "bad.csv"))
+    errors = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#csv-errors li"),
+                  what="the CSV's errors")  # fmt: skip
+    texts = [e.text for e in errors]
+    assert len(texts) == 2, texts
+    assert texts[0].startswith("line 5:") and '"abc" is not a number' in texts[0], texts
+    assert texts[1].startswith("line 9:") and "4 cells, but the header has 3" in texts[1], texts
+    assert not browser.find_element(By.ID, "fit-button").is_enabled()
+    screenshot(browser, "upload-errors")
+    assert api(service, "/jobs")["jobs"] == [] and api(service, "/models")["models"] == []
+
+    good, counts = csv_text(bad=False)
+    (tmp_path / "good.csv").write_text(good)
+    browser.find_element(By.ID, "csv-file").send_keys(str(tmp_path / "good.csv"))
+    wait(browser, lambda d: d.find_element(By.ID, "fit-button").is_enabled(), what="Fit enabled")
+    facts = browser.find_element(By.ID, "csv-summary").text
+    assert "series\n3" in facts and f"observations\n{SERIES * POINTS}" in facts, facts
+    settings = {"training-epochs": 3, "training-max_seconds": 20, "training-batch_size": 8,
+                "model-latent_dim": 4, "model-hidden_dim": 16, "model-encoder_dim": 8}  # fmt: skip
+    browser.find_element(By.CSS_SELECTOR, "details[data-field=model] summary").click()
+    for field, value in settings.items():
+        browser.find_element(By.ID, f"setting-{field}").send_keys(str(value))
+    browser.find_element(By.ID, "fit-button").click()
+
+    wait(browser, lambda d: d.current_url.endswith("#/jobs"), what="the jobs page")
+    assert "Fitting started" in message(browser)
+    row = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#jobs tr[data-job-id]"),
+               what="the job's row")[0]  # fmt: skip
+    job_id = row.get_attribute("data-job-id")
+    done = f'#jobs tr[data-job-id="{job_id}"][data-status=succeeded]'
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, done), timeout=300, what="the fit")
+    screenshot(browser, "jobs")
+    browser.find_element(By.CSS_SELECTOR, f"{done} a[href^='#/models/']").click()
+
+    chart = "#charts .chart[data-predicted='200']"
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, chart), timeout=60, what="the chart")
+    model_id = browser.current_url.rsplit("/", 1)[1]
+    series_id = browser.find_element(By.ID, "series-select").get_attribute("value")
+    drawn = browser.find_element(By.CSS_SELECTOR, chart)
+    assert drawn.get_attribute("data-observed") == str(counts[series_id])
+    assert drawn.find_elements(By.TAG_NAME, "canvas")
+    assert "Held-out skill" in browser.find_element(By.ID, "skill").text
+    wait(browser, lambda d: "Backtest" in d.find_element(By.ID, "backtest").text, what="backtest")
+    screenshot(browser, "model")
+
+    grid = {"grid-start": "2", "grid-stop": "20", "grid-num": "37"}
+    for field, value in grid.items():
+        element = browser.find_element(By.ID, field)
+        element.clear()
+        element.send_keys(value)
+    browser.find_element(By.CSS_SELECTOR, "#predict-form button[type=submit]").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#charts .chart[data-predicted='37']"),
+         what="the new grid")  # fmt: skip
+
+    browser.find_element(By.ID, "download-csv").click()
+    target = downloads / f"{model_id}-{series_id}.csv"
+    wait(browser, lambda d: target.exists() and target.stat().st_size > 0, what="the download")
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    expected = api(service, "/predict", model_id=model_id, series_id=series_id, start="2",
+                   stop="20", num="37", level=["90", "50"])  # fmt: skip
+    assert len(rows) == 37
+    assert [float(r["time"]) for r in rows] == expected["times"]
+    assert [r["kind"] for r in rows] == expected["kind"]
+    for column, values in (
+        ("mean", expected["mean"]),
+        ("lower_90", expected["intervals"]["90"]["lower"]),
+        ("upper_50", expected["intervals"]["50"]["upper"]),
+    ):
+        np.testing.assert_allclose([float(r[column]) for r in rows], np.ravel(values), rtol=1e-12)
+
+    browser.set_window_size(390, 844)  # a phone's width: nothing runs off the page sideways
+    time.sleep(0.5)
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    wide = browser.execute_script(
+        """return [...document.querySelectorAll("body *")]
+             .filter((e) => e.getBoundingClientRect().right
+                            > document.documentElement.clientWidth + 1)
+             .slice(0, 8).map((e) => e.tagName + "." + e.className + "#" + e.id);"""
+    )
+    assert overflow <= 1, (overflow, wide)
+    screenshot(browser, "model-phone")
+    browser.set_window_size(1280, 800)
+
+    open_page(browser, service, "#/models")
+    row_css = f'tr[data-model-id="{model_id}"]'
+    listed = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row_css), what="its row")[0]
+    assert listed.get_attribute("data-status") == "ready"
+    assert "x " in listed.text, listed.text  # the skill ratios are shown
+    screenshot(browser, "models")
+
+
+def test_a_wrong_key_shows_the_401_message(browser: WebDriver, service: str) -> None:
+    open_page(browser, service, "#/models")
+    use_key(browser, "not-the-key")
+    wait(browser, lambda d: "401" in message(d), what="the 401 message")
+    assert "API key was refused" in message(browser) and "X-API-Key" in message(browser)
+    use_key(browser, KEY)
+    wait(browser, lambda d: not d.find_element(By.ID, "message").is_displayed(), what="no error")
+
+
+def test_a_network_failure_and_a_503_are_said_in_words(browser: WebDriver, service: str) -> None:
+    open_page(browser, service, "#/models")
+    use_key(browser, KEY)
+    browser.execute_script("window.fetch = () => Promise.reject(new TypeError('Failed to fetch'));")
+    browser.execute_script("location.hash = '#/jobs';")
+    wait(browser, lambda d: "did not answer" in message(d), what="the network message")
+    assert "Is the server running" in message(browser)
+
+    body = json.dumps({"error": {"code": "redis_unavailable", "message": "Redis is not answering",
+                                 "details": []}})  # fmt: skip
+    browser.execute_script(
+        "const body = arguments[0];"
+        "window.fetch = async () => new Response(body, {status: 503, headers: "
+        "{'Content-Type': 'application/json'}});",
+        body,
+    )
+    browser.execute_script("location.hash = '#/models';")
+    wait(browser, lambda d: "503" in message(d), what="the 503 message")
+    assert "Redis is not answering" in message(browser)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Models"  # the page is not blank
