@@ -249,6 +249,13 @@ def test_upload_fit_follow_chart_and_download(
     ):
         np.testing.assert_allclose([float(r[column]) for r in rows], np.ravel(values), rtol=1e-12)
 
+    typed = browser.find_element(By.ID, "times-typed")
+    typed.send_keys("16, 1, 2.5")
+    browser.find_element(By.CSS_SELECTOR, "#predict-form button[type=submit]").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#charts .chart[data-predicted='3']"),
+         what="the typed times")  # fmt: skip
+    assert "3 predicted times (1 extrapolated)" in browser.find_element(By.ID, "charts").text
+
     browser.set_window_size(390, 844)  # a phone's width: nothing runs off the page sideways
     time.sleep(0.5)
     overflow = browser.execute_script(
@@ -270,6 +277,31 @@ def test_upload_fit_follow_chart_and_download(
     assert listed.get_attribute("data-status") == "ready"
     assert "x " in listed.text, listed.text  # the skill ratios are shown
     screenshot(browser, "models")
+    listed.find_element(By.TAG_NAME, "button").click()
+    browser.switch_to.alert.accept()
+    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, row_css), what="the deletion")
+    assert "deleted" in message(browser)
+    assert api(service, "/models")["models"] == []
+
+
+def test_a_running_job_is_cancelled_from_the_jobs_page(browser: WebDriver, service: str) -> None:
+    series = [
+        {"id": f"c{i}", "times": list(range(12)), "values": [float(v % 5 + i) for v in range(12)]}
+        for i in range(4)
+    ]
+    body = {"series": series, "training": {"epochs": 100000, "max_seconds": 600}}
+    fit = httpx.post(f"{service}/fit", json=body, headers={"X-API-Key": KEY}, timeout=30)
+    assert fit.status_code == 202, fit.text
+    job_id = fit.json()["job_id"]
+    open_page(browser, service, "#/jobs")
+    use_key(browser, KEY)
+    live = f'#jobs tr[data-job-id="{job_id}"]:is([data-status=running],[data-status=queued])'
+    row = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, live), what="the job")[0]
+    row.find_element(By.TAG_NAME, "button").click()
+    wait(browser, lambda d: "being cancelled" in message(d), what="the notice")
+    ended = f'#jobs tr[data-job-id="{job_id}"][data-status=cancelled]'
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ended), timeout=120, what="the end")
+    assert api(service, f"/jobs/{job_id}")["status"] == "cancelled"
 
 
 def test_a_wrong_key_shows_the_401_message(browser: WebDriver, service: str) -> None:
@@ -301,3 +333,61 @@ def test_a_network_failure_and_a_503_are_said_in_words(browser: WebDriver, servi
     wait(browser, lambda d: "503" in message(d), what="the 503 message")
     assert "Redis is not answering" in message(browser)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Models"  # the page is not blank
+
+
+def parse_in_page(driver: WebDriver, texts: list[str]) -> list[dict[str, Any]]:
+    """``parseSeriesCsv`` of the console's own ``csv.js`` run on each text, in the browser."""
+    return driver.execute_async_script(
+        """const [texts, done] = arguments;
+           import("/console/js/csv.js").then((csv) => done(texts.map((t) => {
+             const r = csv.parseSeriesCsv(t);
+             return {layout: r.layout, series: r.series, dims: r.dims, timeKind: r.timeKind,
+                     points: r.points, missing: r.missing, skipped: r.skipped,
+                     utcTimes: r.utcTimes, lines: r.lines, errors: r.errors,
+                     detailLine: csv.lineOf(r, {series: r.series.length ? r.series[0].id : "",
+                                                 index: 1})};
+           })));""",
+        texts,
+    )
+
+
+def test_the_csv_reader_of_the_page(browser: WebDriver, service: str) -> None:
+    open_page(browser, service, "#/models")
+    wide, long_2d, dates, quoted, broken = parse_in_page(
+        browser,
+        [
+            "time,a,b\n0,1,\n1.5,2,3\n\n4,,5\n",
+            "id,time,x,y\nu,2,1,\nu,1,,\nu,3,4,5\nv,0,1,1\n",
+            "time,a\n2026-01-02,1\n2026-01-03 06:00,2\n2026-01-04T00:00:00+02:00,3\n",
+            'id,time,value\n"s 1",1,2\n"s-1","2","3"\n"s-1",3,"4\n5"\n',
+            'id,time,value\ns1,1,2\ns1,1,3\ns2,x,1\ns2,2026-01-01,1\ns3,3,"1\n',
+        ],
+    )
+    assert wide["layout"] == "wide" and wide["dims"] == 1 and wide["missing"] == 2
+    assert wide["series"] == [
+        {"id": "a", "times": [0, 1.5], "values": [1, 2]},
+        {"id": "b", "times": [1.5, 4], "values": [3, 5]},
+    ]
+    assert wide["lines"] == [[2, 3], [3, 5]] and wide["errors"] == []
+
+    assert long_2d["layout"] == "long" and long_2d["dims"] == 2 and long_2d["skipped"] == 1
+    assert long_2d["series"][0] == {"id": "u", "times": [2, 3], "values": [[1, None], [4, 5]]}
+    assert long_2d["missing"] == 1 and long_2d["points"] == 3
+    assert long_2d["detailLine"] == 4  # the API's series "u", index 1: the file's line 4
+
+    assert dates["timeKind"] == "datetime" and dates["utcTimes"] == 2 and dates["errors"] == []
+    assert dates["series"][0]["times"] == [
+        "2026-01-02T00:00:00Z",
+        "2026-01-03T06:00Z",
+        "2026-01-04T00:00:00+02:00",
+    ]
+
+    assert [e["line"] for e in quoted["errors"]] == [2, 4], quoted["errors"]
+    assert "ids are 1-64 letters" in quoted["errors"][0]["message"]
+    assert "not a number" in quoted["errors"][1]["message"]  # "4\n5": a value across lines
+
+    messages = {e["line"]: e["message"] for e in broken["errors"]}
+    assert "twice (also on line 2)" in messages[3]
+    assert "neither a number nor an ISO-8601 date" in messages[4]
+    assert "is datetime, but the file's first times are numeric" in messages[5]
+    assert "never closed" in messages[6]
