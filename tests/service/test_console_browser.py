@@ -2,7 +2,7 @@
 ``chromium-driver``, which ``make test`` installs when missing), against ``odecast up`` with an
 API key set: a CSV with errors is refused in the page, the fixed one is fitted, the job is
 followed to its end, the model's chart is drawn, the grid changed, the CSV download matches
-``GET /predict``; a wrong key and a failed network show their messages.
+``GET /predict``; a wrong key, Redis stopped and the API stopped show their messages.
 
 ``ODECAST_CONSOLE_SCREENSHOTS=1`` also writes the main pages' screenshots to ``docs/images/``.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import signal
@@ -33,7 +32,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 from stack_helpers import wait_healthy
 
-from service.embedded_redis import free_port
+from service.embedded_redis import EmbeddedRedis, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -313,26 +312,40 @@ def test_a_wrong_key_shows_the_401_message(browser: WebDriver, service: str) -> 
     wait(browser, lambda d: not d.find_element(By.ID, "message").is_displayed(), what="no error")
 
 
-def test_a_network_failure_and_a_503_are_said_in_words(browser: WebDriver, service: str) -> None:
-    open_page(browser, service, "#/models")
-    use_key(browser, KEY)
-    browser.execute_script("window.fetch = () => Promise.reject(new TypeError('Failed to fetch'));")
-    browser.execute_script("location.hash = '#/jobs';")
+def test_redis_away_and_the_api_gone_are_said_in_words(browser: WebDriver, tmp_path: Path) -> None:
+    """``odecast api`` alone on a Redis of the test's own: Redis stopped, the jobs page says
+    503 in words (the models, read from the store, still show); the API stopped, the page
+    says the API did not answer."""
+    redis_server = EmbeddedRedis(tmp_path / "redis").start()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ODECAST_")}
+    env |= {"ODECAST_REDIS_URL": redis_server.url, "ODECAST_STORE": str(tmp_path / "store")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "api", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_healthy(port, process, timeout=90)
+        base = f"http://127.0.0.1:{port}"
+        open_page(browser, base, "#/jobs")
+        wait(browser, lambda d: "No jobs yet" in d.find_element(By.ID, "page").text, what="jobs")
+        redis_server.stop()
+        browser.execute_script("location.hash = '#/models';")
+        wait(browser, lambda d: "No models yet" in d.find_element(By.ID, "page").text,
+             what="the models without Redis")  # fmt: skip
+        assert not browser.find_element(By.ID, "message").is_displayed()
+        browser.execute_script("location.hash = '#/jobs';")
+        wait(browser, lambda d: "503" in message(d), what="the 503 message")
+        assert "Redis" in message(browser), message(browser)
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Training jobs"  # not blank
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+        redis_server.stop()
+    browser.execute_script("location.hash = '#/models';")
     wait(browser, lambda d: "did not answer" in message(d), what="the network message")
     assert "Is the server running" in message(browser)
-
-    body = json.dumps({"error": {"code": "redis_unavailable", "message": "Redis is not answering",
-                                 "details": []}})  # fmt: skip
-    browser.execute_script(
-        "const body = arguments[0];"
-        "window.fetch = async () => new Response(body, {status: 503, headers: "
-        "{'Content-Type': 'application/json'}});",
-        body,
-    )
-    browser.execute_script("location.hash = '#/models';")
-    wait(browser, lambda d: "503" in message(d), what="the 503 message")
-    assert "Redis is not answering" in message(browser)
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Models"  # the page is not blank
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Models"
 
 
 def parse_in_page(driver: WebDriver, texts: list[str]) -> list[dict[str, Any]]:
