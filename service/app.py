@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 
 import redis
 from fastapi import Depends, FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from models.store import open_store
 
@@ -96,7 +95,7 @@ def create_app(settings: Settings | None = None, *, freeze_startup_heap: bool = 
         app.include_router(router, dependencies=keyed, responses=responses(401))
     app.include_router(health.router)
     app.include_router(console.router)
-    app.mount("/console", StaticFiles(directory=STATIC_DIR), name="console")
+    app.mount("/console", console.ConsoleFiles(directory=STATIC_DIR), name="console")
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -97,7 +98,7 @@ def get_series(
     predictions); 409 while the model has no trained weights."""
     record, loaded = load_servable(store, cache, model_id)
     series = training_series(loaded, model_id, series_id)
-    values = [[None if v != v else float(v) for v in row] for row in series.values.tolist()]
+    values = [[None if math.isnan(v) else v for v in row] for row in series.values.tolist()]
     times = format_times(series.times, record.time_kind)
     observed = ObservedSeries(model_id=model_id, series_id=series_id, times=times, values=values)
     return encoded(observed)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ import pytest
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -141,6 +143,20 @@ def screenshot(driver: WebDriver, name: str) -> None:
         driver.save_screenshot(str(ROOT / "docs" / "images" / f"console-{name}.png"))
 
 
+def drawn(driver: WebDriver) -> dict[str, Any] | None:
+    """What the first chart holds (its uPlot instance): the observations and predicted times
+    with a value, its series, and the x range shown."""
+    return driver.execute_script(
+        """const box = document.querySelector("#charts .chart");
+           if (!box || !box.chart) return null;
+           const u = box.chart;
+           const count = (i) => u.data[i].filter((v) => v !== null).length;
+           return {observed: count(1), predicted: count(2), bands: u.bands.length,
+                   series: u.series.map((s) => s.label), xmin: u.scales.x.min,
+                   xmax: u.scales.x.max};"""
+    )
+
+
 def api(base: str, path: str, **params: Any) -> Any:
     response = httpx.get(f"{base}{path}", params=params, headers={"X-API-Key": KEY}, timeout=30)
     assert response.status_code == 200, response.text
@@ -183,7 +199,7 @@ def test_upload_fit_follow_chart_and_download(
                   what="the CSV's errors")  # fmt: skip
     texts = [e.text for e in errors]
     assert len(texts) == 2, texts
-    assert texts[0].startswith("line 5:") and '"abc" is not a number' in texts[0], texts
+    assert texts[0].startswith("line 5:") and '"abc" is not a finite number' in texts[0], texts
     assert texts[1].startswith("line 9:") and "4 cells, but the header has 3" in texts[1], texts
     assert not browser.find_element(By.ID, "fit-button").is_enabled()
     screenshot(browser, "upload-errors")
@@ -212,13 +228,19 @@ def test_upload_fit_follow_chart_and_download(
     screenshot(browser, "jobs")
     browser.find_element(By.CSS_SELECTOR, f"{done} a[href^='#/models/']").click()
 
-    chart = "#charts .chart[data-predicted='200']"
-    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, chart), timeout=60, what="the chart")
+    chart = wait(browser, lambda d: (drawn(d) or {}).get("predicted") == 200 and drawn(d),
+                 timeout=60, what="the chart")  # fmt: skip
     model_id = browser.current_url.rsplit("/", 1)[1]
     series_id = browser.find_element(By.ID, "series-select").get_attribute("value")
-    drawn = browser.find_element(By.CSS_SELECTOR, chart)
-    assert drawn.get_attribute("data-observed") == str(counts[series_id])
-    assert drawn.find_elements(By.TAG_NAME, "canvas")
+    assert chart["observed"] == counts[series_id] and chart["bands"] == 2
+    assert chart["series"][1:3] == ["observed", "mean"] and len(chart["series"]) == 7
+    overlay = browser.find_element(By.CSS_SELECTOR, "#charts .chart .u-over")
+    width = overlay.size["width"]
+    ActionChains(browser).move_to_element_with_offset(overlay, -width // 4, 0).click_and_hold()\
+        .move_by_offset(width // 4, 0).release().perform()  # fmt: skip
+    zoomed = wait(browser, lambda d: drawn(d)["xmax"] - drawn(d)["xmin"] < 0.5 * (
+        chart["xmax"] - chart["xmin"]) and drawn(d), what="the zoom")  # fmt: skip
+    assert chart["xmin"] < zoomed["xmin"] < zoomed["xmax"] < chart["xmax"]
     assert "Held-out skill" in browser.find_element(By.ID, "skill").text
     wait(browser, lambda d: "Backtest" in d.find_element(By.ID, "backtest").text, what="backtest")
     screenshot(browser, "model")
@@ -229,8 +251,7 @@ def test_upload_fit_follow_chart_and_download(
         element.clear()
         element.send_keys(value)
     browser.find_element(By.CSS_SELECTOR, "#predict-form button[type=submit]").click()
-    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#charts .chart[data-predicted='37']"),
-         what="the new grid")  # fmt: skip
+    wait(browser, lambda d: (drawn(d) or {}).get("predicted") == 37, what="the new grid")
 
     browser.find_element(By.ID, "download-csv").click()
     target = downloads / f"{model_id}-{series_id}.csv"
@@ -251,8 +272,7 @@ def test_upload_fit_follow_chart_and_download(
     typed = browser.find_element(By.ID, "times-typed")
     typed.send_keys("16, 1, 2.5")
     browser.find_element(By.CSS_SELECTOR, "#predict-form button[type=submit]").click()
-    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#charts .chart[data-predicted='3']"),
-         what="the typed times")  # fmt: skip
+    wait(browser, lambda d: (drawn(d) or {}).get("predicted") == 3, what="the typed times")
     assert "3 predicted times (1 extrapolated)" in browser.find_element(By.ID, "charts").text
 
     browser.set_window_size(390, 844)  # a phone's width: nothing runs off the page sideways
@@ -274,7 +294,8 @@ def test_upload_fit_follow_chart_and_download(
     row_css = f'tr[data-model-id="{model_id}"]'
     listed = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, row_css), what="its row")[0]
     assert listed.get_attribute("data-status") == "ready"
-    assert "x " in listed.text, listed.text  # the skill ratios are shown
+    skill = r"\d[\d.]*x linear_interpolation \((not )?better\)"
+    assert re.search(skill, listed.text), listed.text  # the skill ratios are shown
     screenshot(browser, "models")
     listed.find_element(By.TAG_NAME, "button").click()
     browser.switch_to.alert.accept()
@@ -397,10 +418,44 @@ def test_the_csv_reader_of_the_page(browser: WebDriver, service: str) -> None:
 
     assert [e["line"] for e in quoted["errors"]] == [2, 4], quoted["errors"]
     assert "ids are 1-64 letters" in quoted["errors"][0]["message"]
-    assert "not a number" in quoted["errors"][1]["message"]  # "4\n5": a value across lines
+    assert "not a finite number" in quoted["errors"][1]["message"]  # "4\n5": a value across lines
 
     messages = {e["line"]: e["message"] for e in broken["errors"]}
+    assert len(messages) == len(broken["errors"]) == 4, broken["errors"]
     assert "twice (also on line 2)" in messages[3]
     assert "neither a number nor an ISO-8601 date" in messages[4]
     assert "is datetime, but the file's first times are numeric" in messages[5]
     assert "never closed" in messages[6]
+
+
+def test_the_csv_reader_on_what_spreadsheets_write(browser: WebDriver, service: str) -> None:
+    open_page(browser, service, "#/models")
+    crlf, numbers, unnamed, dates, wide_twice = parse_in_page(
+        browser,
+        [
+            "\ufeffid,time,value\r\ns1,1,2\r\ns1,2,3\r\n",
+            "id,time,value,\ns1,1e3,-.5,\ns1,+2,1E-2,\ns1,3,1e400,\n",
+            "id,time,,value\ns1,1,,2\ns1,2,9,3\n",
+            "time,a\n2026-02-31,1\n2026-01-01 junk,2\n2026-01-01T00:00:00.0001Z,3\n"
+            "2026-01-01T00:00:00.0002Z,4\n2026-01-01T01:00:00+0100,5\n2026-01-01T00:00:00Z,6\n",
+            "time,a,b\n1,1,2\n1,3,4\n",
+        ],
+    )
+    assert crlf["errors"] == [] and crlf["series"] == [
+        {"id": "s1", "times": [1, 2], "values": [2, 3]}
+    ]
+    assert crlf["lines"] == [[2, 3]]
+
+    assert numbers["series"][0]["times"] == [1000, 2]  # a trailing comma is an empty column
+    assert numbers["series"][0]["values"] == [-0.5, 0.01]
+    assert [(e["line"], "not a finite number" in e["message"]) for e in numbers["errors"]] == [
+        (4, True)
+    ]
+
+    assert [e["line"] for e in unnamed["errors"]] == [3]
+    assert "column 3, which has no name" in unnamed["errors"][0]["message"]
+
+    assert [e["line"] for e in dates["errors"]] == [2, 3, 7], dates["errors"]
+    assert "twice (also on line 6)" in dates["errors"][2]["message"]  # 01:00+01:00 is 00:00Z
+
+    assert [e["line"] for e in wide_twice["errors"]] == [3]  # one error for the row, not two

@@ -501,6 +501,30 @@ def test_keys_with_spaces_in_the_setting_are_trimmed(settings: Settings) -> None
         _check_401(client.get("/models"))
 
 
+def test_the_console_opens_without_a_key_and_reaches_nothing_else(keyed: TestClient) -> None:
+    """The console's page and files need no key; no path under ``/console/`` reaches a route
+    or a file outside its folder."""
+    page = keyed.get("/")
+    assert page.status_code == 200 and "<title>odecast console</title>" in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    script = keyed.get("/console/js/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert script.headers["x-content-type-options"] == "nosniff"
+    for path in (
+        "/console/%2e%2e/models",
+        "/console/..%2fmodels",
+        "/console/%2e%2e/%2e%2e/pyproject.toml",
+        "/console//etc/passwd",
+        "/console/",
+        "/console/js/",
+        "/console/nothing.js",
+    ):
+        response = keyed.get(path)
+        assert response.status_code == 404, (path, response.status_code, response.text[:200])
+        assert b"models" not in response.content and b"[project]" not in response.content, path
+    _check_401(keyed.get("/models"))
+
+
 def test_openapi_declares_the_key(keyed: TestClient) -> None:
     assert keyed.get("/openapi.json").status_code == 401  # the docs need the key too
     schema = keyed.get("/openapi.json", headers={"X-API-Key": "k1"}).json()

@@ -23,7 +23,7 @@ export class ApiProblem extends Error {
 }
 
 // The query string of `query`: arrays become repeated parameters; null and undefined are left out.
-export function queryString(query) {
+function queryString(query) {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(query || {})) {
     if (value === null || value === undefined || value === "") continue;

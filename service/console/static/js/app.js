@@ -2,6 +2,7 @@
 //   #/upload, #/jobs, #/models, #/models/<model_id>.
 
 import { apiKey, setApiKey } from "./api.js";
+import { h } from "./dom.js";
 import { renderJobs } from "./jobs.js";
 import { renderModel } from "./model.js";
 import { renderModels } from "./models.js";
@@ -27,14 +28,17 @@ function show() {
   for (const link of document.querySelectorAll("nav a")) {
     link.toggleAttribute("aria-current", route !== undefined && link.dataset.page === route.page);
   }
-  page.replaceChildren();
+  // each page draws into an element of its own: what arrives for a page left since lands in a
+  // detached element, not on the page shown now
+  const view = h("div");
+  page.replaceChildren(view);
   if (!route) {
     say(`No page ${hash}: pick one above.`);
     return;
   }
   const found = route.pattern.exec(hash);
   try {
-    const cleanup = route.render(page, ...found.slice(1));
+    const cleanup = route.render(view, ...found.slice(1));
     leave = typeof cleanup === "function" ? cleanup : null;
   } catch (error) {
     sayProblem(error);

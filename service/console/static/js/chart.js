@@ -21,7 +21,7 @@ function merged(observedTimes, observedValues, times, columns) {
 
 // Draw into `container`; `data` holds numeric times (seconds for dates): {observedTimes,
 // observedValues, times, mean, bands: [[level, lower, upper]] widest first, lastObserved,
-// datetime, label}. Returns the uPlot chart.
+// datetime, label}. Returns a function that takes the chart down (its listeners too).
 export function drawChart(container, data) {
   const columns = [data.mean];
   const series = [
@@ -75,8 +75,11 @@ export function drawChart(container, data) {
     frame,
     container,
   );
-  new ResizeObserver(() => chart.setSize({ width: width(), height: 320 })).observe(container);
-  container.dataset.predicted = String(data.times.length);
-  container.dataset.observed = String(data.observedTimes.length);
-  return chart;
+  const resizing = new ResizeObserver(() => chart.setSize({ width: width(), height: 320 }));
+  resizing.observe(container);
+  container.chart = chart; // for the browser tests, which read what was drawn
+  return () => {
+    resizing.disconnect();
+    chart.destroy();
+  };
 }

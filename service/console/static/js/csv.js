@@ -9,12 +9,13 @@
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const NUMBER_PATTERN = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const NO_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+// An ISO-8601 date, optionally a time of day (with seconds and their fraction), optionally an
+// offset: year, month, day, hours, minutes, seconds, fraction, offset.
+const ISO_PATTERN = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 const MOST_ERRORS = 20; // errors listed before the reader stops looking
 
 // The records of `text` as arrays of cells, each with the line it starts on.
-export function csvRecords(text) {
+function csvRecords(text) {
   const records = [];
   let cells = [];
   let cell = "";
@@ -62,48 +63,53 @@ export function csvRecords(text) {
   return { records, unterminated: 0 };
 }
 
-// A time cell read: {kind: "numeric"|"datetime", value (what is sent), key (to compare), utc}
-// or {error}.
-export function readTime(text) {
+// A time cell read: {kind: "numeric"|"datetime", value (what is sent), key (equal for equal
+// instants, to find a time given twice), utc (read as UTC for want of an offset)} or {error}.
+function readTime(text) {
   if (NUMBER_PATTERN.test(text)) {
     const value = Number(text);
     if (Number.isFinite(value)) return { kind: "numeric", value, key: value, utc: false };
     return { error: `time ${JSON.stringify(text)} is not a finite number` };
   }
-  let sent = text;
-  let utc = false;
-  if (DATE_ONLY.test(text)) {
-    sent = `${text}T00:00:00Z`;
-    utc = true;
-  } else if (NO_OFFSET.test(text)) {
-    sent = `${text.replace(" ", "T")}Z`;
-    utc = true;
-  }
-  const key = Date.parse(sent);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(sent) || Number.isNaN(key)) {
-    return { error: `time ${JSON.stringify(text)} is neither a number nor an ISO-8601 date` };
-  }
-  return { kind: "datetime", value: sent, key, utc };
+  const parts = ISO_PATTERN.exec(text);
+  const refused = { error: `time ${JSON.stringify(text)} is neither a number nor an ISO-8601 date (e.g. 2026-03-01T12:00:00Z)` };
+  if (!parts) return refused;
+  const [, year, month, day, hour = "00", minute = "00", second = "00", fraction = "", offset] = parts;
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  const exists = date.getUTCFullYear() === Number(year) && date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day);
+  if (!exists || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return refused;
+  const utc = offset === undefined;
+  let value = text.replace(" ", "T");
+  if (utc) value = parts[4] === undefined ? `${value}T00:00:00Z` : `${value}Z`;
+  const zone = utc || offset === "Z" ? "Z" : offset.replace(/^([+-]\d{2}):?(\d{2})$/, "$1:$2");
+  const milliseconds = Date.parse(`${year}-${month}-${day}T${hour}:${minute}:${second}${zone}`);
+  // the fraction kept to the nanosecond: Date.parse stops at the millisecond
+  const key = `${milliseconds}.${fraction.padEnd(9, "0").slice(0, 9)}`;
+  return { kind: "datetime", value, key, utc };
 }
 
 function readValue(text) {
   if (text === "") return { value: null };
-  if (!NUMBER_PATTERN.test(text)) {
-    return { error: `${JSON.stringify(text)} is not a number (leave the cell empty for a missing value)` };
+  const value = Number(text);
+  if (!NUMBER_PATTERN.test(text) || !Number.isFinite(value)) {
+    return { error: `${JSON.stringify(text)} is not a finite number (leave the cell empty for a missing value)` };
   }
-  return { value: Number(text) };
+  return { value };
 }
 
 // The file read: {layout, series, columns, dims, timeKind, points, missing, skipped, utcTimes,
-// lines, errors}. `lines[i][j]` is the line of series i's observation j; `errors` holds
-// {line, message}, at most MOST_ERRORS of them, and the series are not to be sent if any.
+// lines, errors, more}. `lines[i][j]` is the line of series i's observation j; `errors` holds
+// {line, message}, one per line and at most MOST_ERRORS of them (`more`: others were found);
+// the series are not to be sent if there are any.
 export function parseSeriesCsv(text) {
   const result = {
     layout: "", series: [], columns: [], dims: 0, timeKind: "", points: 0, missing: 0,
-    skipped: 0, utcTimes: 0, lines: [], errors: [],
+    skipped: 0, utcTimes: 0, lines: [], errors: [], more: false,
   };
   const fail = (line, message) => {
+    if (result.errors.some((e) => e.line === line)) return;
     if (result.errors.length < MOST_ERRORS) result.errors.push({ line, message });
+    else result.more = true;
   };
   const { records, unterminated } = csvRecords(text);
   if (unterminated) fail(unterminated, 'a quoted cell is never closed: is its closing quote (") missing?');
@@ -135,6 +141,7 @@ export function parseSeriesCsv(text) {
     }
   }
   result.dims = result.layout === "long" ? valueAt.length : 1;
+  const unnamed = header.map((h, i) => i).filter((i) => header[i] === "");
 
   const byId = new Map();
   const seen = new Map(); // series id -> Map(time key -> line)
@@ -158,10 +165,15 @@ export function parseSeriesCsv(text) {
   };
 
   for (const { line, cells } of rows.slice(1)) {
-    if (result.errors.length >= MOST_ERRORS) break;
+    if (result.more) break;
     const trimmed = cells.map((c) => c.trim());
     if (trimmed.slice(header.length).some((c) => c !== "")) {
       fail(line, `${cells.length} cells, but the header has ${header.length}`);
+      continue;
+    }
+    const stray = unnamed.find((i) => trimmed[i]);
+    if (stray !== undefined) {
+      fail(line, `a value in column ${stray + 1}, which has no name in the header`);
       continue;
     }
     const stamp = trimmed[timeAt] || "";

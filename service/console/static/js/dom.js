@@ -18,14 +18,20 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
-// A table of `rows` (arrays of cells) under `headers`, with a caption.
-export function table(caption, headers, rows) {
+// A table with a caption and column headers, in a box that scrolls sideways when the table is
+// wider than the page (a phone's width); `body` is its rows (a tbody, or arrays of cells).
+export function table(caption, headers, body, attributes = {}) {
+  const rows = body instanceof Node ? body : h("tbody", {}, body.map((row) => h("tr", {}, row.map((x) => h("td", {}, x)))));
   return h(
-    "table",
-    {},
-    h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
-    h("tbody", {}, rows.map((row) => h("tr", {}, row.map((x) => h("td", {}, x))))),
+    "div",
+    { class: "scroll" },
+    h(
+      "table",
+      attributes,
+      h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+      rows,
+    ),
   );
 }
 

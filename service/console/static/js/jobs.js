@@ -2,11 +2,13 @@
 // with their progress and a cancel button (`DELETE /jobs/{id}`).
 
 import { call } from "./api.js";
-import { duration, h, number, shortId } from "./dom.js";
+import { duration, h, number, shortId, table } from "./dom.js";
 import { say, sayProblem } from "./message.js";
 
 const REFRESH_MS = 1500; // how often the list is asked for again
 const LIVE = new Set(["queued", "running"]);
+const COLUMNS = ["job", "model", "status", "progress", "loss", "held-out MSE (interp. / forecast)",
+  "elapsed", "left", ""];
 
 export function renderJobs(main) {
   const body = h("tbody");
@@ -14,13 +16,7 @@ export function renderJobs(main) {
   main.append(
     h("h1", {}, "Training jobs"),
     note,
-    h(
-      "table",
-      { id: "jobs" },
-      h("caption", {}, "Newest first; refreshed every few seconds"),
-      h("thead", {}, h("tr", {}, ["job", "model", "status", "progress", "loss", "held-out MSE (interp. / forecast)", "elapsed", "left", ""].map((x) => h("th", { scope: "col" }, x)))),
-      body,
-    ),
+    table("Newest first; refreshed every few seconds", COLUMNS, body, { id: "jobs" }),
   );
   let timer = null;
   let stopped = false;
@@ -29,7 +25,15 @@ export function renderJobs(main) {
       const { jobs } = await call("GET", "/jobs", { query: { limit: 50 } });
       if (stopped) return;
       note.textContent = jobs.length ? "" : "No jobs yet: upload a data set to start one.";
+      // the rows are drawn anew: keep the keyboard's place on a row's button or link
+      const focused = document.activeElement;
+      const row = focused && focused.closest ? focused.closest("tr[data-job-id]") : null;
+      const place = row && body.contains(row) ? [row.dataset.jobId, focused.tagName] : null;
       body.replaceChildren(...jobs.map(jobRow));
+      if (place) {
+        const again = body.querySelector(`tr[data-job-id="${place[0]}"] ${place[1].toLowerCase()}`);
+        if (again) again.focus();
+      }
     } catch (error) {
       if (!stopped) sayProblem(error);
     }

@@ -13,6 +13,14 @@ export function sayProblem(error) {
   say(error && error.message ? error.message : String(error));
 }
 
+// A handler that says a page's problem only while that page (its element `view`) is shown: an
+// answer that arrives after a navigation is not the new page's news.
+export function sayProblemWhileShown(view) {
+  return (error) => {
+    if (view.isConnected) sayProblem(error);
+  };
+}
+
 // `text` to be said on the page about to be shown (a navigation clears the line).
 export function sayOnNextPage(text, kind = "notice") {
   next = [text, kind];

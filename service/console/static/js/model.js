@@ -5,7 +5,7 @@
 import { call } from "./api.js";
 import { drawChart } from "./chart.js";
 import { h, number, table, timeText } from "./dom.js";
-import { sayProblem } from "./message.js";
+import { sayProblemWhileShown } from "./message.js";
 import { coverageText, skillText } from "./models.js";
 
 const LEVELS = [90, 50]; // the bands drawn, widest first
@@ -13,6 +13,7 @@ const GRID_POINTS = 200; // the default grid's size
 const AHEAD_SHARE = 0.25; // the default grid runs this share of the data's span past its end
 
 export function renderModel(main, modelId) {
+  const charts = []; // the charts' clean-ups, run when the page is left
   const load = async () => {
     const model = await call("GET", `/models/${modelId}`);
     main.append(h("h1", {}, model.name || model.model_id), facts(model));
@@ -22,10 +23,11 @@ export function renderModel(main, modelId) {
         h("a", { href: "#/jobs" }, "follow its job"), "."));
       return;
     }
-    main.append(predictionPanel(model), skillPanel(model));
+    main.append(predictionPanel(model, main, charts), skillPanel(model));
     main.append(await backtestPanel(model));
   };
-  load().catch(sayProblem);
+  load().catch(sayProblemWhileShown(main));
+  return () => charts.splice(0).forEach((takeDown) => takeDown());
 }
 
 function facts(model) {
@@ -41,70 +43,86 @@ function facts(model) {
   return h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
-// The grid a chart starts with: from the first observed time to a quarter of the span past the
-// last, as the API takes it (numbers, or ISO-8601 for dates).
-function defaultGrid(model) {
-  const [first, last] = model.time_range;
+// A series' default grid: from its first observation to a quarter of its span past its last,
+// as the API takes times (numbers, or ISO-8601 for dates).
+function defaultGrid(times, kind) {
+  const first = times[0];
+  const last = times[times.length - 1];
   const stop = last + AHEAD_SHARE * Math.max(last - first, 1e-9);
-  const shown = (t) => (model.time_kind === "datetime" ? timeText(t, "datetime") : String(Number(t.toPrecision(10))));
-  return { start: shown(first), stop: shown(stop), num: GRID_POINTS };
-}
-
-function predictionPanel(model) {
-  const grid = defaultGrid(model);
-  const field = (id, label, attributes) => h("p", {}, h("label", { for: id }, label), h("input", { id, ...attributes }));
-  const seriesSelect = h("select", { id: "series-select" }, model.series_ids.map((id) => h("option", { value: id }, id)));
-  const form = h(
-    "form",
-    { id: "predict-form", class: "controls" },
-    h("p", {}, h("label", { for: "series-select" }, "Series"), seriesSelect),
-    field("grid-start", "Grid start", { value: grid.start }),
-    field("grid-stop", "Grid stop", { value: grid.stop }),
-    field("grid-num", "Grid points", { type: "number", min: 1, step: 1, value: grid.num }),
-    field("times-typed", "Or times (comma-separated)", { placeholder: "e.g. 1.5, 2, 7.25" }),
-    h("button", { type: "submit" }, "Draw"),
-  );
-  const charts = h("div", { id: "charts" });
-  const download = h("button", { type: "button", id: "download-csv", disabled: true }, "Download predictions (CSV)");
-  let last = null;
-  const draw = async () => {
-    const seriesId = seriesSelect.value;
-    const typed = form.querySelector("#times-typed").value.trim();
-    const query = { model_id: model.model_id, series_id: seriesId, level: LEVELS };
-    if (typed) query.times = typed.split(/[\s,]+/).filter(Boolean).join(",");
-    else Object.assign(query, { start: form.querySelector("#grid-start").value.trim(), stop: form.querySelector("#grid-stop").value.trim(), num: form.querySelector("#grid-num").value });
-    const [observed, prediction] = await Promise.all([
-      call("GET", `/models/${model.model_id}/series/${seriesId}`),
-      call("GET", "/predict", { query }),
-    ]);
-    last = prediction;
-    showCharts(charts, model, observed, prediction);
-    download.disabled = false;
-  };
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    draw().catch(sayProblem);
-  });
-  seriesSelect.addEventListener("change", () => draw().catch(sayProblem));
-  download.addEventListener("click", () => last && saveCsv(last));
-  draw().catch(sayProblem);
-  return h("section", {}, h("h2", {}, "Predictions"), form, charts, download);
+  const shown = (t) => (kind === "datetime" ? timeText(t, kind) : String(Number(t.toPrecision(10))));
+  return { start: shown(first), stop: shown(stop) };
 }
 
 const seconds = (t, kind) => (kind === "datetime" ? Date.parse(t) / 1000 : Number(t));
 
-function showCharts(charts, model, observed, prediction) {
+function predictionPanel(model, main, charts) {
+  const kind = model.time_kind;
+  const input = (id, label, attributes) => h("p", {}, h("label", { for: id }, label), h("input", { id, ...attributes }));
+  const seriesSelect = h("select", { id: "series-select" }, model.series_ids.map((id) => h("option", { value: id }, id)));
+  const example = kind === "datetime" ? "e.g. 2026-03-01T12:00:00Z, 2026-03-02" : "e.g. 1.5, 2, 7.25";
+  const form = h(
+    "form",
+    { id: "predict-form", class: "controls" },
+    h("p", {}, h("label", { for: "series-select" }, "Series"), seriesSelect),
+    input("grid-start", "Grid start", {}),
+    input("grid-stop", "Grid stop", {}),
+    input("grid-num", "Grid points", { type: "number", min: 1, step: 1, value: GRID_POINTS }),
+    input("times-typed", "Or times (comma-separated)", { placeholder: example }),
+    h("button", { type: "submit" }, "Draw"),
+  );
+  const field = (id) => form.querySelector(`#${id}`);
+  const shown = h("div", { id: "charts" });
+  const download = h("button", { type: "button", id: "download-csv", disabled: true }, "Download predictions (CSV)");
+  let last = null; // the prediction drawn, what the download saves
+  let asked = 0; // draws started: only the latest one's answers are drawn
+  let gridOf = null; // the series the grid fields were filled for
+  const draw = async () => {
+    const ticket = (asked += 1);
+    const seriesId = seriesSelect.value;
+    const observed = await call("GET", `/models/${model.model_id}/series/${seriesId}`);
+    if (ticket !== asked) return;
+    if (gridOf !== seriesId) {
+      const grid = defaultGrid(observed.times.map((t) => seconds(t, kind)), kind);
+      field("grid-start").value = grid.start;
+      field("grid-stop").value = grid.stop;
+      gridOf = seriesId;
+    }
+    const query = { model_id: model.model_id, series_id: seriesId, level: LEVELS };
+    const typed = field("times-typed").value.split(",").map((t) => t.trim()).filter(Boolean);
+    if (typed.length) query.times = typed.join(",");
+    else Object.assign(query, { start: field("grid-start").value.trim(), stop: field("grid-stop").value.trim(), num: field("grid-num").value });
+    const prediction = await call("GET", "/predict", { query });
+    if (ticket !== asked) return;
+    last = prediction;
+    charts.splice(0).forEach((takeDown) => takeDown());
+    charts.push(...showCharts(shown, model, observed, prediction));
+    download.disabled = false;
+  };
+  const drawn = () => draw().catch(sayProblemWhileShown(main));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    drawn();
+  });
+  seriesSelect.addEventListener("change", drawn);
+  download.addEventListener("click", () => last && saveCsv(last));
+  drawn();
+  return h("section", {}, h("h2", {}, "Predictions"), form, shown, download);
+}
+
+// The charts of a prediction, one per dimension; their clean-ups.
+function showCharts(shown, model, observed, prediction) {
   const kind = model.time_kind;
   const observedTimes = observed.times.map((t) => seconds(t, kind));
   const times = prediction.times.map((t) => seconds(t, kind));
   const extrapolated = prediction.kind.filter((k) => k === "extrapolation").length;
-  charts.replaceChildren(h("p", { class: "hint" },
+  shown.replaceChildren(h("p", { class: "hint" },
     `${times.length} predicted times (${extrapolated} extrapolated), ${observedTimes.length} observations. `,
     "Drag across a chart to zoom in, double-click to zoom out."));
+  const takeDowns = [];
   for (let d = 0; d < model.dims; d += 1) {
     const box = h("div", { class: "chart", "data-dim": d });
-    charts.append(box);
-    drawChart(box, {
+    shown.append(box);
+    takeDowns.push(drawChart(box, {
       label: model.dims > 1 ? `${prediction.series_id}, dimension ${d}` : prediction.series_id,
       observedTimes,
       observedValues: observed.values.map((row) => row[d]),
@@ -116,12 +134,13 @@ function showCharts(charts, model, observed, prediction) {
       }),
       lastObserved: observedTimes[observedTimes.length - 1],
       datetime: kind === "datetime",
-    });
+    }));
   }
+  return takeDowns;
 }
 
 // The prediction as a CSV file: time, kind, then per dimension the mean and each band's bounds.
-export function predictionCsv(prediction) {
+function predictionCsv(prediction) {
   const dims = prediction.mean[0] ? prediction.mean[0].length : 0;
   const suffix = (d) => (dims > 1 ? `_${d}` : "");
   const levels = Object.keys(prediction.intervals).sort((a, b) => Number(a) - Number(b));
@@ -154,7 +173,10 @@ function saveCsv(prediction) {
 function skillPanel(model) {
   const skill = model.skill;
   const section = h("section", { id: "skill" }, h("h2", {}, "Held-out skill"));
-  if (!skill) return section.append(h("p", {}, "No skill recorded.")) || section;
+  if (!skill) {
+    section.append(h("p", {}, "No skill recorded."));
+    return section;
+  }
   const kinds = [
     ["interpolation", skill.interpolation],
     ["interpolation of wide gaps", skill.wide_gap_interpolation],
@@ -180,8 +202,9 @@ async function backtestPanel(model) {
   try {
     backtest = await call("GET", `/models/${model.model_id}/backtest`);
   } catch (error) {
-    if (error.status === 409) return section.append(h("p", {}, error.message)) || section;
-    throw error;
+    if (error.status !== 409) throw error;
+    section.append(h("p", {}, error.message));
+    return section;
   }
   backtest.dims.forEach((dim, i) => {
     const names = dim.by_lead.length ? Object.keys(dim.by_lead[0].mse) : [];

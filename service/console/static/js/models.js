@@ -2,8 +2,13 @@
 // the naive methods and its interval coverage; delete (`DELETE /models/{id}`).
 
 import { call } from "./api.js";
-import { h, number, percent, shortId } from "./dom.js";
-import { say, sayProblem } from "./message.js";
+import { h, number, percent, shortId, table } from "./dom.js";
+import { say, sayProblem, sayProblemWhileShown } from "./message.js";
+
+const CAPTION = "Held-out error over the best naive method's (below 1 is better); "
+  + "share of held-out points inside the 80% / 90% intervals";
+const COLUMNS = ["model", "status", "series", "points", "interpolation", "forecast",
+  "forecast coverage 80 / 90", "created", ""];
 
 // "0.63x linear_interpolation (better)": a skill's error over its best naive method's.
 export function skillText(skill) {
@@ -23,20 +28,14 @@ export function renderModels(main) {
   main.append(
     h("h1", {}, "Models"),
     note,
-    h(
-      "table",
-      { id: "models" },
-      h("caption", {}, "Held-out error over the best naive method's (below 1 is better); share of held-out points inside the 80% / 90% intervals"),
-      h("thead", {}, h("tr", {}, ["model", "status", "series", "points", "interpolation", "forecast", "forecast coverage 80 / 90", "created", ""].map((x) => h("th", { scope: "col" }, x)))),
-      body,
-    ),
+    table(CAPTION, COLUMNS, body, { id: "models" }),
   );
   const load = async () => {
     const { models } = await call("GET", "/models");
     note.textContent = models.length ? "" : "No models yet: upload a data set to fit one.";
     body.replaceChildren(...models.slice().reverse().map((model) => modelRow(model, load)));
   };
-  load().catch(sayProblem);
+  load().catch(sayProblemWhileShown(main));
 }
 
 function modelRow(model, reload) {

@@ -4,7 +4,7 @@
 import { call } from "./api.js";
 import { lineOf, parseSeriesCsv } from "./csv.js";
 import { h, table } from "./dom.js";
-import { say, sayOnNextPage, sayProblem } from "./message.js";
+import { say, sayOnNextPage, sayProblem, sayProblemWhileShown } from "./message.js";
 
 // The settings groups of the /fit body, by their schema names in /openapi.json.
 const SETTINGS = [
@@ -32,6 +32,7 @@ export function renderUpload(main) {
   const read = async (chosen) => {
     say("");
     parsed = parseSeriesCsv(await chosen.text());
+    file.value = ""; // so that choosing the same file again, once fixed, reads it again
     showParsed(summary, parsed, chosen.name);
     fit.disabled = parsed.errors.length > 0;
     if (!name.value || name.value === suggested) {
@@ -39,7 +40,7 @@ export function renderUpload(main) {
       name.value = suggested;
     }
   };
-  file.addEventListener("change", () => file.files[0] && read(file.files[0]).catch(sayProblem));
+  file.addEventListener("change", () => file.files[0] && read(file.files[0]).catch(sayProblemWhileShown(main)));
   drop.addEventListener("dragover", (event) => {
     event.preventDefault();
     drop.classList.add("over");
@@ -49,7 +50,7 @@ export function renderUpload(main) {
     event.preventDefault();
     drop.classList.remove("over");
     const dropped = event.dataTransfer.files[0];
-    if (dropped) read(dropped).catch(sayProblem);
+    if (dropped) read(dropped).catch(sayProblemWhileShown(main));
   });
 
   const form = h(
@@ -79,7 +80,8 @@ export function renderUpload(main) {
   });
   main.append(h("h1", {}, "Upload a data set"), form);
   fillSettings(groups).catch((error) => {
-    groups.replaceChildren(h("p", { class: "hint" }, `Settings unavailable (${error.message}); the defaults will be used.`));
+    const said = `Settings unavailable (${error.message}); the defaults will be used.`;
+    groups.replaceChildren(h("p", { class: "hint" }, said));
   });
 }
 
@@ -101,7 +103,9 @@ function showParsed(summary, parsed, fileName) {
   );
   if (parsed.errors.length) {
     summary.append(
-      h("h2", {}, `${parsed.errors.length} problem(s): fix the file and choose it again`),
+      h("h2", {}, parsed.more
+        ? `The first ${parsed.errors.length} problems (there are more): fix the file and choose it again`
+        : `${parsed.errors.length} problem(s): fix the file and choose it again`),
       h("ul", { id: "csv-errors", class: "errors" },
         parsed.errors.map((e) => h("li", {}, `line ${e.line}: ${e.message}`))),
     );
@@ -110,7 +114,11 @@ function showParsed(summary, parsed, fileName) {
 
 function showServerErrors(summary, parsed, details) {
   const rows = details.map((d) => [lineOf(parsed, d) ?? "", d.loc || "", d.msg || ""]);
-  summary.append(table("What the server refused", ["line", "where", "problem"], rows));
+  const refused = table("What the server refused", ["line", "where", "problem"], rows);
+  refused.id = "server-errors";
+  const before = summary.querySelector("#server-errors");
+  if (before) before.replaceWith(refused);
+  else summary.append(refused);
 }
 
 async function fillSettings(groups) {
@@ -162,7 +170,8 @@ function settingsOf(groups) {
       const text = input.value.trim();
       if (!text) continue;
       const asNumber = Number(text);
-      values[input.dataset.key] = input.dataset.numeric === "true" && text !== "" && Number.isFinite(asNumber) ? asNumber : text;
+      const numeric = input.dataset.numeric === "true" && Number.isFinite(asNumber);
+      values[input.dataset.key] = numeric ? asNumber : text;
     }
     if (Object.keys(values).length) body[group.dataset.field] = values;
   }
