@@ -459,3 +459,43 @@ def test_the_csv_reader_on_what_spreadsheets_write(browser: WebDriver, service: 
     assert "twice (also on line 6)" in dates["errors"][2]["message"]  # 01:00+01:00 is 00:00Z
 
     assert [e["line"] for e in wide_twice["errors"]] == [3]  # one error for the row, not two
+
+
+def test_a_model_of_dated_series_is_drawn_on_a_time_axis(browser: WebDriver, service: str) -> None:
+    days = [f"2026-03-{day:02d}T{hour:02d}:00:00Z" for day in range(1, 29) for hour in (0, 12)]
+    series = [
+        {
+            "id": f"d{i}",
+            "times": days[i::2],
+            "values": [float(np.sin(k / 3 + i)) for k in range(28)],
+        }
+        for i in range(2)
+    ]
+    body = {"series": series, "model": {"latent_dim": 4, "hidden_dim": 16, "encoder_dim": 8},
+            "training": {"epochs": 3, "batch_size": 8, "max_seconds": 20}}  # fmt: skip
+    fit = httpx.post(f"{service}/fit", json=body, headers={"X-API-Key": KEY}, timeout=30)
+    assert fit.status_code == 202, fit.text
+    model_id = fit.json()["model_id"]
+    deadline = time.monotonic() + 300
+    while api(service, f"/models/{model_id}")["status"] != "ready":
+        assert time.monotonic() < deadline, "the dated model did not train in 300 s"
+        time.sleep(1)
+
+    open_page(browser, service, f"#/models/{model_id}")
+    use_key(browser, KEY)
+    chart = wait(browser, lambda d: (drawn(d) or {}).get("predicted") == 200 and drawn(d),
+                 timeout=60, what="the chart")  # fmt: skip
+    assert chart["observed"] == 28
+    assert browser.execute_script('return document.querySelector(".chart").chart.scales.x.time')
+    start = browser.find_element(By.ID, "grid-start").get_attribute("value")
+    assert start == "2026-03-01T00:00:00Z", start
+    wait(browser, lambda d: "per origin" in d.find_element(By.ID, "backtest").text, what="backtest")
+    page = browser.find_element(By.ID, "page").text
+    assert "Invalid Date" not in page and "NaN" not in page
+    assert re.search(r"2026-0[34]-\d\dT", browser.find_element(By.ID, "backtest").text)
+
+    typed = browser.find_element(By.ID, "times-typed")
+    typed.send_keys("2026-03-30T06:00:00+02:00, 2026-03-02")
+    browser.find_element(By.CSS_SELECTOR, "#predict-form button[type=submit]").click()
+    wait(browser, lambda d: (drawn(d) or {}).get("predicted") == 2, what="the typed dates")
+    assert "2 predicted times (1 extrapolated)" in browser.find_element(By.ID, "charts").text

@@ -88,6 +88,14 @@ function readTime(text) {
   return { kind: "datetime", value, key, utc };
 }
 
+// A time typed by the user as the API takes it (a date or time without an offset read as UTC,
+// as in a file); an Error saying what is wrong with it otherwise.
+export function apiTime(text) {
+  const time = readTime(text.trim());
+  if (time.error) throw new Error(time.error);
+  return String(time.value);
+}
+
 function readValue(text) {
   if (text === "") return { value: null };
   const value = Number(text);

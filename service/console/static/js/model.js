@@ -4,6 +4,7 @@
 
 import { call } from "./api.js";
 import { drawChart } from "./chart.js";
+import { apiTime } from "./csv.js";
 import { h, number, table, timeText } from "./dom.js";
 import { sayProblemWhileShown } from "./message.js";
 import { coverageText, skillText } from "./models.js";
@@ -89,8 +90,11 @@ function predictionPanel(model, main, charts) {
     }
     const query = { model_id: model.model_id, series_id: seriesId, level: LEVELS };
     const typed = field("times-typed").value.split(",").map((t) => t.trim()).filter(Boolean);
-    if (typed.length) query.times = typed.join(",");
-    else Object.assign(query, { start: field("grid-start").value.trim(), stop: field("grid-stop").value.trim(), num: field("grid-num").value });
+    if (typed.length) query.times = typed.map(apiTime).join(",");
+    else {
+      const [start, stop] = ["grid-start", "grid-stop"].map((id) => apiTime(field(id).value));
+      Object.assign(query, { start, stop, num: field("grid-num").value });
+    }
     const prediction = await call("GET", "/predict", { query });
     if (ticket !== asked) return;
     last = prediction;
