@@ -113,7 +113,7 @@ class Supervisor:
         shown = _display_host(self.host)
         self._check_port_free()
         self.say(
-            f"API on http://{shown}:{self.port} (docs at http://{shown}:{self.port}/docs), "
+            f"API and web console on http://{shown}:{self.port}/ (API docs at /docs), "
             f"store in {self.store}, {self.n_workers} worker(s); Ctrl-C stops everything"
         )
         from models.store import open_store
@@ -222,7 +222,7 @@ class Supervisor:
                     return EXIT_FAILURE
             if not ready and self._listening():
                 ready = True
-                self.say(f"ready: http://{shown_host}:{self.port} (docs at /docs)")
+                self.say(f"ready: http://{shown_host}:{self.port}/ (console; API docs at /docs)")
         self.say(f"{self._stop_reason or 'stop'} received: stopping")
         return EXIT_OK
 

@@ -250,7 +250,7 @@ def test_up_runs_everything_and_ctrl_c_stops_it_all(tmp_path: Path) -> None:
     ):
         up.wait_healthy(port)
         started_s = time.monotonic() - t0
-        assert up.lines[0].startswith("odecast  | API on http://127.0.0.1:")
+        assert up.lines[0].startswith("odecast  | API and web console on http://127.0.0.1:")
         assert f"http://127.0.0.1:{port}" in up.lines[0] and str(store) in up.lines[0]
         assert (store / "redis" / "appendonly.aof").is_file()
 
