@@ -7,9 +7,13 @@ would pick whichever was imported first.)
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,6 +66,31 @@ def wait_healthy(port: int, process: subprocess.Popen, timeout: float) -> None:
             return False
 
     wait_for(healthy, timeout, f"/healthz on port {port}")
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any ``ODECAST_*`` variable, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ODECAST_")}
+    return env | settings
+
+
+@contextmanager
+def serving(command: list[str], port: int, env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """``odecast <command>`` (``up`` or ``api`` and their options, with ``--port port``) in a
+    child process, once it answers /healthz; Ctrl-C'd on leaving (killed after 90 s)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", *command, "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_healthy(port, process, timeout=90)
+        yield process
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(90)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def train_once(redis_url: str, root: Path, bodies: dict[str, dict]) -> dict[str, str]:

@@ -6,15 +6,13 @@ Only the port and the training budget change: a free port instead of 8000, 5 s i
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from stack_helpers import wait_healthy
+from stack_helpers import clean_env, serving
 
 from service.embedded_redis import free_port
 
@@ -49,24 +47,13 @@ def run_block(name: str, port: int, folder: Path, env: dict[str, str]) -> str:
 @pytest.mark.slow
 def test_the_readme_walkthroughs_work_as_written(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ODECAST_")}
+    env = clean_env()
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
     (tmp_path / "examples").symlink_to(ROOT / "examples")
-    service = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "up", "--port", str(port), "--workers", "1",
-         "--store", str(tmp_path / "store")],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_healthy(port, service, timeout=90)
+    command = ["up", "--workers", "1", "--store", str(tmp_path / "store")]
+    with serving(command, port, env) as service:
         cli = run_block("walkthrough", port, tmp_path, env)
         curl = run_block("walkthrough-curl", port, tmp_path, env)
-    finally:
-        service.send_signal(signal.SIGINT)
-        try:
-            service.wait(90)
-        except subprocess.TimeoutExpired:
-            service.kill()
 
     assert "succeeded" in cli and "lower_90" in cli
     assert "interpolation" in cli and "extrapolation" in cli

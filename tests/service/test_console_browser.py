@@ -14,9 +14,6 @@ import io
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +29,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
-from stack_helpers import wait_healthy
+from stack_helpers import clean_env, serving
 
 from service.embedded_redis import EmbeddedRedis, free_port
 
@@ -50,23 +47,10 @@ SERIES, POINTS = 3, 30
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``odecast up`` with one worker and an API key; its base URL."""
     port = free_port()
-    folder = tmp_path_factory.mktemp("console")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ODECAST_")}
-    env["ODECAST_API_KEYS"] = KEY
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "up", "--port", str(port), "--workers", "1",
-         "--store", str(folder / "store")],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_healthy(port, process, timeout=90)
+    store = tmp_path_factory.mktemp("console") / "store"
+    command = ["up", "--workers", "1", "--store", str(store)]
+    with serving(command, port, clean_env(ODECAST_API_KEYS=KEY)):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -339,29 +323,23 @@ def test_redis_away_and_the_api_gone_are_said_in_words(browser: WebDriver, tmp_p
     says the API did not answer."""
     redis_server = EmbeddedRedis(tmp_path / "redis").start()
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ODECAST_")}
-    env |= {"ODECAST_REDIS_URL": redis_server.url, "ODECAST_STORE": str(tmp_path / "store")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "api", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    env = clean_env(ODECAST_REDIS_URL=redis_server.url, ODECAST_STORE=str(tmp_path / "store"))
     try:
-        wait_healthy(port, process, timeout=90)
-        base = f"http://127.0.0.1:{port}"
-        open_page(browser, base, "#/jobs")
-        wait(browser, lambda d: "No jobs yet" in d.find_element(By.ID, "page").text, what="jobs")
-        redis_server.stop()
-        browser.execute_script("location.hash = '#/models';")
-        wait(browser, lambda d: "No models yet" in d.find_element(By.ID, "page").text,
-             what="the models without Redis")  # fmt: skip
-        assert not browser.find_element(By.ID, "message").is_displayed()
-        browser.execute_script("location.hash = '#/jobs';")
-        wait(browser, lambda d: "503" in message(d), what="the 503 message")
-        assert "Redis" in message(browser), message(browser)
-        assert browser.find_element(By.TAG_NAME, "h1").text == "Training jobs"  # not blank
+        with serving(["api"], port, env):
+            base = f"http://127.0.0.1:{port}"
+            open_page(browser, base, "#/jobs")
+            wait(browser, lambda d: "No jobs yet" in d.find_element(By.ID, "page").text,
+                 what="jobs")  # fmt: skip
+            redis_server.stop()
+            browser.execute_script("location.hash = '#/models';")
+            wait(browser, lambda d: "No models yet" in d.find_element(By.ID, "page").text,
+                 what="the models without Redis")  # fmt: skip
+            assert not browser.find_element(By.ID, "message").is_displayed()
+            browser.execute_script("location.hash = '#/jobs';")
+            wait(browser, lambda d: "503" in message(d), what="the 503 message")
+            assert "Redis" in message(browser), message(browser)
+            assert browser.find_element(By.TAG_NAME, "h1").text == "Training jobs"  # not blank
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(60)
         redis_server.stop()
     browser.execute_script("location.hash = '#/models';")
     wait(browser, lambda d: "did not answer" in message(d), what="the network message")
