@@ -4,11 +4,15 @@ The model cannot be refitted at every backtest origin as the candidates are; wha
 trained on are the held-out tails (``models.latent.holdout``). Each tail is cut into
 ``policy.tail_origins`` consecutive stretches, each forecast from everything before it (the
 context and the tail's earlier points, which a forecast may read though training did not), by
-the model and by the recipe's candidate. The model serves a dimension only when its per-origin
-errors beat the candidate's by the same one-sided paired test the candidates face
-(``selection.paired_p_value`` at ``policy.significance``): the most complex candidate, on the
-least evidence, must show the most. When the tails are whole held-out series (a family), a
-series' stretches share its errors, so each series is one unit: its stretches' mean.
+the model and by the recipe's candidate. A tail's stretches share one stretch of the data's
+history and one state of the model, so each tail is one unit of evidence: the mean of its
+stretches' log error ratios. The model serves a dimension only when these units beat the
+candidate by the same one-sided paired test the candidates face (``selection.paired_p_value``
+at ``policy.significance``), on at least ``policy.min_origins`` of them: the most complex
+candidate, on the least evidence, must show the most. One series holds out one tail, so its
+forecasts are the recipe's; a family's held-out series, or several series' tails, can let the
+model serve (bench/experiments/whole-corpus-service/README.md: on one series' stretches the
+model passed and then lost at the later origins).
 """
 
 from __future__ import annotations
@@ -42,11 +46,9 @@ def judge_model(
     recipe: Recipe,
     tails: Sequence[Tail],
     model_forecast: ModelForecast,
-    *,
-    by_series: bool = False,
 ) -> Recipe:
-    """``recipe`` with each dimension's ``model_serves`` and evidence set from ``tails``
-    (``by_series``: each tail is a whole held-out series, one unit of evidence)."""
+    """``recipe`` with each dimension's ``model_serves`` and evidence set from ``tails``, each
+    tail one unit of evidence."""
     cut = [_stretches(tail, recipe.policy.tail_origins) for tail in tails]
     origins = [o for stretches in cut for o in stretches]
     owners = [i for i, stretches in enumerate(cut) for _ in stretches]
@@ -67,7 +69,7 @@ def judge_model(
             model_mse = float(np.mean((by_model[seen, d] - values[seen, d]) ** 2))
             recipe_mse = float(np.mean((by_recipe - values[seen, d]) ** 2))
             log_ratios.append(np.log(max(recipe_mse, floor)) - np.log(max(model_mse, floor)))
-            units.append(owner if by_series else len(units))
+            units.append(owner)
         differences = _unit_means(np.asarray(log_ratios), np.asarray(units, dtype=int))
         if len(differences) >= recipe.policy.min_origins:
             p = paired_p_value(differences)

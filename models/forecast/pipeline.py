@@ -91,7 +91,7 @@ class DimensionRecipe:
         model_ratio: the model's error over the candidate's there (geometric mean; NaN when
             not judged).
         model_p_value: the paired test's p-value that the model is better.
-        model_origins: the held-out stretches that judgement rests on.
+        model_origins: the held-out tails (units of evidence) that judgement rests on.
         family: the family's mean curve the family candidates read (``family``); None when
             they were not tried.
         quantiles: its standardised forecast error's quantiles (``intervals``), at every lead.

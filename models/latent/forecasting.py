@@ -45,7 +45,7 @@ def attach_recipe(trained: TrainedModel, dataset: Dataset, holdout: Holdout) -> 
         answers = predict_many(trained, [Ask(context, times) for context, times in asks])
         return [a.mean for a in answers]
 
-    recipe = judge_model(recipe, tails, model_forecast, by_series=holdout.by_series)
+    recipe = judge_model(recipe, tails, model_forecast)
     served = replace(trained, forecast_recipe=recipe)
     skill = dict(trained.skill)
     skill["forecast_recipe"] = _finite(recipe.to_json())

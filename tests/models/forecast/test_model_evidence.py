@@ -25,7 +25,7 @@ def _tail(series: Series) -> Tail:
     )
 
 
-def test_a_model_right_on_one_held_out_series_serves_only_when_tails_are_not_series():
+def test_a_model_right_on_held_out_tails_serves_only_on_several_tails():
     recipe = choose_forecast([_curve(s) for s in range(3)], ())
 
     def perfect(asks):
@@ -35,10 +35,18 @@ def test_a_model_right_on_one_held_out_series_serves_only_when_tails_are_not_ser
             answers.append(whole.values[np.searchsorted(whole.times, times)])
         return answers
 
-    one = [_tail(_curve(7))]
-    assert judge_model(recipe, one, perfect).dims[0].model_serves  # 3 stretches, 3 origins
-    alone = judge_model(recipe, one, perfect, by_series=True).dims[0]
-    assert not alone.model_serves and alone.model_origins == 1  # one series: one unit
+    alone = judge_model(recipe, [_tail(_curve(7))], perfect).dims[0]
+    assert not alone.model_serves and alone.model_origins == 1  # 3 stretches of one tail: one unit
     several = [_tail(_curve(s)) for s in (7, 8, 9)]
-    judged = judge_model(recipe, several, perfect, by_series=True).dims[0]
+    judged = judge_model(recipe, several, perfect).dims[0]
     assert judged.model_serves and judged.model_origins == 3
+
+
+def test_a_model_worse_on_held_out_tails_never_serves():
+    recipe = choose_forecast([_curve(s) for s in range(3)], ())
+
+    def flat(asks):
+        return [np.full((len(times), 1), 5.0) for _, times in asks]
+
+    judged = judge_model(recipe, [_tail(_curve(s)) for s in (7, 8, 9)], flat).dims[0]
+    assert not judged.model_serves and judged.model_ratio > 1 and judged.model_p_value > 0.5
