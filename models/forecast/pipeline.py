@@ -486,6 +486,22 @@ def forecast_moments(
     return mean, variance
 
 
+def backcast_moments(
+    recipe: Recipe, context: Series, query: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The recipe's mean [Q, D] and variance [Q, D] at ``query`` [Q] before ``context``'s
+    first observation: its forecast of the context with time reversed, the backcast of a
+    time series (Box & Jenkins, *Time Series Analysis*, 1970, section 9.2, on backforecasting).
+    NaN in a dimension the context never observes, and in one served by a family candidate,
+    whose mean curve runs forward in time only."""
+    mirrored = Series(context.id, -context.times[::-1], context.values[::-1])
+    mean, variance = forecast_moments(recipe, mirrored, -np.asarray(query, dtype=np.float64))
+    for d, dim in enumerate(recipe.dims):
+        if dim.candidate in FAMILY_CANDIDATES:
+            mean[:, d] = variance[:, d] = np.nan
+    return mean, variance
+
+
 def standard_quantiles(recipe: Recipe, levels: np.ndarray) -> np.ndarray:
     """Each dimension's standardised forecast error at ``levels`` [L]: [L, D]."""
     return np.stack([dim.quantiles(levels) for dim in recipe.dims], axis=1)

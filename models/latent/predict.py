@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from ..forecast.pipeline import Recipe, forecast_moments, standard_quantiles
+from ..forecast.pipeline import Recipe, backcast_moments, forecast_moments, standard_quantiles
 from ..series import Series
 from .decoding import Request, decode
 from .train import TrainedModel
@@ -140,27 +140,34 @@ def _recipe_forecasts(
     recipe: Recipe | None, ask: Ask, wanted: np.ndarray, samples: np.ndarray
 ) -> np.ndarray:
     """``samples`` [S, T', D] with the forecasts (times after the context's last observation)
-    of every dimension the recipe serves replaced by draws from its forecast: its quantiles
-    (``intervals.ResidualQuantiles``) at evenly spaced levels, shuffled per entry under the
-    ask's seed, so that their mean and quantiles are the forecast's own, not a sampling
-    error's."""
+    and backcasts (times before its first) of every dimension the recipe serves replaced by
+    draws from the recipe's answer there: its quantiles (``intervals.ResidualQuantiles``) at
+    evenly spaced levels, shuffled per entry under the ask's seed, so that their mean and
+    quantiles are the recipe's own, not a sampling error's. The model has no held-out evidence
+    before a context's first observation, so there the recipe's backcast serves even where the
+    model's forecast serves after it (``pipeline.backcast_moments``; not for a family candidate)."""
     ahead = wanted > ask.context.times[-1]
-    if recipe is None or not ahead.any():
+    before = wanted < ask.context.times[0]
+    if recipe is None or not (ahead.any() or before.any()):
         return samples
-    dims = [d for d, dim in enumerate(recipe.dims) if not dim.model_serves]
-    if not dims:
-        return samples
-    mean, variance = forecast_moments(recipe, ask.context, wanted[ahead])  # [A, D]
     s = samples.shape[0]
     z = standard_quantiles(recipe, (np.arange(s) + 0.5) / s)  # [S, D]
     rng = np.random.default_rng([ask.seed, RECIPE_STREAM])
-    shuffled = rng.permuted(np.broadcast_to(z[:, None, :], (s, *mean.shape)), axis=0)
-    draws = mean[None] + np.sqrt(variance)[None] * shuffled  # [S, A, D]
     out = samples.copy()
-    columns = np.flatnonzero(ahead)
-    for d in dims:
-        known = ~np.isnan(mean[:, d])
-        out[:, columns[known], d] = draws[:, known, d]
+    serving = [d for d, dim in enumerate(recipe.dims) if not dim.model_serves]
+    for where, moments, dims in (
+        (ahead, forecast_moments, serving),
+        (before, backcast_moments, range(len(recipe.dims))),
+    ):
+        if not where.any() or not dims:
+            continue
+        mean, variance = moments(recipe, ask.context, wanted[where])  # [A, D]
+        shuffled = rng.permuted(np.broadcast_to(z[:, None, :], (s, *mean.shape)), axis=0)
+        draws = mean[None] + np.sqrt(variance)[None] * shuffled  # [S, A, D]
+        columns = np.flatnonzero(where)
+        for d in dims:
+            known = ~np.isnan(mean[:, d])
+            out[:, columns[known], d] = draws[:, known, d]
     return out
 
 

@@ -16,7 +16,7 @@ from models.forecast.family import (
     family_variant,
     family_variants,
 )
-from models.forecast.pipeline import Recipe, choose_forecast, forecast_moments
+from models.forecast.pipeline import Recipe, backcast_moments, choose_forecast, forecast_moments
 from models.forecast.policy import Policy
 from models.series import Series, TimeKind
 
@@ -95,3 +95,11 @@ def test_a_family_sharing_a_course_is_forecast_from_it_and_a_calendar_panel_is_n
     assert panel.dims[0].family is None
     few = choose_forecast(family[:2], ())  # fewer series than a family needs
     assert few.dims[0].family is None and "family_mean" not in few.dims[0].ratios
+
+
+def test_a_dimension_served_by_a_family_candidate_has_no_backcast():
+    family = _decay_family(20, seed=0)
+    recipe = choose_forecast(family, ())
+    assert recipe.dims[0].candidate in (FAMILY_MEAN, FAMILY_SHAPE, FAMILY_SCALED)
+    mean, variance = backcast_moments(recipe, family[0], family[0].times[:1] - 1.0)
+    assert np.isnan(mean).all() and np.isnan(variance).all()  # the model answers there

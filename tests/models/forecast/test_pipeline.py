@@ -16,6 +16,7 @@ from models.forecast.intervals import GAUSSIAN, LeadVariance
 from models.forecast.pipeline import (
     LeadBand,
     Recipe,
+    backcast_moments,
     calendar_seasons,
     candidate_seasons,
     choose_forecast,
@@ -299,3 +300,25 @@ def test_each_lead_is_served_by_its_bands_choice_and_variance():
 )
 def test_lead_band_edges_double_from_the_first_horizon_to_the_longest(first, longest, edges):
     assert lead_edges(first, longest, 2.0) == pytest.approx(edges)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_backcast_runs_a_trend_and_a_season_back_in_time_and_keeps_a_walks_first_value(seed):
+    rng = np.random.default_rng(seed)
+    times = np.arange(200.0)
+    trend = times + rng.normal(size=200)
+    season = 3 * np.sin(2 * np.pi * times / SEASON) + 0.2 * rng.normal(size=200)
+    walk = np.cumsum(rng.normal(size=200))
+    cut = 12  # the first season is what the backcast must answer
+    for values, better in ((trend, 0.3), (season, 0.3), (walk, None)):
+        context = Series("s", times[cut:], values[cut:, None])
+        recipe = choose_forecast([context], candidate_seasons([context], TimeKind.NUMERIC))
+        mean, variance = backcast_moments(recipe, context, times[:cut])
+        flat = values[cut]  # the first observed value: linear interpolation's answer there
+        error = np.mean((mean[:, 0] - values[:cut]) ** 2)
+        if better is None:  # a random walk is backcast by its first value, as it is forecast
+            if recipe.dims[0].candidate == "last_value" and recipe.dims[0].partner is None:
+                np.testing.assert_allclose(mean[:, 0], flat)
+        else:
+            assert error < better * np.mean((flat - values[:cut]) ** 2), recipe.dims[0]
+        assert np.all(np.diff(variance[:, 0]) <= 1e-12)  # the farther back, the wider

@@ -158,6 +158,38 @@ def test_forecasts_come_from_the_recipe_where_it_serves_and_from_the_model_where
     np.testing.assert_array_equal(own.mean, alone.mean)  # where the model won, its forecasts
 
 
+def test_times_before_the_first_observation_are_the_recipes_backcast_even_where_the_model_serves(
+    tiny_model,
+):
+    import dataclasses
+
+    from models.forecast.pipeline import backcast_moments
+
+    recipe = tiny_model.forecast_recipe
+    assert recipe is not None
+    context = damped_oscillator(1, n_points=12, seed=9).series[0]
+    first = context.times[0]
+    times = np.array([first - 2.0, first - 0.5, context.times[5] + 0.01])
+    by_model = dataclasses.replace(
+        tiny_model,
+        forecast_recipe=dataclasses.replace(
+            recipe, dims=tuple(dataclasses.replace(d, model_serves=True) for d in recipe.dims)
+        ),
+    )
+    served = predict(by_model, context, times, n_samples=200, seed=1)
+    mean, _ = backcast_moments(recipe, context, times[:2])
+    alone = predict(
+        dataclasses.replace(tiny_model, forecast_recipe=None), context, times, n_samples=200, seed=1
+    )
+    backcast = ~np.isnan(mean)  # not where a family candidate serves: the model answers there
+    assert backcast.any()
+    np.testing.assert_allclose(served.mean[:2][backcast], mean[backcast], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(served.mean[:2][~backcast], alone.mean[:2][~backcast])
+    assert not np.allclose(alone.mean[:2][backcast], mean[backcast])  # the model differs there
+    np.testing.assert_allclose(served.mean[2], alone.mean[2])  # a gap: the model's
+    assert served.kinds[:2] == (Kind.EXTRAPOLATION, Kind.EXTRAPOLATION)
+
+
 def test_a_saved_recipe_loads_and_a_checkpoint_without_one_serves_the_model_alone(
     tiny_model, tmp_path
 ):
