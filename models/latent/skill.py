@@ -25,7 +25,7 @@ from ..baselines import (
     seasonal_name,
 )
 from ..forecast.policy import DEFAULT_POLICY
-from ..forecast.selection import student_t_sf
+from ..forecast.selection import paired_p_value
 from ..series import Series
 from .blend import (
     KRIGE,
@@ -188,8 +188,8 @@ class _Choice:
 def _base_alone_is_better(model: LatentODE, normaliser: Normaliser, holdout: Holdout) -> bool:
     """Whether to forecast with the seasonal base alone: unless base + ODE forecasts the held-out
     tails clearly better (``_clearly_better``), the simpler base. One long series has one short
-    tail, and which of the two did better there was a coin toss on trend_season (white noise
-    around the base): the ODE's forecast of the residuals drifted over the next season."""
+    tail, and on white noise around a base which of the two did better there is a coin toss,
+    while the ODE's forecast of the residuals drifts over the next season."""
     cases = _usable(holdout.extrapolation)
     if not cases:
         return False
@@ -243,12 +243,12 @@ def _job_skill(
     sample: each half of the entries is blended and widened by what the other half chose
     (``cross_fitted_shift``, ``cross_fitted``). Unless the blend so measured beats linear
     interpolation as the blend serves it (``LINEAR_ONLY``: the model's mean where a dimension
-    has no observation on both sides, with the model's calibrated spread) by more than one
-    standard error (``_clearly_better``), linear interpolation is served (or the kriged answer
+    has no observation on both sides, with the model's calibrated spread) by the pipeline's
+    paired test (``_clearly_better``), linear interpolation is served (or the kriged answer
     or the monotone cubic alone, if it clearly beats linear interpolation:
-    ``_unless_clearly_better``): a few dozen
-    held-out points cannot tell a small gain from luck, and a blend chosen on such a gain lost to
-    linear interpolation on the benchmark's points (co2, sunspots). Forecasting, the fitted
+    ``_unless_clearly_better``): a few dozen held-out points cannot tell a small gain from luck,
+    and blends chosen on such gains lost to linear interpolation at later points
+    (bench/experiments/whole-corpus-service/README.md). Forecasting, the fitted
     blend must beat the naive forecast on the held-out tails, or the naive forecast is served
     (``_naive_unless_better``). The figures are those of what is served, so they lean slightly
     optimistic.
@@ -444,11 +444,10 @@ def _naive_unless_better(
     fitted blend (``honest``) forecasts the held-out tails no better than the naive forecast:
     the naive forecast itself (``NAIVE_ONLY``, with the model's spread); (None, ``honest``)
     when the fitted blend does better. The weight is fitted on in-sample forecasts too, whose
-    targets training saw: on drifting_oscillator they made the model look good and held the
-    naive forecast's share to a third, while on the tail the blend forecast with 1.2x the
-    seasonal naive method's error. Not by one standard error, as for interpolation: a tail is
-    one stretch of a few dozen points, and a seasonal base with half the seasonal naive
-    method's expected error beat it there by 0.98 standard errors only."""
+    targets training saw, so they can make the model look better than it is; the held-out tail
+    decides. Not by the paired test, as for interpolation: a tail is one stretch of a few dozen
+    points, too few for a test to tell a seasonal base with half the seasonal naive method's
+    expected error from it."""
     naive = cross_fitted(shifted(samples, features, NAIVE_ONLY), truth)
     if np.mean((honest.mean(axis=0) - truth) ** 2) < np.mean((naive.mean(axis=0) - truth) ** 2):
         return None, honest
@@ -548,24 +547,14 @@ def _clearly_better(
 
 def _clear_gain(gain: np.ndarray, groups: np.ndarray | None = None) -> bool:
     """Whether paired gains [M] (the simpler answer's squared errors less the other's) show the
-    other answer better. Entry by entry (``groups`` None): by more than one standard error of
-    their mean (the one-standard-error rule), never on fewer than 2. By group (a held-out
-    series' entries share its errors, so a series is one unit): the groups' mean gains pass
-    the forecasting pipeline's one-sided paired t-test at its significance, never on fewer
-    than 2 groups."""
-    if groups is None:
-        if gain.size < 2:
-            return False
-        return bool(gain.mean() > gain.std(ddof=1) / np.sqrt(gain.size))
-    names, group = np.unique(groups.astype(str), return_inverse=True)
-    if len(names) < 2:
-        return False
-    means = np.bincount(group, gain, len(names)) / np.bincount(group, minlength=len(names))
-    spread = float(means.std(ddof=1))
-    if spread == 0.0:
-        return bool(means.mean() > 0)
-    t = float(means.mean()) / (spread / np.sqrt(len(names)))
-    return student_t_sf(t, len(names) - 1) < DEFAULT_POLICY.significance
+    other answer better: by the forecasting pipeline's one rule, the one-sided paired t-test at
+    its significance (``selection.paired_p_value``), on the entries, or (``groups`` [M]: a
+    held-out series' entries share its errors, so a series is one unit) on the groups' mean
+    gains; never on fewer than 2 units."""
+    if groups is not None:
+        _, group = np.unique(groups.astype(str), return_inverse=True)
+        gain = np.bincount(group, gain) / np.bincount(group)
+    return len(gain) >= 2 and paired_p_value(gain) < DEFAULT_POLICY.significance
 
 
 def _mse(predicted: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:

@@ -30,12 +30,9 @@ from .skill import assess
 from .tasks import training_task
 from .windows import training_windows
 
-# The default learning rates. Families of short series were still improving at their last
-# epochs within the default budget (best epochs 529-597 of 600), and 1e-2 took damped_oscillator's
-# forecast from 0.169x to 0.137x the best naive method. Windowed long series stop early at either
-# rate (best epochs 21-295), and at 1e-2 the drifting oscillator forecast worse (1.15x -> 1.54x).
-SHORT_SERIES_LR = 1e-2
-WINDOWED_LR = 5e-3
+# The default learning rates (why: bench/experiments/model-defaults/README.md, section 3).
+SHORT_SERIES_LR = 1e-2  # Adam's step size for unwindowed data (short series, families)
+WINDOWED_LR = 5e-3  # for long series trained in windows
 
 
 def learning_rate(training: TrainingConfig, normaliser: Normaliser) -> float:
