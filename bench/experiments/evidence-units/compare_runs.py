@@ -31,14 +31,21 @@ ODECAST = "odecast"
 Figures = dict[str, tuple[float, float]]  # series -> (forecast ratio, interpolation ratio)
 
 
-def figures(path: Path, seed: int) -> Figures:
-    """Each single series' odecast forecast and interpolation ratios in one records file (only
-    series with a record at every origin it was run at)."""
-    by_series: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+def records(path: Path, seed: int) -> dict[str, Mapping[str, Any]]:
+    """The single series' records of ``seed`` in one records file, by key (series and origin)."""
+    found = {}
     for line in path.read_text().splitlines():
         record = json.loads(line)
         if record["kind"] == "series" and record["seed"] == seed and "error" not in record:
-            by_series[record["name"]].append(record)
+            found[record["key"]] = record
+    return found
+
+
+def figures(chosen: Sequence[Mapping[str, Any]]) -> Figures:
+    """Each single series' odecast forecast and interpolation ratios over ``chosen`` records."""
+    by_series: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for record in chosen:
+        by_series[record["name"]].append(record)
     found = {}
     for name, records in by_series.items():
         forecast = series_ratios(records)[ODECAST]
@@ -66,8 +73,11 @@ def main() -> None:
     parser.add_argument("after", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    before, after = figures(args.before, args.seed), figures(args.after, args.seed)
-    common = sorted(set(before) & set(after))
+    old, new = records(args.before, args.seed), records(args.after, args.seed)
+    keys = old.keys() & new.keys()  # a run still under way is compared on what it has done
+    before = figures([old[k] for k in keys])
+    after = figures([new[k] for k in keys])
+    common = sorted(before)
     print("| series | forecast before | after | interpolation before | after |")
     print("| --- | --- | --- | --- | --- |")
     moved = 0

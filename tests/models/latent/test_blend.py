@@ -497,3 +497,22 @@ def test_held_out_series_are_the_units_of_evidence_when_whole_series_are_held_ou
     assert _clear_gain(gain, many)
     mixed = np.where(np.repeat(np.arange(8), 5) % 2 == 0, gain, -0.9 * gain)
     assert not _clear_gain(mixed, many)  # half the series better, half worse
+
+
+def test_a_gain_is_clear_by_the_pipelines_paired_test_not_by_one_standard_error():
+    from models.forecast.policy import DEFAULT_POLICY
+    from models.forecast.selection import paired_p_value
+    from models.latent.skill import _clear_gain
+
+    noise = np.random.default_rng(1).normal(size=40)
+    noise = (noise - noise.mean()) / noise.std(ddof=1)  # mean 0, sd 1
+    for t, clear in ((1.15, False), (1.5, True)):  # standard errors of the mean gain
+        gain = noise + t / np.sqrt(len(noise))
+        assert gain.mean() > gain.std(ddof=1) / np.sqrt(len(gain))  # past one standard error
+        assert (paired_p_value(gain) < DEFAULT_POLICY.significance) == clear
+        assert _clear_gain(gain) == clear
+    series = np.repeat(np.arange(4), 10)  # 4 held-out series, each one unit
+    mixed = np.repeat([2.0, 2.0, 2.0, -3.0], 10)  # entry by entry a clear gain ...
+    assert _clear_gain(mixed + 1e-3 * noise) and not _clear_gain(mixed, series)  # ... by unit none
+    assert _clear_gain(np.full(40, 0.2), series)  # every unit gains alike
+    assert not _clear_gain(np.full(40, 0.2), np.zeros(40))  # one unit proves nothing
