@@ -227,7 +227,7 @@ class ForecastChoice(BaseModel):
     model_serves: bool = Field(description="The latent ODE's own forecast serves instead.")
     model_ratio: float | None = Field(None, description="Its held-out error over the candidate's.")
     model_p_value: float | None = Field(None, description="Paired test: the model is better.")
-    model_origins: int = Field(0, description="Held-out stretches that judgement rests on.")
+    model_origins: int = Field(0, description="Held-out tails (units of evidence) it rests on.")
     family: dict[str, list[float]] | None = Field(
         None, description="The family's mean curve a family candidate reads (times, sums, counts)."
     )

@@ -178,7 +178,7 @@ def in_sample_forecasts(holdout: Holdout) -> list[HeldOut]:
     """Forecasts from ``IN_SAMPLE_ORIGINS`` origins spread over each training series (after its
     first ``IN_SAMPLE_START``), each over the held-out tails' horizon: cases whose targets
     training has seen, so they are never scored, but many of them, where the held-out tail is
-    one short stretch (on the drifting oscillator their errors were 10x the tail's, not smaller).
+    one short stretch (where a season drifts, their errors can be many times the tail's).
     Empty when whole series are held out (those are many already)."""
     if holdout.by_series or not holdout.extrapolation:
         return []

@@ -39,9 +39,8 @@ class Normaliser:
             std are then those of the residuals.
         bends: the base's trend may change slope at knots (``models.latent.base``); False for a
             season that drifted, whose fixed harmonics misfit the history and the knots would
-            follow that misfit (measured on the drifting oscillator, 3 seeds: 1.92x the best
-            naive forecast with knots, 1.52x without), and for models fitted before knots
-            existed, which keep the line they were trained with.
+            follow that misfit (bench/experiments/long-series/README.md), and for models fitted
+            before knots existed, which keep the line they were trained with.
         companions: calendar periods the base carries beside the season in datetime data
             (``models.latent.base.calendar_companions``; none for models fitted before them).
     """

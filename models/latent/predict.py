@@ -20,6 +20,7 @@ from .train import TrainedModel
 
 DEFAULT_SAMPLES = 100
 RECIPE_STREAM = 7  # mixed with an ask's seed: the random stream of the recipe's draws
+MIN_RECIPE_POINTS = 2  # the recipe answers a dimension of a context observed this often
 DEFAULT_QUANTILES = (0.1, 0.9)
 
 
@@ -139,36 +140,50 @@ def _shaped(trained: TrainedModel, ask: Ask, wanted: np.ndarray, samples: np.nda
 def _recipe_forecasts(
     recipe: Recipe | None, ask: Ask, wanted: np.ndarray, samples: np.ndarray
 ) -> np.ndarray:
-    """``samples`` [S, T', D] with the forecasts (times after the context's last observation)
+    """``samples`` [S, T', D] with the forecasts (times after a dimension's last observation)
     and backcasts (times before its first) of every dimension the recipe serves replaced by
     draws from the recipe's answer there: its quantiles (``intervals.ResidualQuantiles``) at
     evenly spaced levels, shuffled per entry under the ask's seed, so that their mean and
     quantiles are the recipe's own, not a sampling error's. The model has no held-out evidence
     before a context's first observation, so there the recipe's backcast serves even where the
-    model's forecast serves after it (``pipeline.backcast_moments``; not for a family candidate)."""
-    ahead = wanted > ask.context.times[-1]
-    before = wanted < ask.context.times[0]
-    if recipe is None or not (ahead.any() or before.any()):
+    model's forecast serves after it (``pipeline.backcast_moments``; not for a family
+    candidate). A dimension observed fewer than ``MIN_RECIPE_POINTS`` times is the model's:
+    one value has no scale for an interval."""
+    if recipe is None:
         return samples
+    first, last = _observed_range(ask.context)  # [D] each, NaN where unusable
     s = samples.shape[0]
     z = standard_quantiles(recipe, (np.arange(s) + 0.5) / s)  # [S, D]
     rng = np.random.default_rng([ask.seed, RECIPE_STREAM])
     out = samples.copy()
     serving = [d for d, dim in enumerate(recipe.dims) if not dim.model_serves]
-    for where, moments, dims in (
-        (ahead, forecast_moments, serving),
-        (before, backcast_moments, range(len(recipe.dims))),
-    ):
-        if not where.any() or not dims:
+    for outside, moments, dims in (
+        (wanted[:, None] > last[None], forecast_moments, serving),
+        (wanted[:, None] < first[None], backcast_moments, range(len(recipe.dims))),
+    ):  # outside [T', D]
+        rows = outside.any(axis=1)
+        if not rows.any() or not dims:
             continue
-        mean, variance = moments(recipe, ask.context, wanted[where])  # [A, D]
+        mean, variance = moments(recipe, ask.context, wanted[rows])  # [A, D]
         shuffled = rng.permuted(np.broadcast_to(z[:, None, :], (s, *mean.shape)), axis=0)
         draws = mean[None] + np.sqrt(variance)[None] * shuffled  # [S, A, D]
-        columns = np.flatnonzero(where)
+        columns = np.flatnonzero(rows)
         for d in dims:
-            known = ~np.isnan(mean[:, d])
+            known = ~np.isnan(mean[:, d]) & outside[rows, d]
             out[:, columns[known], d] = draws[:, known, d]
     return out
+
+
+def _observed_range(context: Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each dimension's first and last observed time [D]; NaN (never before or after any time)
+    in a dimension observed fewer than ``MIN_RECIPE_POINTS`` times."""
+    first = np.full(context.dims, np.nan)
+    last = first.copy()
+    for d in range(context.dims):
+        times = context.times[~np.isnan(context.values[:, d])]
+        if len(times) >= MIN_RECIPE_POINTS:
+            first[d], last[d] = times[0], times[-1]
+    return first, last
 
 
 def sample_quantiles(samples: np.ndarray, levels: Sequence[float]) -> np.ndarray:

@@ -163,6 +163,22 @@ def gap_limit(series: list[Series]) -> float | None:
     return GAP_SPACINGS * float(np.median(np.concatenate(spacings)))
 
 
+def _inside(
+    entries: Callable[[HeldOut], np.ndarray] | None,
+) -> Callable[[HeldOut], np.ndarray]:
+    """``entries`` less those outside a case's context (before its first observation or after
+    its last): the recipe's backcast and forecast answer those (``models.latent.predict``), so
+    they judge no interpolation choice."""
+
+    def chosen(case: HeldOut) -> np.ndarray:
+        first, last = case.context.times[0], case.context.times[-1]
+        inside = (case.times >= first) & (case.times <= last)
+        within = np.broadcast_to(inside[:, None], case.values.shape)
+        return within if entries is None else entries(case) & within
+
+    return chosen
+
+
 def _narrow(limit: float) -> Callable[[HeldOut], np.ndarray]:
     """Which entries [T, D] of a case fill a gap of at most ``limit``."""
     return lambda case: gap_widths(case.context, case.times) <= limit
@@ -257,6 +273,8 @@ def _job_skill(
     if not cases:
         return None, _Choice()
     interpolating = list(baselines) == [INTERPOLATION_PARTNER]
+    if interpolating:
+        entries = _inside(entries)
     truth = np.concatenate([c.values for c in cases])  # [N, D] raw
     mask = ~np.isnan(truth)
     if entries is not None:
@@ -526,9 +544,8 @@ def share_of_variance(
 ) -> np.ndarray:
     """Per dimension [n_dims], squared errors [M] as a share of their contexts' variances [M]
     (``dims`` [M]: each entry's dimension). A ratio of sums, since a mean of ratios is ruled by
-    the few contexts that barely vary: falling_object's forecast floor came out at 1.35x its
-    contexts' variance that way, and its forecasts' 80% interval held 99% of the held-out
-    points (0.02x and 86.5% as a ratio of sums). 0 in a dimension whose contexts do not vary
+    the few contexts that barely vary, and a floor so measured can exceed the contexts' variance
+    and make every interval far too wide. 0 in a dimension whose contexts do not vary
     at all (a constant series held out): there is no scale to measure the errors against, and a
     floor of errors over nothing was infinite and turned every forecast into NaN."""
     errors, spread = np.bincount(dims, squared, n_dims), np.bincount(dims, variance, n_dims)

@@ -289,7 +289,7 @@ def test_a_model_that_does_not_beat_linear_interpolation_serves_it():
 def test_a_seasonal_series_is_forecast_by_its_base_alone_unless_the_ode_clearly_helps():
     """White noise around a trend and a season: nothing is left for the ODE to forecast, and an
     untrained one that happens to do slightly better on the one held-out tail (it does, at this
-    seed) does not do so by one standard error, so the base alone forecasts."""
+    seed) does not do so by the paired test, so the base alone forecasts."""
     rng = np.random.default_rng(2)
     times = np.sort(rng.uniform(0.0, 40.0, 800))
     values = 0.05 * times + np.sin(2 * np.pi * times) + 0.2 * rng.normal(size=800)

@@ -190,6 +190,35 @@ def test_times_before_the_first_observation_are_the_recipes_backcast_even_where_
     assert served.kinds[:2] == (Kind.EXTRAPOLATION, Kind.EXTRAPOLATION)
 
 
+def test_each_dimension_is_backcast_before_its_own_first_observation_and_needs_two(tiny_model):
+    import dataclasses
+
+    from models.forecast.pipeline import backcast_moments
+    from models.series import Series
+
+    recipe = tiny_model.forecast_recipe
+    assert recipe is not None
+    whole = damped_oscillator(1, n_points=12, seed=9).series[0]
+    values = whole.values.copy()
+    values[:3, 0] = np.nan  # the first dimension starts at the fourth time
+    context = Series(whole.id, whole.times, values)
+    between = np.array([(whole.times[1] + whole.times[2]) / 2])  # before it, inside the context
+    served = predict(tiny_model, context, between, n_samples=200, seed=1)
+    mean, _ = backcast_moments(recipe, context, between)
+    assert not np.isnan(mean[0, 0])  # not a family candidate's dimension (the other one is)
+    np.testing.assert_allclose(served.mean[0, 0], mean[0, 0], rtol=1e-9, atol=1e-9)
+    alone_model = dataclasses.replace(tiny_model, forecast_recipe=None)
+    alone = predict(alone_model, context, between, n_samples=200, seed=1)
+    np.testing.assert_allclose(served.mean[0, 1], alone.mean[0, 1])  # observed there: a gap
+    once = values.copy()
+    once[4:, 0] = np.nan  # the first dimension observed once, at the fourth time
+    single = Series(whole.id, whole.times, once)
+    before = whole.times[:1] - 1.0
+    served = predict(tiny_model, single, before, n_samples=200, seed=1)
+    alone = predict(alone_model, single, before, n_samples=200, seed=1)
+    np.testing.assert_allclose(served.mean[0, 0], alone.mean[0, 0])  # one value: the model's
+
+
 def test_a_saved_recipe_loads_and_a_checkpoint_without_one_serves_the_model_alone(
     tiny_model, tmp_path
 ):

@@ -53,3 +53,17 @@ def test_without_evidence_the_first_candidate_stands():
         Series("s", np.array([0.0, 1.0]), np.ones((2, 1))), np.zeros(0), np.zeros((0, 1))
     )
     assert _choose([empty], []) == "last_value"
+
+
+def test_interpolation_is_judged_only_inside_each_context():
+    from models.latent.skill import _inside
+
+    context = Series("s", np.array([2.0, 3.0, 5.0]), np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 2.0]]))
+    case = HeldOut(context, np.array([1.0, 2.5, 4.0, 6.0]), np.ones((4, 2)))
+    inside = _inside(None)(case)
+    assert inside.shape == (4, 2)
+    np.testing.assert_array_equal(inside[:, 0], [False, True, True, False])
+    np.testing.assert_array_equal(inside[:, 1], inside[:, 0])
+    first_only = _inside(lambda c: np.array([[True, False]] * 4))(case)
+    np.testing.assert_array_equal(first_only[:, 1], False)
+    np.testing.assert_array_equal(first_only[:, 0], [False, True, True, False])
