@@ -54,9 +54,10 @@ def judge_model(
     owners = [i for i, stretches in enumerate(cut) for _ in stretches]
     if not origins:
         return recipe
-    units = sum(bool(stretches) for stretches in cut)
-    if units < recipe.policy.min_origins:  # too few tails to pass: the model need not answer
-        return replace(recipe, dims=tuple(replace(d, model_origins=units) for d in recipe.dims))
+    tails_cut = sum(bool(stretches) for stretches in cut)
+    if tails_cut < recipe.policy.min_origins:  # too few tails to pass: the model need not answer
+        dims = tuple(replace(d, model_origins=tails_cut) for d in recipe.dims)
+        return replace(recipe, dims=dims)
     model = model_forecast([(context, times) for context, times, _ in origins])
     dims = []
     for d, dim in enumerate(recipe.dims):
