@@ -56,9 +56,7 @@ def judge_model(
         return recipe
     tails_cut = sum(bool(stretches) for stretches in cut)
     if tails_cut < recipe.policy.min_origins:  # too few tails to pass: the model need not answer
-        return replace(
-            recipe, dims=tuple(replace(d, model_origins=tails_cut) for d in recipe.dims)
-        )
+        return replace(recipe, dims=tuple(replace(d, model_origins=tails_cut) for d in recipe.dims))
     model = model_forecast([(context, times) for context, times, _ in origins])
     dims = []
     for d, dim in enumerate(recipe.dims):
