@@ -112,6 +112,17 @@ class Series:
     def __len__(self) -> int:
         return len(self.times)
 
+    def observed_range(self, min_points: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Each dimension's first and last observed time [D]; NaN in a dimension observed fewer
+        than ``min_points`` times."""
+        first = np.full(self.dims, np.nan)
+        last = first.copy()
+        for d in range(self.dims):
+            times = self.times[~np.isnan(self.values[:, d])]
+            if len(times) >= max(min_points, 1):
+                first[d], last[d] = times[0], times[-1]
+        return first, last
+
 
 @dataclass(frozen=True, eq=False)
 class Dataset:

@@ -54,19 +54,28 @@ def judge_model(
     owners = [i for i, stretches in enumerate(cut) for _ in stretches]
     if not origins:
         return recipe
-    tails_cut = sum(bool(stretches) for stretches in cut)
-    if tails_cut < recipe.policy.min_origins:  # too few tails to pass: the model need not answer
-        return replace(recipe, dims=tuple(replace(d, model_origins=tails_cut) for d in recipe.dims))
+    usable = [
+        {
+            owner
+            for (context, _, values), owner in zip(origins, owners, strict=True)
+            if _judged(context, values, d)
+        }
+        for d in range(len(recipe.dims))
+    ]  # per dimension, the tails that can judge it
+    if max(len(tails_seen) for tails_seen in usable) < recipe.policy.min_origins:
+        # too few tails to pass anywhere: the model's forecasts need not be decoded
+        counted = zip(recipe.dims, usable, strict=True)
+        return replace(recipe, dims=tuple(replace(dim, model_origins=len(u)) for dim, u in counted))
     model = model_forecast([(context, times) for context, times, _ in origins])
     dims = []
     for d, dim in enumerate(recipe.dims):
         log_ratios: list[float] = []
         units: list[int] = []
         for (context, times, values), by_model, owner in zip(origins, model, owners, strict=True):
+            if not _judged(context, values, d):
+                continue
             seen = ~np.isnan(values[:, d])
             observed = ~np.isnan(context.values[:, d])
-            if not seen.any() or observed.sum() < 2:
-                continue
             by_recipe = forecast(recipe, context, times[seen], ())[0][:, d]
             floor = LOG_FLOOR * step_scale(context.values[observed, d]) ** 2
             model_mse = float(np.mean((by_model[seen, d] - values[seen, d]) ** 2))
@@ -90,6 +99,12 @@ def judge_model(
             )
         )
     return replace(recipe, dims=tuple(dims))
+
+
+def _judged(context: Series, values: np.ndarray, d: int) -> bool:
+    """Whether a stretch's held-out ``values`` [Q, D] can judge dimension ``d``: some observed,
+    and the context observes it twice at least."""
+    return bool((~np.isnan(values[:, d])).any() and (~np.isnan(context.values[:, d])).sum() >= 2)
 
 
 def _unit_means(values: np.ndarray, units: np.ndarray) -> np.ndarray:

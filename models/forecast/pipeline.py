@@ -39,6 +39,10 @@ CALENDAR_POINTS = 2  # a calendar period is tried when it holds at least this ma
 SAME_PERIOD = 0.1  # a found season this close (relative) to a calendar period or a harmonic of
 # it is that period
 
+# A context answers a dimension from the recipe only with this many observations of it (one
+# value has no scale for an interval); fewer, and the latent ODE answers.
+MIN_RECIPE_POINTS = 2
+
 
 @dataclass(frozen=True)
 class LeadBand:

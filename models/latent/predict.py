@@ -13,14 +13,19 @@ from enum import StrEnum
 
 import numpy as np
 
-from ..forecast.pipeline import Recipe, backcast_moments, forecast_moments, standard_quantiles
+from ..forecast.pipeline import (
+    MIN_RECIPE_POINTS,
+    Recipe,
+    backcast_moments,
+    forecast_moments,
+    standard_quantiles,
+)
 from ..series import Series
 from .decoding import Request, decode
 from .train import TrainedModel
 
 DEFAULT_SAMPLES = 100
 RECIPE_STREAM = 7  # mixed with an ask's seed: the random stream of the recipe's draws
-MIN_RECIPE_POINTS = 2  # the recipe answers a dimension of a context observed this often
 DEFAULT_QUANTILES = (0.1, 0.9)
 
 
@@ -151,7 +156,7 @@ def _recipe_forecasts(
     one value has no scale for an interval."""
     if recipe is None:
         return samples
-    first, last = _observed_range(ask.context)  # [D] each, NaN where unusable
+    first, last = ask.context.observed_range(MIN_RECIPE_POINTS)  # [D] each, NaN: the model's
     s = samples.shape[0]
     z = standard_quantiles(recipe, (np.arange(s) + 0.5) / s)  # [S, D]
     rng = np.random.default_rng([ask.seed, RECIPE_STREAM])
@@ -172,18 +177,6 @@ def _recipe_forecasts(
             known = ~np.isnan(mean[:, d]) & outside[rows, d]
             out[:, columns[known], d] = draws[:, known, d]
     return out
-
-
-def _observed_range(context: Series) -> tuple[np.ndarray, np.ndarray]:
-    """Each dimension's first and last observed time [D]; NaN (never before or after any time)
-    in a dimension observed fewer than ``MIN_RECIPE_POINTS`` times."""
-    first = np.full(context.dims, np.nan)
-    last = first.copy()
-    for d in range(context.dims):
-        times = context.times[~np.isnan(context.values[:, d])]
-        if len(times) >= MIN_RECIPE_POINTS:
-            first[d], last[d] = times[0], times[-1]
-    return first, last
 
 
 def sample_quantiles(samples: np.ndarray, levels: Sequence[float]) -> np.ndarray:

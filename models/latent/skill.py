@@ -24,6 +24,7 @@ from ..baselines import (
     seasonal,
     seasonal_name,
 )
+from ..forecast.pipeline import MIN_RECIPE_POINTS
 from ..forecast.policy import DEFAULT_POLICY
 from ..forecast.selection import paired_p_value
 from ..series import Series
@@ -166,14 +167,17 @@ def gap_limit(series: list[Series]) -> float | None:
 def _inside(
     entries: Callable[[HeldOut], np.ndarray] | None,
 ) -> Callable[[HeldOut], np.ndarray]:
-    """``entries`` less those outside a case's context (before its first observation or after
-    its last): the recipe's backcast and forecast answer those (``models.latent.predict``), so
-    they judge no interpolation choice."""
+    """``entries`` less those outside a case's context in their dimension (before its first
+    observation there or after its last): the recipe's backcast and forecast answer those
+    (``models.latent.predict``), so they judge no interpolation choice. A dimension observed
+    fewer than ``MIN_RECIPE_POINTS`` times is the model's: the context's range bounds it."""
 
     def chosen(case: HeldOut) -> np.ndarray:
-        first, last = case.context.times[0], case.context.times[-1]
-        inside = (case.times >= first) & (case.times <= last)
-        within = np.broadcast_to(inside[:, None], case.values.shape)
+        first, last = case.context.observed_range(MIN_RECIPE_POINTS)  # [D]
+        first = np.where(np.isnan(first), case.context.times[0], first)
+        last = np.where(np.isnan(last), case.context.times[-1], last)
+        t = case.times[:, None]
+        within = (t >= first[None]) & (t <= last[None])  # [T, D]
         return within if entries is None else entries(case) & within
 
     return chosen

@@ -67,3 +67,18 @@ def test_interpolation_is_judged_only_inside_each_context():
     first_only = _inside(lambda c: np.array([[True, False]] * 4))(case)
     np.testing.assert_array_equal(first_only[:, 1], False)
     np.testing.assert_array_equal(first_only[:, 0], [False, True, True, False])
+
+
+def test_a_dimension_is_judged_inside_its_own_observations_or_the_contexts_with_one():
+    from models.latent.skill import _inside
+
+    values = np.array([[1.0, np.nan], [2.0, 1.0], [3.0, 2.0], [4.0, np.nan]])
+    context = Series("s", np.array([1.0, 2.0, 3.0, 4.0]), values)
+    case = HeldOut(context, np.array([1.5, 2.5, 3.5]), np.ones((3, 2)))
+    inside = _inside(None)(case)
+    np.testing.assert_array_equal(inside[:, 0], [True, True, True])
+    np.testing.assert_array_equal(inside[:, 1], [False, True, False])  # its own 2..3
+    once = values.copy()
+    once[2, 1] = np.nan  # observed once: the model answers it, inside the context's range
+    single = HeldOut(Series("s", context.times, once), case.times, case.values)
+    np.testing.assert_array_equal(_inside(None)(single)[:, 1], [True, True, True])
