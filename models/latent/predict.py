@@ -157,14 +157,17 @@ def _recipe_forecasts(
     if recipe is None:
         return samples
     first, last = ask.context.observed_range(MIN_RECIPE_POINTS)  # [D] each, NaN: the model's
+    after, before = wanted[:, None] > last[None], wanted[:, None] < first[None]  # [T', D]
+    if not (after.any() or before.any()):  # gaps only: no draws to make
+        return samples
     s = samples.shape[0]
     z = standard_quantiles(recipe, (np.arange(s) + 0.5) / s)  # [S, D]
     rng = np.random.default_rng([ask.seed, RECIPE_STREAM])
     out = samples.copy()
     serving = [d for d, dim in enumerate(recipe.dims) if not dim.model_serves]
     for outside, moments, dims in (
-        (wanted[:, None] > last[None], forecast_moments, serving),
-        (wanted[:, None] < first[None], backcast_moments, range(len(recipe.dims))),
+        (after, forecast_moments, serving),
+        (before, backcast_moments, range(len(recipe.dims))),
     ):  # outside [T', D]
         rows = outside.any(axis=1)
         if not rows.any() or not dims:

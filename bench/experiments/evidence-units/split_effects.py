@@ -10,15 +10,14 @@ interpolation ratio to linear interpolation, how many origins lie above the targ
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # compare_runs
+from compare_runs import records
 from corpus_catalog import single_series
 from corpus_report import TARGET_INTERPOLATION_WORST, geometric_mean, interpolation_ratios
 from corpus_splits import origins
@@ -33,15 +32,6 @@ def hidden_before_first() -> dict[tuple[str, int], bool]:
         for origin in origins(series):
             first = int(np.flatnonzero(origin.train)[0])
             found[(series.name, origin.k)] = bool((origin.hidden < first).any())
-    return found
-
-
-def records(path: Path, seed: int) -> dict[str, Mapping[str, Any]]:
-    found = {}
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        if record["kind"] == "series" and record["seed"] == seed and "error" not in record:
-            found[record["key"]] = record
     return found
 
 
