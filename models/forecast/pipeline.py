@@ -34,7 +34,7 @@ from .selection import Choice, choose
 RECIPE_VERSION = 5
 READABLE_VERSIONS = (1, 2, 3, 4, 5)  # 1: no family candidates; 1 and 2: Gaussian quantiles;
 # 1 to 3: seasonal shapes weigh every cycle alike, one choice for every lead; 1 to 4: no partner
-MIN_POINTS = 4  # a dimension of a series with fewer observations is not backtested
+MIN_POINTS = 3  # fewer observations are not backtested: 2 to fit on, 1 to forecast at least
 CALENDAR_POINTS = 2  # a calendar period is tried when it holds at least this many spacings
 SAME_PERIOD = 0.1  # a found season this close (relative) to a calendar period or a harmonic of
 # it is that period

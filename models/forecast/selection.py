@@ -121,7 +121,8 @@ def paired_p_value(
     the mean's variance sums their autocovariances over m - 1 lags within a series (Diebold &
     Mariano 1995's, for forecasts h steps ahead; Newey & West 1987's Bartlett weights where that
     sum is not positive), and the t has as many degrees of freedom as the differences hold
-    non-overlapping windows, less one.
+    non-overlapping windows, less one: each series' own count of them, since windows of
+    different series never overlap (a family of short curves has an origin or two in each).
     """
     k = len(differences)
     mean = float(np.mean(differences))
@@ -138,8 +139,9 @@ def paired_p_value(
         variance = sum(c * (1 - lag / overlap) for lag, c in enumerate(covariances))
     if not variance > 1e-300:
         return 0.0 if mean > 0 else 1.0
-    df = max(1, math.ceil(k / overlap) - 1)
-    return student_t_sf(mean / math.sqrt(variance / k), df)
+    _, per_series = np.unique(labels.astype(str), return_counts=True)
+    windows = sum(math.ceil(int(n) / overlap) for n in per_series)
+    return student_t_sf(mean / math.sqrt(variance / k), max(1, windows - 1))
 
 
 def student_t_sf(t: float, df: int) -> float:

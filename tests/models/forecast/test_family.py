@@ -97,6 +97,21 @@ def test_a_family_sharing_a_course_is_forecast_from_it_and_a_calendar_panel_is_n
     assert few.dims[0].family is None and "family_mean" not in few.dims[0].ratios
 
 
+def test_a_few_curves_of_three_points_are_cross_validated_over_curves():
+    """A curve's last point, forecast from its first two, is one unit of evidence (the mean
+    curve without that curve): 8 curves of 3 points choose the family's course over the last
+    value, though no curve has the points for a second origin."""
+    rng = np.random.default_rng(3)
+    family = []
+    for i in range(8):
+        times = np.sort(rng.uniform(0.0, 24.0, 3))
+        course = 10.0 * (np.exp(-0.15 * times) - np.exp(-1.5 * times))
+        family.append(Series(f"c{i}", times, (course + rng.normal(0.0, 0.1, 3))[:, None]))
+    dim = choose_forecast(family, ()).dims[0]
+    assert dim.candidate in (FAMILY_MEAN, FAMILY_SHAPE, FAMILY_SCALED), dim.reason
+    assert dim.origins >= 3
+
+
 def test_a_dimension_served_by_a_family_candidate_has_no_backcast():
     family = _decay_family(20, seed=0)
     recipe = choose_forecast(family, ())

@@ -47,6 +47,14 @@ def test_paired_p_value_matches_a_one_sided_t_test():
     assert paired_p_value(-differences) == pytest.approx(1 - expected, abs=1e-10)
 
 
+def test_paired_p_value_counts_windows_per_series():
+    """Overlap is within a series: one origin from each of 6 series is 6 windows (5 degrees of
+    freedom), as independent differences are."""
+    differences = np.random.default_rng(0).normal(0.3, 1.0, 6)
+    independent = paired_p_value(differences)
+    assert paired_p_value(differences, 4, np.arange(6)) == pytest.approx(independent, abs=1e-12)
+
+
 def test_paired_p_value_of_differences_that_do_not_vary():
     assert paired_p_value(np.full(5, 0.3)) == 0.0  # always worse: significant
     assert paired_p_value(np.full(5, 0.1)) == 0.0  # mean and std of 0.1s are not exact
