@@ -32,6 +32,7 @@ class OriginErrors:
             that compare across series.
         cut: the time of the origin's last fitted observation.
         series: the id of the series it belongs to.
+        fitted: how many observations the candidates were fitted on.
     """
 
     leads: np.ndarray
@@ -40,6 +41,7 @@ class OriginErrors:
     scale: float
     cut: float = 0.0
     series: str = ""
+    fitted: int = 0
 
     def mse(self, name: str) -> float:
         return float(np.mean((self.forecasts[name] - self.truth) ** 2))
@@ -168,7 +170,9 @@ def backtest(
             forecasts[variant.label] = forecaster(times[ahead])
         leads = times[ahead] - t[-1]
         found.append(
-            OriginErrors(leads, values[ahead], forecasts, step_scale(y), float(t[-1]), series)
+            OriginErrors(
+                leads, values[ahead], forecasts, step_scale(y), float(t[-1]), series, len(t)
+            )
         )
     return Backtest(h, tuple(found), named)
 

@@ -11,12 +11,15 @@ standard deviation the line gives its lead, the size of those standardised resid
 ``COVERAGES`` of them stay within. Forecast errors have heavier tails than a Gaussian's, so a
 Gaussian interval fitted to their variance is too wide at 80% and too narrow at 95%. With fewer
 than ``policy.quantile_residuals`` residuals the quantiles are Gaussian.
+
+Only origins fitted on ``SCALE_POINTS`` observations or more calibrate (``calibrating``): a scale
+from a single change can be near 0, and errors divided by it would set every interval.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -25,6 +28,7 @@ from .backtest import Backtest
 from .policy import Policy
 
 COVERAGES = (0.5, 0.8, 0.9, 0.95)  # the central shares whose standardised sizes are kept
+SCALE_POINTS = 3  # an origin fitted on fewer observations has no step scale to calibrate with
 LEVEL_CLIP = 1e-12  # quantile levels 0 and 1 are answered at this distance from them
 
 
@@ -45,6 +49,11 @@ class LeadVariance:
         """The variance [Q] at ``lead_times`` [Q] (time units after the context's end)."""
         leads = np.maximum(np.asarray(lead_times, dtype=np.float64), 0.0) / self.horizon
         return scale**2 * (self.intercept + self.slope * leads)
+
+
+def calibrating(backtest: Backtest) -> Backtest:
+    """``backtest``'s origins fitted on at least ``SCALE_POINTS`` observations."""
+    return replace(backtest, origins=tuple(o for o in backtest.origins if o.fitted >= SCALE_POINTS))
 
 
 def fit_lead_variance(backtest: Backtest, served: str, policy: Policy) -> LeadVariance:

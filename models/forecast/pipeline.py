@@ -25,6 +25,7 @@ from .intervals import (
     GAUSSIAN,
     LeadVariance,
     ResidualQuantiles,
+    calibrating,
     fit_lead_variance,
     fit_residual_quantiles,
 )
@@ -386,8 +387,10 @@ def _calibrated(
     evidence: Backtest, served: str, policy: Policy
 ) -> tuple[LeadVariance, ResidualQuantiles]:
     """The variance by lead and the quantiles of what serves (label ``served``), from its
-    backtest errors."""
-    if not (evidence.origins and served in evidence.candidates()):
+    backtest errors at the origins that can calibrate (``intervals.calibrating``); a random
+    walk's with fewer than ``policy.min_origins`` of them, as the rule then has no evidence."""
+    evidence = calibrating(evidence)
+    if len(evidence.origins) < policy.min_origins or served not in evidence.candidates():
         return LeadVariance(1.0, 1.0, 1.0), GAUSSIAN  # a random walk's, in steps
     variance = fit_lead_variance(evidence, served, policy)
     return variance, fit_residual_quantiles(evidence, served, variance, policy)

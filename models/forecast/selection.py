@@ -121,8 +121,9 @@ def paired_p_value(
     the mean's variance sums their autocovariances over m - 1 lags within a series (Diebold &
     Mariano 1995's, for forecasts h steps ahead; Newey & West 1987's Bartlett weights where that
     sum is not positive), and the t has as many degrees of freedom as the differences hold
-    non-overlapping windows, less one: each series' own count of them, since windows of
-    different series never overlap (a family of short curves has an origin or two in each).
+    non-overlapping windows, less one: each series' own count of them (a family of short curves
+    has an origin or two in each), different series' windows taken as independent, as the
+    variance takes them (series that share a calendar can move together, which neither sees).
     """
     k = len(differences)
     mean = float(np.mean(differences))

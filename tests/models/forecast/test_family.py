@@ -16,7 +16,14 @@ from models.forecast.family import (
     family_variant,
     family_variants,
 )
-from models.forecast.pipeline import Recipe, backcast_moments, choose_forecast, forecast_moments
+from models.forecast.intervals import LeadVariance
+from models.forecast.pipeline import (
+    Recipe,
+    backcast_moments,
+    choose_forecast,
+    forecast,
+    forecast_moments,
+)
 from models.forecast.policy import Policy
 from models.series import Series, TimeKind
 
@@ -97,19 +104,40 @@ def test_a_family_sharing_a_course_is_forecast_from_it_and_a_calendar_panel_is_n
     assert few.dims[0].family is None and "family_mean" not in few.dims[0].ratios
 
 
+def _three_point_family(n: int, seed: int) -> list[Series]:
+    """Curves of a dose's course, each read at 3 random times."""
+    rng = np.random.default_rng(seed)
+    family = []
+    for i in range(n):
+        times = np.sort(rng.uniform(0.0, 24.0, 3))
+        course = 10.0 * (np.exp(-0.15 * times) - np.exp(-1.5 * times))
+        family.append(Series(f"c{i}", times, (course + rng.normal(0.0, 0.1, 3))[:, None]))
+    return family
+
+
 def test_a_few_curves_of_three_points_are_cross_validated_over_curves():
     """A curve's last point, forecast from its first two, is one unit of evidence (the mean
     curve without that curve): 8 curves of 3 points choose the family's course over the last
     value, though no curve has the points for a second origin."""
-    rng = np.random.default_rng(3)
-    family = []
-    for i in range(8):
-        times = np.sort(rng.uniform(0.0, 24.0, 3))
-        course = 10.0 * (np.exp(-0.15 * times) - np.exp(-1.5 * times))
-        family.append(Series(f"c{i}", times, (course + rng.normal(0.0, 0.1, 3))[:, None]))
-    dim = choose_forecast(family, ()).dims[0]
+    dim = choose_forecast(_three_point_family(8, seed=3), ()).dims[0]
     assert dim.candidate in (FAMILY_MEAN, FAMILY_SHAPE, FAMILY_SCALED), dim.reason
     assert dim.origins >= 3
+
+
+def test_origins_fitted_on_two_points_do_not_set_the_intervals():
+    """A scale from one change can be 0 (a flat start): the errors of such an origin would be
+    infinite in steps and widen every curve's interval. Such origins choose, never calibrate;
+    without other origins the intervals are a random walk's, in the context's steps."""
+    flat_start = Series("flat", np.array([1.0, 4.0, 20.0]), np.array([[2.0], [2.0], [1.0]]))
+    family = [*_three_point_family(8, seed=3), flat_start]
+    recipe = choose_forecast(family, ())
+    assert recipe.dims[0].variance == LeadVariance(1.0, 1.0, 1.0)
+    context = family[0]
+    _, quantiles = forecast(recipe, context, np.array([30.0]), (0.1, 0.9))
+    width = float(quantiles[0.9][0, 0] - quantiles[0.1][0, 0])
+    assert 0 < width < 10 * float(np.ptp(context.values))
+    single = choose_forecast([flat_start], ()).dims[0]  # one origin: no evidence for a width
+    assert single.variance == LeadVariance(1.0, 1.0, 1.0)
 
 
 def test_a_dimension_served_by_a_family_candidate_has_no_backcast():
