@@ -54,12 +54,12 @@ def judge_model(
     owners = [i for i, stretches in enumerate(cut) for _ in stretches]
     if not origins:
         return recipe
+    judged = [
+        [_judged(context, values, d) for d in range(len(recipe.dims))]
+        for context, _, values in origins
+    ]  # per stretch, per dimension: whether it can judge that dimension
     usable = [
-        {
-            owner
-            for (context, _, values), owner in zip(origins, owners, strict=True)
-            if _judged(context, values, d)
-        }
+        {owner for owner, can in zip(owners, judged, strict=True) if can[d]}
         for d in range(len(recipe.dims))
     ]  # per dimension, the tails that can judge it
     if max(len(tails_seen) for tails_seen in usable) < recipe.policy.min_origins:
@@ -71,8 +71,10 @@ def judge_model(
     for d, dim in enumerate(recipe.dims):
         log_ratios: list[float] = []
         units: list[int] = []
-        for (context, times, values), by_model, owner in zip(origins, model, owners, strict=True):
-            if not _judged(context, values, d):
+        for (context, times, values), by_model, owner, can in zip(
+            origins, model, owners, judged, strict=True
+        ):
+            if not can[d]:
                 continue
             seen = ~np.isnan(values[:, d])
             observed = ~np.isnan(context.values[:, d])

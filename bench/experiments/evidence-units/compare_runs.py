@@ -41,6 +41,17 @@ def records(path: Path, seed: int) -> dict[str, Mapping[str, Any]]:
     return found
 
 
+def two_runs(description: str) -> tuple[dict[str, Mapping[str, Any]], dict[str, Mapping[str, Any]]]:
+    """The records (``records``) of the BEFORE and AFTER files and ``--seed`` a script's command
+    line names."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("before", type=Path)
+    parser.add_argument("after", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    return records(args.before, args.seed), records(args.after, args.seed)
+
+
 def figures(chosen: Sequence[Mapping[str, Any]]) -> Figures:
     """Each single series' odecast forecast and interpolation ratios over ``chosen`` records."""
     by_series: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -68,12 +79,7 @@ def summary(rows: Sequence[tuple[float, float]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("before", type=Path)
-    parser.add_argument("after", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    old, new = records(args.before, args.seed), records(args.after, args.seed)
+    old, new = two_runs(__doc__.split("\n\n")[0])
     keys = old.keys() & new.keys()  # a run still under way is compared on what it has done
     before = figures([old[k] for k in keys])
     after = figures([new[k] for k in keys])

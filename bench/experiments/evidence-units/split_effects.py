@@ -9,7 +9,6 @@ interpolation ratio to linear interpolation, how many origins lie above the targ
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # compare_runs
-from compare_runs import records
+from compare_runs import two_runs
 from corpus_catalog import single_series
 from corpus_report import TARGET_INTERPOLATION_WORST, geometric_mean, interpolation_ratios
 from corpus_splits import origins
@@ -36,12 +35,7 @@ def hidden_before_first() -> dict[tuple[str, int], bool]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("before", type=Path)
-    parser.add_argument("after", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    old, new = records(args.before, args.seed), records(args.after, args.seed)
+    old, new = two_runs(__doc__.split("\n\n")[0])
     backcast = hidden_before_first()
     groups: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     for key in sorted(old.keys() & new.keys()):
