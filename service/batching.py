@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING
 from .gate import Gate
 
 if TYPE_CHECKING:
-    from models.latent.predict import Ask, Prediction
-    from models.latent.train import TrainedModel
+    from models.latent.predict import Ask, Prediction, Servable
 
 
 @dataclass
@@ -66,7 +65,7 @@ class PredictionBatcher:
     def enabled(self) -> bool:
         return self.max_size > 1
 
-    def predict(self, trained: TrainedModel, ask: Ask) -> Prediction:
+    def predict(self, trained: Servable, ask: Ask) -> Prediction:
         """The answer to ``ask``, computed alone or in a batch with concurrent asks of the same
         loaded model; raises what ``predict_many`` raises for this ask alone."""
         pending = _Pending(ask)
@@ -93,9 +92,7 @@ class PredictionBatcher:
         assert pending.answer is not None
         return pending.answer
 
-    def predict_all(
-        self, trained: TrainedModel, asks: Sequence[Ask]
-    ) -> list[Prediction | Exception]:
+    def predict_all(self, trained: Servable, asks: Sequence[Ask]) -> list[Prediction | Exception]:
         """Every ask's answer, or the error it alone raises: in chunks of ``max_size`` asks, one
         chunk at a time under the gate (``POST /predict/batch``, already a batch)."""
         pending = [_Pending(ask) for ask in asks]
@@ -115,13 +112,13 @@ class PredictionBatcher:
         values = sum(sampled_values(r.ask) for r in requests) + sampled_values(request.ask)
         return len(requests) < self.max_size and values <= self.max_values
 
-    def _close(self, trained: TrainedModel, batch: _Batch) -> None:
+    def _close(self, trained: Servable, batch: _Batch) -> None:
         """No more requests join ``batch`` (if a full one was not closed already)."""
         with self._lock:
             if self._open.get(id(trained)) is batch:
                 del self._open[id(trained)]
 
-    def _join(self, trained: TrainedModel, pending: _Pending) -> tuple[_Batch, bool]:
+    def _join(self, trained: Servable, pending: _Pending) -> tuple[_Batch, bool]:
         """The open batch of ``trained`` with ``pending`` in it, and whether this request opened
         it (and so runs it)."""
         values = sampled_values(pending.ask)
@@ -141,7 +138,7 @@ class PredictionBatcher:
                 batch.full.set()
             return batch, leads
 
-    def _run(self, trained: TrainedModel, requests: list[_Pending]) -> None:
+    def _run(self, trained: Servable, requests: list[_Pending]) -> None:
         """Answer ``requests`` in one ``predict_many`` (the caller holds the gate)."""
         from models.latent.predict import predict_many
 

@@ -21,15 +21,16 @@ from models.store import ModelStore
 
 if TYPE_CHECKING:
     from models.checkpoint import CheckpointLocation
-    from models.latent.train import TrainedModel
+    from models.latent.predict import Servable
     from models.series import Series
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A trained model with its training series (the contexts of ``GET /predict``)."""
+    """A servable model (the latent ODE's, or the provisional stage's) with its training series
+    (the contexts of ``GET /predict``)."""
 
-    trained: TrainedModel
+    trained: Servable
     series: dict[str, Series]
 
 

@@ -14,7 +14,7 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from models.series import Series, SeriesValidationError, TimeKind, parse_dataset
-from models.store import CorruptFileError, ModelRecord, ModelStore, UnknownModelError
+from models.store import CorruptFileError, ModelRecord, ModelStore, Stage, UnknownModelError
 from worker.protocol import ModelStatus
 
 from .batching import PredictionBatcher
@@ -147,7 +147,8 @@ def answer(
     batcher: PredictionBatcher,
 ) -> PredictionOut:
     """Run the model and shape ``PredictionOut``."""
-    return shaped(run(loaded, context, ask, batcher), model_id, context.id, ask, kind)
+    prediction = run(loaded, context, ask, batcher)
+    return shaped(prediction, model_id, context.id, ask, kind, loaded.trained.stage)
 
 
 def encoded(body: BaseModel) -> Response:
@@ -160,10 +161,10 @@ def encoded(body: BaseModel) -> Response:
 
 
 def shaped(
-    prediction: Prediction, model_id: str, series_id: str, ask: Ask, kind: TimeKind
+    prediction: Prediction, model_id: str, series_id: str, ask: Ask, kind: TimeKind, stage: Stage
 ) -> PredictionOut:
     """The response body of one prediction: the asked intervals and quantiles, times in the
-    model's kind."""
+    model's kind, and the stage of the model that answered."""
     intervals = {
         _label(level): Interval(
             lower=prediction.quantiles[lower].tolist(), upper=prediction.quantiles[upper].tolist()
@@ -178,6 +179,7 @@ def shaped(
         intervals=intervals,
         quantiles={_label(q): prediction.quantiles[q].tolist() for q in ask.quantiles},
         kind=cast("list[KindLabel]", [str(k) for k in prediction.kinds]),
+        stage=stage,
     )
 
 

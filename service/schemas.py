@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, WithJsonSchema
 
 from models.series import ID_PATTERN
+from models.store import Stage
 from worker.protocol import JobState, ModelStatus
 
 ID_REGEX = ID_PATTERN.pattern  # one rule for every id: models.series
@@ -158,6 +159,11 @@ class JobOut(BaseModel):
     resumed_from_epoch: int | None = Field(
         None, description="Set when the job resumed from a checkpoint (its worker stopped)."
     )
+    stage: Stage | None = Field(
+        None,
+        description="The model's stage stored so far: provisional (the cheap candidates serve) "
+        "once they are fitted, final once the latent ODE's training ended; null before.",
+    )
     created_at: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
@@ -259,7 +265,10 @@ class ForecastRecipe(BaseModel):
 class Skill(BaseModel):
     """How the model did on points it never trained on (see docs/latent-ode.md: skill)."""
 
-    held_out: Literal["points", "series", "in_sample"]
+    held_out: Literal["points", "series", "in_sample", "backtest"] = Field(
+        description="What was held out: points or series (the latent ODE's held-out figures), "
+        "in_sample, or backtest (a provisional stage: the recipe's backtests alone)."
+    )
     season: float | None = Field(None, description="Season found in the data, in time units.")
     window: float | None = Field(None, description="Window length, or null: series kept whole.")
     base: bool = Field(False, description="A seasonal base (trend + Fourier terms) is fitted.")
@@ -281,6 +290,11 @@ class Skill(BaseModel):
     extrapolation: JobSkill | None = None
     forecast_recipe: ForecastRecipe | None = Field(
         None, description="What serves forecasts and why; null for models trained before it."
+    )
+    interpolation_method: str | None = Field(
+        None,
+        description="A provisional stage: what fills gaps (linear_interpolation, its spread "
+        "fitted on observations left out; see docs/forecasting.md).",
     )
 
 
@@ -308,6 +322,12 @@ class ModelOut(BaseModel):
     created_at: str
     trained_at: str | None = None
     checkpoint_version: int | None = None
+    stage: Stage | None = Field(
+        None,
+        description="What serves predictions: provisional (the cheap candidates, while the "
+        "latent ODE trains, or after its training was cancelled or failed), final (training "
+        "ended), null (nothing yet).",
+    )
 
 
 class ModelList(BaseModel):
@@ -355,6 +375,10 @@ class PredictionOut(BaseModel):
         default_factory=dict, description='Asked quantiles, e.g. "0.1": [T][D].'
     )
     kind: list[KindLabel]
+    stage: Stage = Field(
+        description="The model stage that answered: provisional (the cheap candidates, while "
+        "the latent ODE trains) or final."
+    )
 
 
 class PredictOptions(Strict):

@@ -1,9 +1,12 @@
 """RQ job functions. They take ids only and read everything else from the store.
 
-``train_model(model_id)`` trains the model registered under that id: it resumes from the model's
-last training checkpoint when there is one (the job is a retry after its worker died, or a
-restart after a graceful shutdown), writes progress to ``job.meta`` and a checkpoint every
-``checkpoint_every_s`` seconds, and ends by storing the trained model and marking it ready.
+``train_model(model_id)`` trains the model registered under that id. It first fits the cheap
+candidates and stores them as the model's provisional stage, which serves predictions at once;
+then it trains the latent ODE, resuming from the model's last training checkpoint when there is
+one (the job is a retry after its worker died, or a restart after a graceful shutdown), writes
+progress to ``job.meta`` and a checkpoint every ``checkpoint_every_s`` seconds, and ends by
+storing the trained model as the final stage and marking it ready. A cancelled or failed
+training leaves the provisional stage serving.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from rq import get_current_job
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from models.store import ModelStore, StoreError, UnknownModelError, open_store, utc_now
+from models.store import ModelStore, Stage, StoreError, UnknownModelError, open_store, utc_now
 
 from .protocol import (
     META_ERROR,
@@ -30,6 +33,7 @@ from .protocol import (
     META_OUTCOME,
     META_PROGRESS,
     META_RESUMED_FROM,
+    META_STAGE,
     RQ_FAILURES,
     JobState,
     ModelStatus,
@@ -201,6 +205,7 @@ class _TrainingRun:
         self.config = config
         resume_from = self._resume_state(config)
         self._update(status=ModelStatus.TRAINING, error=None, started_at=utc_now(), device=device)
+        self._serve_provisional(config, dataset)
         trained = train(
             config,
             dataset,
@@ -218,8 +223,36 @@ class _TrainingRun:
             self._flush_progress(ended=False)
             self._save_meta()
             raise TrainingInterrupted(f"worker shut down; model {self.model_id} checkpointed")
+        if self.cancelled:  # the provisional stage serves on; training can be resumed later
+            self._update(status=ModelStatus.CANCELLED, metrics=measured(trained.metrics))
+            return self._outcome(JobState.CANCELLED, measured(trained.metrics))
         save_trained_model(self.store.trained_dir(self.model_id), trained)
         return self._complete(trained.metrics, trained.normaliser.time_scale, trained.skill)
+
+    def _serve_provisional(self, config: Any, dataset: Any) -> None:
+        """Fit the cheap candidates and store them as the provisional stage, unless a stage is
+        stored already (a rerun of this job)."""
+        from models.checkpoint import checkpoint_manifest
+        from models.latent.provisional import fit_provisional
+        from models.latent.resume import save_provisional_model
+
+        if self.store.record(self.model_id).stage is not None:
+            return
+        started = time.monotonic()
+        provisional = fit_provisional(config, dataset, self.normaliser)
+        folder = self.store.trained_dir(self.model_id)
+        save_provisional_model(folder, provisional)
+        manifest = checkpoint_manifest(folder)
+        self._update(
+            stage=Stage.PROVISIONAL,
+            skill=provisional.skill,
+            checkpoint_version=None if manifest is None else manifest["version"],
+            checkpoint_manifest=manifest,
+            time_scale=self.normaliser.time_scale,
+        )
+        self.job.meta[META_STAGE] = str(Stage.PROVISIONAL)
+        self._save_meta()
+        log.info("model %s: provisional in %.1f s", self.model_id, time.monotonic() - started)
 
     def _resume_state(self, config: Any) -> Any:
         from models.checkpoint import CheckpointError, checkpoint_version
@@ -332,12 +365,11 @@ class _TrainingRun:
     ) -> dict[str, Any]:
         from models.checkpoint import checkpoint_manifest
 
-        state = JobState.CANCELLED if self.cancelled else JobState.SUCCEEDED
-        status = ModelStatus.CANCELLED if self.cancelled else ModelStatus.READY
         manifest = checkpoint_manifest(self.store.trained_dir(self.model_id))
         metrics, skill = measured(metrics), measured_skill(skill)
         self._update(
-            status=status,
+            status=ModelStatus.READY,
+            stage=Stage.FINAL,
             metrics=metrics,
             skill=skill,
             checkpoint_version=None if manifest is None else manifest["version"],
@@ -345,9 +377,9 @@ class _TrainingRun:
             time_scale=time_scale,
             trained_at=utc_now(),
         )
-        if not self.cancelled:
-            self._remove_training_checkpoint()
-        return self._outcome(state, metrics)
+        self.job.meta[META_STAGE] = str(Stage.FINAL)
+        self._remove_training_checkpoint()
+        return self._outcome(JobState.SUCCEEDED, metrics)
 
     def _finish_without_training(self) -> dict[str, Any]:
         if self.deleted:

@@ -48,7 +48,9 @@ class Policy:
             estimate the forecast variance as it grows with the lead.
         quantile_residuals: the intervals take the backtest residuals' own quantiles (not a
             Gaussian's) when the served candidate has at least this many (overlapping origins
-            repeat a target at several leads).
+            repeat a target at several leads); so do gaps' intervals (``gaps``).
+        gap_runs: linear interpolation's spread in a gap (``gaps``) is fitted on runs of 1 to
+            this many consecutive observations left out.
         log_variants: whether positive series also try the seasonally adjusted candidates on
             their logarithm (a multiplicative season).
         tail_origins: each held-out tail is cut into this many stretches, each an origin at
@@ -80,6 +82,7 @@ class Policy:
     interval_leads: int = 4
     tail_origins: int = 3
     quantile_residuals: int = 100
+    gap_runs: int = 3
     log_variants: bool = True
     family_series: int = 3
     family_points: int = 256
@@ -96,8 +99,8 @@ class Policy:
             raise ValueError("need 1 <= min_origins <= origins and 0 < significance < 0.5")
         if self.lead_band_growth is not None and not self.lead_band_growth > 1:
             raise ValueError("lead_band_growth must exceed 1 (or be None)")
-        if self.origin_steps < 1 or self.material_ratio < 1:
-            raise ValueError("origin_steps and material_ratio must be at least 1")
+        if self.origin_steps < 1 or self.material_ratio < 1 or self.gap_runs < 1:
+            raise ValueError("origin_steps, material_ratio and gap_runs must be at least 1")
         shares = (self.min_fit_share, self.max_horizon_share, self.family_horizon_share)
         if not all(0 < share < 1 for share in shares):
             raise ValueError("min_fit_share and the horizon shares must lie in (0, 1)")

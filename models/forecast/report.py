@@ -6,6 +6,7 @@ candidate it beat on the held-out tails."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,3 +77,14 @@ def _table(evidence: Backtest, served: str, naive: list[str]) -> dict[str, Any]:
                 }
             )
     return {"served": served, "horizon": evidence.horizon, "origins": origins, "by_lead": by_lead}
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every non-finite float as None: a model's record is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value

@@ -11,7 +11,6 @@ on the same held-out points, ``forecast_recipe`` holds the choices and their evi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -20,7 +19,7 @@ import numpy as np
 
 from ..forecast.model_evidence import Tail, judge_model
 from ..forecast.pipeline import candidate_seasons, choose_forecast_with_evidence
-from ..forecast.report import backtest_table
+from ..forecast.report import backtest_table, finite_json
 from ..series import Dataset, Series
 from .holdout import Holdout
 from .predict import Ask, predict_many
@@ -48,8 +47,8 @@ def attach_recipe(trained: TrainedModel, dataset: Dataset, holdout: Holdout) -> 
     recipe = judge_model(recipe, tails, model_forecast)
     served = replace(trained, forecast_recipe=recipe)
     skill = dict(trained.skill)
-    skill["forecast_recipe"] = _finite(recipe.to_json())
-    skill["backtest"] = _finite(backtest_table(recipe, evidence))
+    skill["forecast_recipe"] = finite_json(recipe.to_json())
+    skill["backtest"] = finite_json(backtest_table(recipe, evidence))
     figures = skill.get("extrapolation")
     if isinstance(figures, dict) and tails and not all(d.model_serves for d in recipe.dims):
         skill["extrapolation"] = {**figures, **_served_figures(served, tails, figures)}
@@ -85,14 +84,3 @@ def _served_figures(
         },
         "crps": float(np.mean(pinball)),
     }
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with every non-finite float as None: a model's record is strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value

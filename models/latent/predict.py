@@ -22,7 +22,11 @@ from ..forecast.pipeline import (
 )
 from ..series import Series
 from .decoding import Request, decode
+from .provisional import ProvisionalModel
 from .train import TrainedModel
+
+# What serves a fit's predictions: the latent ODE's model, or the cheap candidates before it.
+Servable = TrainedModel | ProvisionalModel
 
 DEFAULT_SAMPLES = 100
 RECIPE_STREAM = 7  # mixed with an ask's seed: the random stream of the recipe's draws
@@ -71,7 +75,7 @@ class Ask:
 
 
 def predict(
-    trained: TrainedModel,
+    trained: Servable,
     context: Series,
     times: np.ndarray,
     *,
@@ -85,10 +89,12 @@ def predict(
     return predict_many(trained, [Ask(context, times, n_samples, quantiles, seed)])[0]
 
 
-def predict_many(trained: TrainedModel, asks: Sequence[Ask]) -> list[Prediction]:
+def predict_many(trained: Servable, asks: Sequence[Ask]) -> list[Prediction]:
     """``predict`` for every ask, decoded together (one batch per distinct sample count)."""
     for ask in asks:
         ask.check()
+    if isinstance(trained, ProvisionalModel):
+        return [_provisional(trained, ask) for ask in asks]
     answers: list[Prediction | None] = [None] * len(asks)
     for n_samples in dict.fromkeys(ask.n_samples for ask in asks):
         chosen = [i for i, ask in enumerate(asks) if ask.n_samples == n_samples]
@@ -96,6 +102,15 @@ def predict_many(trained: TrainedModel, asks: Sequence[Ask]) -> list[Prediction]
         for i, prediction in zip(chosen, predictions, strict=True):
             answers[i] = prediction
     return [a for a in answers if a is not None]
+
+
+def _provisional(provisional: ProvisionalModel, ask: Ask) -> Prediction:
+    """The cheap candidates' answer: exact quantiles, no samples drawn."""
+    times = np.asarray(ask.times, dtype=np.float64)
+    mean, quantiles = provisional.answer(ask.context, times, ask.quantiles)
+    first, last = ask.context.times[0], ask.context.times[-1]
+    kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
+    return Prediction(times=times, mean=mean, quantiles=quantiles, kinds=kinds)
 
 
 def _same_samples(trained: TrainedModel, asks: list[Ask]) -> list[Prediction]:

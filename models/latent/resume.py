@@ -18,6 +18,7 @@ from ..checkpoint import (
 from ..forecast.pipeline import Recipe
 from .calibration import Calibration
 from .normaliser import Normaliser
+from .provisional import ProvisionalModel, Stage
 from .train import Config, TrainedModel, TrainingState, new_model
 
 # The best weights so far share the tensor file with the current ones under this prefix.
@@ -80,11 +81,21 @@ def save_trained_model(directory: CheckpointLocation, trained: TrainedModel) -> 
     save_checkpoint(directory, model=trained.model.state_dict(), optimizer=None, meta=meta)
 
 
+def save_provisional_model(directory: CheckpointLocation, provisional: ProvisionalModel) -> None:
+    """Write the cheap candidates' model for serving while the latent ODE trains: a
+    checkpoint without weights, so that the final model's save is simply the next version."""
+    save_checkpoint(directory, model={}, optimizer=None, meta=provisional.to_json())
+
+
 def load_trained_model(
     directory: CheckpointLocation, *, device: str | torch.device = "cpu"
 ) -> TrainedModel:
-    """A model written by ``save_trained_model``, ready for ``predict``; never unpickles."""
-    return load_trained_model_and_version(directory, device=device)[0]
+    """A model written by ``save_trained_model``, ready for ``predict``; never unpickles.
+    CheckpointError when the checkpoint there is a provisional model's."""
+    loaded = load_trained_model_and_version(directory, device=device)[0]
+    if isinstance(loaded, ProvisionalModel):
+        raise CheckpointError(f"{directory}: holds a provisional model, not trained weights")
+    return loaded
 
 
 def load_trained_model_and_version(
@@ -92,7 +103,7 @@ def load_trained_model_and_version(
     *,
     device: str | torch.device = "cpu",
     manifest: Mapping[str, Any] | None = None,
-) -> tuple[TrainedModel, int]:
+) -> tuple[TrainedModel | ProvisionalModel, int]:
     """``load_trained_model`` and the checkpoint version it read. ``manifest``: meta.json's
     content as the model's record keeps it, which saves reading meta.json (see
     `load_checkpoint`); when it does not describe the weights (a record's JSON turns NaN into
@@ -109,10 +120,13 @@ def load_trained_model_and_version(
 
 def _trained(
     directory: CheckpointLocation, checkpoint: Checkpoint, device: str | torch.device
-) -> TrainedModel:
-    """The model a checkpoint written by ``save_trained_model`` describes."""
+) -> TrainedModel | ProvisionalModel:
+    """The model a checkpoint written by ``save_trained_model`` (or by
+    ``save_provisional_model``) describes."""
     meta: dict[str, Any] = checkpoint.meta
     try:
+        if meta.get("stage") == Stage.PROVISIONAL:
+            return ProvisionalModel.from_json(meta)
         config = Config.from_json(meta["config"])
         normaliser = Normaliser.from_json(meta["normaliser"])
         model = new_model(config, normaliser, int(meta["dims"])).to(device)

@@ -19,6 +19,7 @@ import torch
 
 from ..forecast.pipeline import Recipe
 from ..series import Dataset, Series
+from ..store.record import Stage
 from .base import residuals
 from .batching import make_batch
 from .calibration import Calibration
@@ -149,6 +150,10 @@ class TrainedModel:
     skill: dict[str, Any] = field(default_factory=dict)
     calibration: Calibration = field(default_factory=Calibration)
     forecast_recipe: Recipe | None = None
+
+    @property
+    def stage(self) -> Stage:
+        return Stage.FINAL
 
 
 class TrainingDivergedError(RuntimeError):

@@ -15,7 +15,7 @@ from ..series import Dataset
 from .encoding import check_id, dataset_from_json, dataset_to_json, new_id
 from .errors import CorruptFileError, StoreError, StoreUnavailableError, UnknownModelError
 from .local import Store
-from .record import ModelRecord, ModelStatus, new_record, record_from_json, utc_now
+from .record import ModelRecord, ModelStatus, Stage, new_record, record_from_json, utc_now
 
 if TYPE_CHECKING:
     from .s3 import S3Store
@@ -25,6 +25,7 @@ __all__ = [
     "ModelRecord",
     "ModelStatus",
     "ModelStore",
+    "Stage",
     "Store",
     "StoreError",
     "StoreUnavailableError",

@@ -24,6 +24,13 @@ class ModelStatus(StrEnum):
     CANCELLED = "cancelled"  # stopped early; serves predictions if it had trained an epoch
 
 
+class Stage(StrEnum):
+    """Which model serves a fit's predictions."""
+
+    PROVISIONAL = "provisional"  # the cheap candidates alone, while the latent ODE trains
+    FINAL = "final"  # training ended: every candidate, the latent ODE among them, was weighed
+
+
 def utc_now() -> str:
     """The time records are stamped with: ISO 8601, UTC."""
     return datetime.now(UTC).isoformat()
@@ -57,6 +64,9 @@ class ModelRecord(BaseModel):
     started_at: str | None = None
     trained_at: str | None = None
     checkpoint_version: int | None = None
+    # which model that checkpoint holds; None: nothing servable yet (or a record written before
+    # stages, whose checkpoint is final)
+    stage: Stage | None = None
     # meta.json of that version (`checkpoint_manifest`): the API loads the model without
     # reading meta.json, one round trip less to an object store.
     checkpoint_manifest: dict[str, Any] | None = None

@@ -81,7 +81,8 @@ def post_predict_batch(
             predictions.append(None)
         else:
             assert not isinstance(outcome, Exception)  # an answer: no failure
-            predictions.append(shaped(outcome, body.model_id, context.id, ask, kind))
+            stage = loaded.trained.stage
+            predictions.append(shaped(outcome, body.model_id, context.id, ask, kind, stage))
     out = PredictionBatchOut(model_id=body.model_id, predictions=predictions, errors=errors)
     return encoded(out)
 
