@@ -89,6 +89,7 @@ class Stack:
     redis: EmbeddedRedis | None = None
     api: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
+    light_worker: subprocess.Popen[bytes] | None = None
     extra_apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
@@ -122,16 +123,21 @@ class Stack:
         wait_ready(url, proc)
         return proc, url
 
-    def start_worker(self, *, burst: bool) -> None:
-        """One RQ worker (``odecast worker``): it forks a work horse per job."""
+    def start_worker(self, *, burst: bool, light: bool = False) -> None:
+        """One RQ worker (``odecast worker``): it forks a work horse per job. ``light``: one
+        more, for the provisional fits alone (``odecast worker --light``)."""
         argv = [sys.executable, "-m", "service.cli", "worker", *(["--burst"] if burst else [])]
-        self.worker = self.spawn("worker", argv)
+        if light:
+            self.light_worker = self.spawn("light-worker", [*argv, "--light"])
+        else:
+            self.worker = self.spawn("worker", argv)
 
     def stop(self) -> None:
         # RQ's work horse leads a process group of its own (os.setpgrp): killing the worker's
         # group misses it. A worker stopped in time waits for its horse; kill what outlived it.
-        horses = descendants(self.worker.pid) if self.worker is not None else []
-        for proc in (self.worker, self.api, *self.extra_apis):
+        workers = [w for w in (self.worker, self.light_worker) if w is not None]
+        horses = [horse for w in workers for horse in descendants(w.pid)]
+        for proc in (*workers, self.api, *self.extra_apis):
             stop_process(proc)
         kill_survivors(horses)
         if self.redis is not None:

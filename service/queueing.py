@@ -10,7 +10,7 @@ from typing import Any
 import redis
 from rq import Callback, Queue, Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Dependency, Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from models.store import ModelRecord, ModelStore, StoreError, UnknownModelError
@@ -22,11 +22,14 @@ from worker.protocol import (
     META_RESUMED_FROM,
     META_STAGE,
     ON_TRAIN_FAILURE,
+    PROVISIONAL_JOB,
     RQ_FAILURES,
     TRAIN_JOB,
     JobState,
     ModelStatus,
     cancel_key,
+    provisional_job_id,
+    provisional_queue,
 )
 
 from .schemas import JobOut, JobProgress
@@ -52,15 +55,31 @@ def training_queue(connection: redis.Redis, settings: Settings) -> Queue:
 
 
 def enqueue_training(queue: Queue, model_id: str, job_id: str, settings: Settings) -> Job:
-    """Put the training of ``model_id`` on the queue under ``job_id``."""
+    """Put the provisional fit of ``model_id`` on the provisional queue, and its training on
+    ``queue`` under ``job_id``, to start once the provisional fit ended (even if it failed: the
+    latent ODE trains all the same)."""
+    retry = Retry(max=settings.job_retries) if settings.job_retries else None
+    provisional = Queue(
+        provisional_queue(queue.name), connection=queue.connection, serializer=JSONSerializer
+    ).enqueue(
+        PROVISIONAL_JOB,
+        model_id,
+        job_id=provisional_job_id(job_id),
+        job_timeout=settings.provisional_timeout_s,
+        result_ttl=settings.job_ttl_s,
+        failure_ttl=settings.job_ttl_s,
+        retry=retry,
+        meta={META_MODEL_ID: model_id},
+    )
     return queue.enqueue(
         TRAIN_JOB,
         model_id,
         job_id=job_id,
+        depends_on=Dependency(jobs=[provisional], allow_failure=True),
         job_timeout=settings.job_timeout_s,
         result_ttl=settings.job_ttl_s,
         failure_ttl=settings.job_ttl_s,
-        retry=Retry(max=settings.job_retries) if settings.job_retries else None,
+        retry=retry,
         on_failure=Callback(ON_TRAIN_FAILURE),
         meta={META_MODEL_ID: model_id},
     )
@@ -76,6 +95,7 @@ def recent_jobs(connection: redis.Redis, settings: Settings, limit: int) -> list
         queue.failed_job_registry,
         queue.canceled_job_registry,
         queue.scheduled_job_registry,
+        queue.deferred_job_registry,  # waiting for their provisional fit
     )
     ids = list(
         dict.fromkeys([*queue.get_job_ids(), *(i for r in registries for i in r.get_job_ids())])

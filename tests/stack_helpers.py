@@ -31,6 +31,15 @@ FAST_TRAINING = {"epochs": 4, "batch_size": 8, "max_seconds": 30, "seed": 0}
 SMALL_MODEL = {"latent_dim": 4, "hidden_dim": 16, "encoder_dim": 8}
 
 
+def waiting_fits(queue: str, connection: redis.Redis) -> int:
+    """How many fits wait to be worked on: training jobs waiting for their provisional fit
+    (deferred) or for a worker (queued); every fit has one."""
+    from rq import Queue
+
+    training = Queue(queue, connection=connection)
+    return training.count + training.deferred_job_registry.count
+
+
 def make_series(count: int = 6, points: int = 20, *, dims: int = 1, seed: int = 0) -> list[dict]:
     """Noisy sines at random times, as clients send them (1-D values when dims == 1)."""
     rng = np.random.default_rng(seed)

@@ -1,12 +1,14 @@
 """RQ job functions. They take ids only and read everything else from the store.
 
-``train_model(model_id)`` trains the model registered under that id. It first fits the cheap
-candidates and stores them as the model's provisional stage, which serves predictions at once;
-then it trains the latent ODE, resuming from the model's last training checkpoint when there is
-one (the job is a retry after its worker died, or a restart after a graceful shutdown), writes
-progress to ``job.meta`` and a checkpoint every ``checkpoint_every_s`` seconds, and ends by
-storing the trained model as the final stage and marking it ready. A cancelled or failed
-training leaves the provisional stage serving.
+``fit_provisional(model_id)`` fits the cheap candidates of the model registered under that id
+and stores them as its provisional stage, which serves predictions at once; its training job
+waits for it (an RQ dependency), on a queue every worker takes from first.
+
+``train_model(model_id)`` then trains the latent ODE: it resumes from the model's last training
+checkpoint when there is one (the job is a retry after its worker died, or a restart after a
+graceful shutdown), writes progress to ``job.meta`` and a checkpoint every
+``checkpoint_every_s`` seconds, and ends by storing the trained model as the final stage and
+marking it ready. A cancelled or failed training leaves the provisional stage serving.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from typing import Any
 
 import redis
 from rq import get_current_job
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException
 
 from models.store import ModelStore, Stage, StoreError, UnknownModelError, open_store, utc_now
@@ -59,6 +63,66 @@ def train_model(model_id: str) -> dict[str, Any]:
     settings = worker_settings()
     run = _TrainingRun(job, open_store(settings.store), model_id, settings)
     return run.execute()
+
+
+def fit_provisional(model_id: str) -> dict[str, Any]:
+    """Fit and store the provisional stage of ``model_id``; skipped when the model is gone, has
+    a stage already (a rerun), or was cancelled or failed before this ran."""
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("fit_provisional runs inside an RQ job")
+    settings = worker_settings()
+    store = open_store(settings.store)
+    try:
+        record = store.record(model_id)
+    except UnknownModelError:
+        return {"model_id": model_id, "outcome": "skipped: no such model in this store"}
+    if record.stage is not None or record.status in (ModelStatus.CANCELLED, ModelStatus.FAILED):
+        return {"model_id": model_id, "outcome": f"skipped: {record.stage or record.status}"}
+    started = time.monotonic()
+    try:
+        _store_provisional(store, model_id, record.config)
+    except UnknownModelError:  # deleted meanwhile: what the save left goes too
+        store.discard_remains(model_id)
+        return {"model_id": model_id, "outcome": "skipped: deleted meanwhile"}
+    if record.job_id is not None:
+        _tell_training_job(job.connection, record.job_id)
+    seconds = time.monotonic() - started
+    log.info("model %s: provisional stage in %.2f s", model_id, seconds)
+    return {"model_id": model_id, "outcome": str(Stage.PROVISIONAL), "seconds": seconds}
+
+
+def _store_provisional(store: ModelStore, model_id: str, config_json: dict[str, Any]) -> None:
+    from models.checkpoint import checkpoint_manifest
+    from models.latent.provisional import fit_provisional as fit
+    from models.latent.resume import save_provisional_model
+    from models.latent.train import Config, fit_normaliser
+
+    config = Config.from_json(config_json)
+    dataset = store.dataset(model_id)
+    normaliser = fit_normaliser(config, dataset)
+    provisional = fit(config, dataset, normaliser)
+    folder = store.trained_dir(model_id)
+    save_provisional_model(folder, provisional)
+    manifest = checkpoint_manifest(folder)
+    store.update_record(
+        model_id,
+        stage=Stage.PROVISIONAL,
+        skill=provisional.skill,
+        checkpoint_version=None if manifest is None else manifest["version"],
+        checkpoint_manifest=manifest,
+        time_scale=normaliser.time_scale,
+    )
+
+
+def _tell_training_job(connection: redis.Redis, job_id: str) -> None:
+    """Show the stage in the training job's meta (it waits for this job: no other writer)."""
+    try:
+        training = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+        training.meta[META_STAGE] = str(Stage.PROVISIONAL)
+        training.save_meta()
+    except (NoSuchJobError, redis.RedisError) as err:
+        log.warning("job %s: cannot show its provisional stage: %s", job_id, err)
 
 
 def on_train_failure(job: Job, connection: Any, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -205,7 +269,6 @@ class _TrainingRun:
         self.config = config
         resume_from = self._resume_state(config)
         self._update(status=ModelStatus.TRAINING, error=None, started_at=utc_now(), device=device)
-        self._serve_provisional(config, dataset)
         trained = train(
             config,
             dataset,
@@ -228,31 +291,6 @@ class _TrainingRun:
             return self._outcome(JobState.CANCELLED, measured(trained.metrics))
         save_trained_model(self.store.trained_dir(self.model_id), trained)
         return self._complete(trained.metrics, trained.normaliser.time_scale, trained.skill)
-
-    def _serve_provisional(self, config: Any, dataset: Any) -> None:
-        """Fit the cheap candidates and store them as the provisional stage, unless a stage is
-        stored already (a rerun of this job)."""
-        from models.checkpoint import checkpoint_manifest
-        from models.latent.provisional import fit_provisional
-        from models.latent.resume import save_provisional_model
-
-        if self.store.record(self.model_id).stage is not None:
-            return
-        started = time.monotonic()
-        provisional = fit_provisional(config, dataset, self.normaliser)
-        folder = self.store.trained_dir(self.model_id)
-        save_provisional_model(folder, provisional)
-        manifest = checkpoint_manifest(folder)
-        self._update(
-            stage=Stage.PROVISIONAL,
-            skill=provisional.skill,
-            checkpoint_version=None if manifest is None else manifest["version"],
-            checkpoint_manifest=manifest,
-            time_scale=self.normaliser.time_scale,
-        )
-        self.job.meta[META_STAGE] = str(Stage.PROVISIONAL)
-        self._save_meta()
-        log.info("model %s: provisional in %.1f s", self.model_id, time.monotonic() - started)
 
     def _resume_state(self, config: Any) -> Any:
         from models.checkpoint import CheckpointError, checkpoint_version

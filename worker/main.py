@@ -14,6 +14,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from .jobs import INTERRUPT_SIGNAL
+from .protocol import provisional_queue
 from .settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,14 @@ def _freeze_training_code() -> None:
     gc.freeze()
 
 
+def _load_provisional_code() -> None:
+    """Import torch and the provisional fit in a light worker itself, so that its work horses
+    inherit them instead of importing them for every job (seconds, against a fit of a fraction
+    of one). A light worker never trains, so nothing here or in its horses touches CUDA."""
+    import models.latent.provisional
+    import models.latent.resume  # noqa: F401
+
+
 def _signal_when_parent_dies(sig: int) -> None:
     """Have the kernel send ``sig`` to this process when its parent dies (Linux; elsewhere a
     no-op). The job checkpoints on ``INTERRUPT_SIGNAL``; before the job's handler is installed
@@ -86,16 +95,19 @@ def _signal_when_parent_dies(sig: int) -> None:
 
 
 def make_worker(
-    settings: WorkerSettings, connection: redis.Redis, *, fork: bool = True
+    settings: WorkerSettings, connection: redis.Redis, *, fork: bool = True, light: bool = False
 ) -> Worker | SimpleWorker:
-    """The worker ``odecast worker`` runs; ``fork=False`` gives one that runs jobs in its own
-    process, for a process that already uses torch (GNU OpenMP deadlocks in a child forked
-    after the parent ran a parallel region)."""
-    queue = Queue(settings.queue, connection=connection, serializer=JSONSerializer)
+    """The worker ``odecast worker`` runs: it takes the provisional fits first, then training
+    jobs; ``light`` takes the provisional fits alone, so that they start within seconds while
+    every training worker is busy. ``fork=False`` gives one that runs jobs in its own process,
+    for a process that already uses torch (GNU OpenMP deadlocks in a child forked after the
+    parent ran a parallel region)."""
+    names = [provisional_queue(settings.queue)] + ([] if light else [settings.queue])
+    queues = [Queue(name, connection=connection, serializer=JSONSerializer) for name in names]
     if not fork:
-        return SimpleWorker([queue], connection=connection, serializer=JSONSerializer)
+        return SimpleWorker(queues, connection=connection, serializer=JSONSerializer)
     worker = TrainingWorker(
-        [queue],
+        queues,
         connection=connection,
         serializer=JSONSerializer,
         job_monitoring_interval=settings.worker_heartbeat_s,
@@ -107,12 +119,15 @@ def make_worker(
     return worker
 
 
-def run_worker(settings: WorkerSettings, *, burst: bool = False) -> None:
-    """Work on the training queue until SIGTERM or SIGINT (or, with ``burst``, until it is empty).
+def run_worker(settings: WorkerSettings, *, burst: bool = False, light: bool = False) -> None:
+    """Work on the queues until SIGTERM or SIGINT (or, with ``burst``, until they are empty);
+    ``light``: the provisional fits alone (``make_worker``).
 
     Nothing here touches CUDA: jobs run in forked work horses, which may.
     """
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    if light:
+        _load_provisional_code()
     connection = redis.Redis.from_url(settings.redis_url)
-    worker = make_worker(settings, connection)
+    worker = make_worker(settings, connection, light=light)
     worker.work(burst=burst, logging_level=settings.log_level.upper())

@@ -13,6 +13,7 @@ from enum import StrEnum
 from models.store.record import ModelStatus as ModelStatus
 
 TRAIN_JOB = "worker.jobs.train_model"
+PROVISIONAL_JOB = "worker.jobs.fit_provisional"
 ON_TRAIN_FAILURE = "worker.jobs.on_train_failure"
 
 # What a job's failure means when RQ, not the job, ended it (by the exception's class name); the
@@ -41,6 +42,17 @@ class JobState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+def provisional_queue(queue: str) -> str:
+    """The queue of a training queue's provisional fits: every worker takes from it first, and
+    a light worker (``odecast worker --light``) takes from it alone."""
+    return f"{queue}-provisional"
+
+
+def provisional_job_id(training_job_id: str) -> str:
+    """The id of the provisional fit that a training job waits for."""
+    return f"{training_job_id}-provisional"
 
 
 def cancel_key(job_id: str) -> str:

@@ -38,6 +38,9 @@ class WorkerSettings(BaseSettings):
         description="debug, info, warning, error or critical (any case).",
     )
     job_timeout_s: int = Field(3600, ge=10, description="A training job is failed after this.")
+    provisional_timeout_s: int = Field(
+        600, ge=10, description="A provisional fit (the cheap candidates) is failed after this."
+    )
     job_retries: int = Field(3, ge=0, le=20, description="Reruns of a job whose worker died.")
     job_ttl_s: int = Field(7 * 86400, ge=60, description="How long finished job records stay.")
     checkpoint_every_s: float = Field(30.0, gt=0, description="Training checkpoint interval.")

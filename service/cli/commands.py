@@ -121,7 +121,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if not args.wait:
             return EXIT_OK
         try:
-            job = client.wait(accepted.job_id, progress=True, stream=sys.stderr)
+            job = client.wait(
+                accepted.job_id,
+                progress=True,
+                stream=sys.stderr,
+                on_provisional=lambda _: note(
+                    f"model {accepted.model_id} predicts now (stage provisional: the cheap "
+                    "candidates); the latent ODE trains on"
+                ),
+            )
         except KeyboardInterrupt:
             note(
                 f"stopped waiting; job {accepted.job_id} goes on "

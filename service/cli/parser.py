@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--burst", action="store_true", help="exit once the queue is empty instead of waiting"
     )
     worker.add_argument(
+        "--light",
+        action="store_true",
+        help="run only the provisional fits (the cheap candidates, seconds each), so that "
+        "they start at once while every training worker is busy",
+    )
+    worker.add_argument(
         "--device",
         type=device,
         help="train on auto (CUDA if torch sees one), cpu, cuda or cuda:N "

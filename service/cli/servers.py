@@ -116,7 +116,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import redis
 
     try:
-        run_worker(settings, burst=args.burst)
+        run_worker(settings, burst=args.burst, light=args.light)
     except redis.ConnectionError as err:
         raise CliError(
             f"cannot reach Redis at {settings.redis_url} ({err}); is it running? "

@@ -114,7 +114,9 @@ class Supervisor:
         self._check_port_free()
         self.say(
             f"API and web console on http://{shown}:{self.port}/ (API docs at /docs), "
-            f"store in {self.store}, {self.n_workers} worker(s); Ctrl-C stops everything"
+            f"store in {self.store}, {self.n_workers} worker(s)"
+            + (" and a light one for provisional answers" if self.n_workers else "")
+            + "; Ctrl-C stops everything"
         )
         from models.store import open_store
 
@@ -146,6 +148,12 @@ class Supervisor:
             )
             worker.start()
             self.workers.append(worker)
+        if self.n_workers:  # provisional answers within seconds, whatever the workers train
+            light = Child(
+                "light", [*cli, "worker", "--light"], env, self.emit, backoff_s=RESTART_BACKOFF_S
+            )
+            light.start()
+            self.workers.append(light)
         return self._supervise(shown)
 
     def _check_port_free(self) -> None:

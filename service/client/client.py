@@ -6,7 +6,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -112,17 +112,24 @@ class Client(HttpSession):
         poll_s: float = 1.0,
         timeout_s: float | None = None,
         stream: IO[str] | None = None,
+        on_provisional: Callable[[Job], None] | None = None,
     ) -> Job:
         """Poll the job until it has ended and return it; a failed or cancelled job is returned,
         not raised (check ``job.status``). With ``progress``, a one-line bar on ``stream``
         (default stderr), rewritten in place on a terminal, else a line every
         ``PROGRESS_LOG_EVERY_S`` and the last one (a log file or CI output gets no carriage
-        returns). TimeoutError after ``timeout_s``."""
+        returns). ``on_provisional`` is called once, with the job, when the model's provisional
+        stage is stored (it predicts from then on). TimeoutError after ``timeout_s``."""
         out = _ProgressOutput(stream if stream is not None else sys.stderr)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        told = False
         try:
             while True:
                 job = self.job(job_id)
+                if on_provisional is not None and not told and job.stage is not None:
+                    told = True
+                    out.interrupt()
+                    on_provisional(job)
                 if progress:
                     out.show(progress_line(job), final=job.done)
                 if job.done:

@@ -26,6 +26,8 @@ def progress_line(job: Job, width: int = 24) -> str:
     """A one-line summary of a job: status, an epoch bar, loss, validation errors, ETA."""
     p = job.progress
     parts = [f"{job.status:<9}"]
+    if job.stage is not None and not job.done:
+        parts.append(f"({job.stage} answers)")
     if p.epochs:
         epoch = p.epoch or 0
         filled = min(width, int(width * epoch / p.epochs))
@@ -69,7 +71,12 @@ class _ProgressOutput:
         self.out.flush()
         self.shown = line
 
-    def close(self) -> None:
+    def interrupt(self) -> None:
+        """End the line in place (on a terminal) so that other output starts on its own."""
         if self.terminal and self.shown:
             self.out.write("\n")
             self.out.flush()
+            self.shown = ""
+
+    def close(self) -> None:
+        self.interrupt()

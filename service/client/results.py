@@ -44,6 +44,7 @@ class Job:
     progress: Progress = field(default_factory=Progress)
     error: str | None = None
     resumed_from_epoch: int | None = None
+    stage: str | None = None  # the model's stage stored so far: provisional, final, or None
     created_at: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
@@ -83,6 +84,7 @@ class Model:
     created_at: str | None = None
     trained_at: str | None = None
     checkpoint_version: int | None = None
+    stage: str | None = None  # what serves: provisional, final, or None (nothing yet)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -119,7 +121,8 @@ def _as_number(label: str) -> float:
 class Prediction:
     """A prediction, in the order the times were asked: ``mean`` is ``[T][D]``, ``intervals``
     maps a level (``"80"``) to its Interval, ``quantiles`` a quantile (``"0.1"``) to ``[T][D]``,
-    ``kind`` says interpolation or extrapolation per time."""
+    ``kind`` says interpolation or extrapolation per time, ``stage`` which model stage answered
+    (``provisional`` while the latent ODE trains, then ``final``)."""
 
     model_id: str
     series_id: str
@@ -128,6 +131,7 @@ class Prediction:
     intervals: dict[str, Interval] = field(default_factory=dict)
     quantiles: dict[str, list[list[float]]] = field(default_factory=dict)
     kind: list[str] = field(default_factory=list)
+    stage: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -144,6 +148,7 @@ class Prediction:
             intervals=intervals,
             quantiles=dict(data.get("quantiles") or {}),
             kind=list(data.get("kind") or []),
+            stage=data.get("stage"),
             raw=dict(data),
         )
 

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from rq import Queue
 from stack_helpers import (
     FAST_TRAINING,
     SMALL_MODEL,
@@ -27,6 +26,7 @@ from stack_helpers import (
     make_series,
     model_folders,
     train_once,
+    waiting_fits,
 )
 
 from models.series import Rule
@@ -550,7 +550,7 @@ def test_idempotency_key_same_body_returns_the_same_job(
     assert first.status_code == second.status_code == 202, (first.text, second.text)
     assert first.json() == second.json()
     assert second.headers["location"] == first.json()["status_url"]
-    assert Queue(settings.queue, connection=redis_client).count == 1
+    assert waiting_fits(settings.queue, redis_client) == 1
     models = client.get("/models").json()["models"]
     assert [m["model_id"] for m in models] == [first.json()["model_id"]]
     assert model_folders(settings.store) == [first.json()["model_id"]]
@@ -594,7 +594,7 @@ def test_idempotency_key_with_another_body_is_rejected(
         client.post("/fit", json=other, headers=headers), 422, "idempotency_key_reused"
     )
     assert locs(error) == ["header.Idempotency-Key"]
-    assert Queue(settings.queue, connection=redis_client).count == 1
+    assert waiting_fits(settings.queue, redis_client) == 1
     assert model_folders(settings.store) == [first.json()["model_id"]]
 
 

@@ -145,6 +145,9 @@ def test_fit_waits_for_the_job_to_succeed(trained: dict) -> None:
     assert float(fields["epochs_run"]) == 4
     assert "20 series, 800 rows" in done.stderr and "0 position, 1 velocity" in done.stderr
     assert "4/4" in done.stderr and "loss" in done.stderr  # the progress bar
+    # the provisional stage was told before training ended
+    told = done.stderr.index(f"model {fields['model_id']} predicts now (stage provisional")
+    assert told < done.stderr.index("4/4")
 
 
 def test_jobs_and_models_tables_and_json(

@@ -63,6 +63,7 @@ JOB = {
     "progress": PROGRESS,
     "error": None,
     "resumed_from_epoch": 2,
+    "stage": "provisional",
     "created_at": "2026-03-01T00:00:00Z",
     "started_at": "2026-03-01T00:00:01Z",
     "ended_at": None,
@@ -87,6 +88,7 @@ MODEL = {
     "created_at": "2026-03-01T00:00:00Z",
     "trained_at": "2026-03-01T00:01:00Z",
     "checkpoint_version": 1,
+    "stage": "final",
 }
 PREDICTION = {
     "model_id": "m-1",
@@ -96,6 +98,7 @@ PREDICTION = {
     "intervals": {"80": {"lower": [[0.0, 0.1], [0.2, 0.3]], "upper": [[0.2, 0.3], [0.4, 0.5]]}},
     "quantiles": {"0.1": [[0.0, 0.1], [0.2, 0.3]]},
     "kind": ["interpolation", "extrapolation"],
+    "stage": "final",
 }
 BATCH = {
     "model_id": "m-1",

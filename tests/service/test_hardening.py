@@ -33,7 +33,6 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from rq import Queue
 from stack_helpers import (
     FAST_TRAINING,
     SMALL_MODEL,
@@ -42,6 +41,7 @@ from stack_helpers import (
     make_series,
     model_folders,
     train_once,
+    waiting_fits,
 )
 
 from models.series import Rule
@@ -144,7 +144,7 @@ def test_fit_size_limits_are_settings(
         # the setting is named, and not only as the prefix of a longer one
         assert re.search(rf"{setting}(?![A-Z_])", error["message"]), error
         assert model_folders(settings.store) == []
-        assert Queue(settings.queue, connection=redis_client).count == 0
+        assert waiting_fits(settings.queue, redis_client) == 0
         accepted = client.post("/fit", json={"series": at_limit})
         assert accepted.status_code == 202, accepted.text
 
@@ -257,7 +257,7 @@ def _check_413(response: Any, settings: Settings, redis_client: redis.Redis) -> 
     assert "ODECAST_MAX_BODY_BYTES" in error["message"], error
     assert str(BODY_LIMIT) in error["message"], error
     assert model_folders(settings.store) == []
-    assert Queue(settings.queue, connection=redis_client).count == 0
+    assert waiting_fits(settings.queue, redis_client) == 0
 
 
 def test_body_over_the_limit_with_content_length_is_413(
@@ -471,7 +471,7 @@ def test_every_operation_but_health_needs_a_key(
             response = keyed.request(**_request_for(path, method, operation))
             assert response.status_code == 200, (path, response.text)
     assert model_folders(settings.store) == []
-    assert Queue(settings.queue, connection=redis_client).count == 0
+    assert waiting_fits(settings.queue, redis_client) == 0
 
 
 def test_both_keys_work(keyed: TestClient, settings: Settings) -> None:
