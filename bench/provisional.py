@@ -69,9 +69,9 @@ def _latency(corpus: list[SingleSeries]) -> dict[str, dict[str, float]]:
     """Per series: seconds to the first answer idle and busy, and the references' seconds."""
     seconds: dict[str, dict[str, float]] = {s.name: {} for s in corpus}
     for series in corpus:
-        train = origins(series)[-1].train
+        latest = origins(series)[-1]
         started = time.perf_counter()
-        forecast_anchors(series, train, np.flatnonzero(~train)[:1], methods=REFERENCE_METHODS)
+        forecast_anchors(series, latest.train, latest.ahead, methods=REFERENCE_METHODS)
         seconds[series.name]["references"] = time.perf_counter() - started
     with own_stack(log_level="warning") as stack:
         stack.start_worker(burst=False)
@@ -126,8 +126,7 @@ def _fit(client: httpx.Client, series: SingleSeries, training: dict) -> dict:
 
 
 def _next_time(series: SingleSeries) -> str:
-    train = origins(series)[-1].train
-    after = series.times[np.flatnonzero(~train & (series.times > series.times[train][-1]))[0]]
+    after = series.times[origins(series)[-1].ahead[0]]
     return _iso(after) if series.datetime else repr(float(after))
 
 

@@ -15,7 +15,6 @@ from pydantic import BaseModel
 
 from models.series import Series, SeriesValidationError, TimeKind, parse_dataset
 from models.store import CorruptFileError, ModelRecord, ModelStore, Stage, UnknownModelError
-from worker.protocol import ModelStatus
 
 from .batching import PredictionBatcher
 from .errors import ApiError, invalid_input, not_found
@@ -69,9 +68,14 @@ def intervals_wanted(
 
 
 def load_servable(
-    store: ModelStore, cache: ModelCache, model_id: str
+    store: ModelStore,
+    cache: ModelCache,
+    model_id: str,
+    version: int | None = None,
+    where: str = "query.version",
 ) -> tuple[ModelRecord, LoadedModel]:
-    """The model's record and its loaded weights; 404 if unknown, 409 if it has no weights."""
+    """The model's record and its loaded version ``version`` (None: the serving one); 404 if
+    either is unknown, 409 if it has nothing servable yet."""
     from models.checkpoint import CheckpointError
 
     try:
@@ -80,20 +84,28 @@ def load_servable(
         raise not_found("model", model_id) from None
     except CorruptFileError as err:
         raise _unreadable(model_id, err) from err
+    entry = record.version_record(record.version if version is None else version)
+    if entry is None:
+        known = [v.version for v in record.versions] or [record.version]
+        message = f"model {model_id!r} has no version {version}; it has {known}"
+        raise ApiError(404, "not_found", message, [{"loc": where, "msg": message}])
     try:
-        return record, cache.get(model_id, record.checkpoint_version, record.checkpoint_manifest)
+        loaded = cache.get(
+            model_id, entry.checkpoint_version, entry.checkpoint_manifest, entry.version
+        )
     except FileNotFoundError:
         raise ApiError(
             409,
             "model_not_ready",
-            f"model {model_id!r} is {record.status} and has no trained weights yet; "
-            f"follow its job at /jobs/{record.job_id} and ask again once it is "
-            f"{ModelStatus.READY}",
+            f"model {model_id!r} (version {entry.version}) is {entry.status} and has nothing "
+            f"to serve yet; follow its job at /jobs/{entry.job_id} and ask again once it "
+            f"predicts (stage {Stage.PROVISIONAL} or {Stage.FINAL})",
         ) from None
     except UnknownModelError:  # deleted meanwhile
         raise not_found("model", model_id) from None
     except (CheckpointError, CorruptFileError, KeyError, ValueError) as err:
         raise _unreadable(model_id, err) from err
+    return record, loaded
 
 
 def _unreadable(model_id: str, error: Exception) -> ApiError:
@@ -148,7 +160,7 @@ def answer(
 ) -> PredictionOut:
     """Run the model and shape ``PredictionOut``."""
     prediction = run(loaded, context, ask, batcher)
-    return shaped(prediction, model_id, context.id, ask, kind, loaded.trained.stage)
+    return shaped(prediction, model_id, context.id, ask, kind, loaded)
 
 
 def encoded(body: BaseModel) -> Response:
@@ -161,10 +173,15 @@ def encoded(body: BaseModel) -> Response:
 
 
 def shaped(
-    prediction: Prediction, model_id: str, series_id: str, ask: Ask, kind: TimeKind, stage: Stage
+    prediction: Prediction,
+    model_id: str,
+    series_id: str,
+    ask: Ask,
+    kind: TimeKind,
+    loaded: LoadedModel,
 ) -> PredictionOut:
     """The response body of one prediction: the asked intervals and quantiles, times in the
-    model's kind, and the stage of the model that answered."""
+    model's kind, and the version and stage of the model that answered."""
     intervals = {
         _label(level): Interval(
             lower=prediction.quantiles[lower].tolist(), upper=prediction.quantiles[upper].tolist()
@@ -179,7 +196,8 @@ def shaped(
         intervals=intervals,
         quantiles={_label(q): prediction.quantiles[q].tolist() for q in ask.quantiles},
         kind=cast("list[KindLabel]", [str(k) for k in prediction.kinds]),
-        stage=stage,
+        stage=loaded.trained.stage,
+        version=loaded.version,
     )
 
 

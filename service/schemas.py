@@ -134,6 +134,29 @@ class FitRequest(Strict):
     )
 
 
+class RefitRequest(Strict):
+    """New observations for a model's series (new times), or new series; the rest of the
+    model's settings are its own."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"series": [SERIES_EXAMPLE]}]},
+    )
+
+    series: list[SeriesIn] = Field(min_length=1, max_length=HARD_MAX_SERIES)
+    training: TrainingSettings = Field(
+        default_factory=lambda: TrainingSettings(),
+        description="Changes to the model's training settings for this refit.",
+    )
+
+
+class RefitAccepted(BaseModel):
+    job_id: str
+    model_id: str
+    version: int = Field(description="The version the refit trains; it serves once final.")
+    status_url: str
+
+
 class FitAccepted(BaseModel):
     job_id: str
     model_id: str
@@ -164,6 +187,7 @@ class JobOut(BaseModel):
         description="The model's stage stored so far: provisional (the cheap candidates serve) "
         "once they are fitted, final once the latent ODE's training ended; null before.",
     )
+    version: int | None = Field(None, description="The model version the job trains.")
     created_at: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
@@ -298,6 +322,22 @@ class Skill(BaseModel):
     )
 
 
+class VersionOut(BaseModel):
+    """One version of a model."""
+
+    version: int
+    parent_version: int | None = None
+    points_added: int | None = None
+    n_series: int
+    n_points: int
+    status: ModelStatus
+    stage: Stage | None = None
+    job_id: str | None = None
+    error: str | None = None
+    created_at: str
+    trained_at: str | None = None
+
+
 class ModelOut(BaseModel):
     """A model in the registry."""
 
@@ -327,6 +367,14 @@ class ModelOut(BaseModel):
         description="What serves predictions: provisional (the cheap candidates, while the "
         "latent ODE trains, or after its training was cancelled or failed), final (training "
         "ended), null (nothing yet).",
+    )
+    version: int = Field(1, description="The serving version (1: the first fit; +1 a refit).")
+    parent_version: int | None = Field(None, description="The version it was refitted from.")
+    points_added: int | None = Field(None, description="Observations its refit added.")
+    pending_version: int | None = Field(None, description="A refit not final yet.")
+    versions: list[VersionOut] = Field(
+        default_factory=list,
+        description="Every version, once the model was refitted (empty before: version 1).",
     )
 
 
@@ -379,6 +427,7 @@ class PredictionOut(BaseModel):
         description="The model stage that answered: provisional (the cheap candidates, while "
         "the latent ODE trains) or final."
     )
+    version: int = Field(description="The model version that answered (1: its first fit).")
 
 
 class PredictOptions(Strict):
@@ -394,6 +443,9 @@ class PredictOptions(Strict):
         None, max_length=MAX_INTERVALS, description="Quantiles, 0-1."
     )
     n_samples: StrictInt | None = Field(None, ge=1, description="Posterior samples (default 100).")
+    version: StrictInt | None = Field(
+        None, ge=1, description="The model version to answer from (default: the serving one)."
+    )
     seed: StrictInt = Field(
         0,
         ge=0,

@@ -29,7 +29,17 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException
 
-from models.store import ModelStore, Stage, StoreError, UnknownModelError, open_store, utc_now
+from models.store import (
+    ModelRecord,
+    ModelStore,
+    Stage,
+    StoreError,
+    UnknownModelError,
+    VersionRecord,
+    open_store,
+    update_version,
+    utc_now,
+)
 
 from .protocol import (
     META_ERROR,
@@ -55,13 +65,15 @@ class TrainingInterrupted(Exception):
     """The worker is shutting down; the job checkpointed and goes back to the queue."""
 
 
-def train_model(model_id: str) -> dict[str, Any]:
-    """Train, checkpoint and store the model ``model_id``; return its outcome and metrics."""
+def train_model(model_id: str, version: int = 1) -> dict[str, Any]:
+    """Train, checkpoint and store version ``version`` of the model ``model_id`` (1: its first
+    fit; later: a refit, which starts from its parent version's weights and optimizer state and
+    replaces it as the serving version only once trained); return its outcome and metrics."""
     job = get_current_job()
     if job is None:
         raise RuntimeError("train_model runs inside an RQ job")
     settings = worker_settings()
-    run = _TrainingRun(job, open_store(settings.store), model_id, settings)
+    run = _TrainingRun(job, open_store(settings.store), model_id, settings, version)
     return run.execute()
 
 
@@ -130,12 +142,16 @@ def on_train_failure(job: Job, connection: Any, exc_type: Any, exc: Any, tb: Any
     model_id = job.meta.get(META_MODEL_ID) or (job.args[0] if job.args else None)
     if not isinstance(model_id, str):
         return
+    version = job.args[1] if len(job.args) > 1 else 1
     store = open_store(worker_settings().store)
     retrying = job.retries_left is not None and job.retries_left > 0
     status = ModelStatus.QUEUED if retrying else ModelStatus.FAILED
     error = None if retrying else _describe(exc_type, exc)
     with contextlib.suppress(StoreError):  # deleted meanwhile, or the store is unreachable
-        store.update_record(model_id, status=status, error=error)
+        if version == 1:
+            store.update_record(model_id, status=status, error=error)
+        else:  # a refit: the serving version is untouched
+            update_version(store, model_id, version, status=status, error=error)
 
 
 def _describe(exc_type: Any, exc: Any) -> str:
@@ -194,9 +210,16 @@ class _TrainingRun:
     """One execution of a training job: the callbacks of ``train`` and their state."""
 
     def __init__(
-        self, job: Job, store: ModelStore, model_id: str, settings: WorkerSettings
+        self,
+        job: Job,
+        store: ModelStore,
+        model_id: str,
+        settings: WorkerSettings,
+        version: int = 1,
     ) -> None:
         self.job, self.store, self.model_id, self.settings = job, store, model_id, settings
+        self.version = version
+        self.optimizer_state: Any = None  # where training ended: kept with the trained model
         self.interrupted = False
         self.cancelled = False
         self.deleted = False
@@ -255,19 +278,18 @@ class _TrainingRun:
         import torch
 
         from models.latent.resume import save_trained_model
-        from models.latent.train import Config, fit_normaliser, train
+        from models.latent.train import train
 
         # One thread by default: a latent ODE's ops are small, and idle OpenMP threads spin,
         # which costs 3x per epoch when the API shares the cores (bench/load.py).
         torch.set_num_threads(self.settings.worker_torch_threads)
 
-        config = Config.from_json(self.store.record(self.model_id).config)
-        dataset = self.store.dataset(self.model_id)
+        config, start = self._config_and_start()
+        dataset = self.store.dataset(self.model_id, self.version)
         device = training_device(self.settings.worker_device)
-        log.info("model %s: training on %s", self.model_id, device)
-        self.normaliser = fit_normaliser(config, dataset)
+        log.info("model %s: training version %d on %s", self.model_id, self.version, device)
         self.config = config
-        resume_from = self._resume_state(config)
+        resume_from = self._resume_state(config) or start
         self._update(status=ModelStatus.TRAINING, error=None, started_at=utc_now(), device=device)
         trained = train(
             config,
@@ -289,14 +311,36 @@ class _TrainingRun:
         if self.cancelled:  # the provisional stage serves on; training can be resumed later
             self._update(status=ModelStatus.CANCELLED, metrics=measured(trained.metrics))
             return self._outcome(JobState.CANCELLED, measured(trained.metrics))
-        save_trained_model(self.store.trained_dir(self.model_id), trained)
+        folder = self.store.trained_dir(self.model_id, self.version)
+        save_trained_model(folder, trained, self.optimizer_state)
         return self._complete(trained.metrics, trained.normaliser.time_scale, trained.skill)
+
+    def _config_and_start(self) -> tuple[Any, Any]:
+        """The config this version trains under, and the state it starts from: none for a first
+        fit (fresh weights; the normaliser fitted on its data), the parent version's weights,
+        optimizer state and normaliser for a refit (whose weights mean nothing under another)."""
+        from models.latent.resume import refit_start
+        from models.latent.train import Config, fit_normaliser, refit_training
+
+        record = self.store.record(self.model_id)
+        config = Config.from_json(record.config)
+        entry = record.version_record(self.version)
+        if self.version == 1 or entry is None or entry.parent_version is None:
+            self.normaliser = fit_normaliser(config, self.store.dataset(self.model_id))
+            return config, None
+        parent = self.store.trained_dir(self.model_id, entry.parent_version)
+        trained, start = refit_start(parent)
+        self.normaliser = trained.normaliser
+        epochs_run = trained.metrics.get("epochs_run")
+        changes = entry.training or {}
+        training = refit_training(config.training, epochs_run, trained.normaliser, changes)
+        return Config(config.model, training), start
 
     def _resume_state(self, config: Any) -> Any:
         from models.checkpoint import CheckpointError, checkpoint_version
         from models.latent.resume import load_training_state
 
-        folder = self.store.training_dir(self.model_id)
+        folder = self.store.training_dir(self.model_id, self.version)
         try:
             if checkpoint_version(folder) is None:
                 return None
@@ -335,13 +379,17 @@ class _TrainingRun:
     def _on_checkpoint(self, state: Any) -> None:
         from models.latent.resume import save_training_state
 
+        self.optimizer_state = state.optimizer
         self._check_timeout()
         self.stopping = self._stop_requested()
         due = time.monotonic() - self.last_checkpoint >= self.settings.checkpoint_every_s
         if not (due or self.stopping) or self.deleted:
             return
         save_training_state(
-            self.store.training_dir(self.model_id), state, self.config, self.normaliser
+            self.store.training_dir(self.model_id, self.version),
+            state,
+            self.config,
+            self.normaliser,
         )
         self.last_checkpoint = time.monotonic()
 
@@ -391,7 +439,8 @@ class _TrainingRun:
 
         record = self.store.record(self.model_id)
         ready = record.status is ModelStatus.READY and record.job_id == self.job.id
-        return ready and checkpoint_version(self.store.trained_dir(self.model_id)) is not None
+        folder = self.store.trained_dir(self.model_id, self.version)
+        return ready and record.version == self.version and checkpoint_version(folder) is not None
 
     def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
         self.interrupted = True
@@ -403,18 +452,21 @@ class _TrainingRun:
     ) -> dict[str, Any]:
         from models.checkpoint import checkpoint_manifest
 
-        manifest = checkpoint_manifest(self.store.trained_dir(self.model_id))
+        manifest = checkpoint_manifest(self.store.trained_dir(self.model_id, self.version))
         metrics, skill = measured(metrics), measured_skill(skill)
-        self._update(
-            status=ModelStatus.READY,
-            stage=Stage.FINAL,
-            metrics=metrics,
-            skill=skill,
-            checkpoint_version=None if manifest is None else manifest["version"],
-            checkpoint_manifest=manifest,
-            time_scale=time_scale,
-            trained_at=utc_now(),
-        )
+        final = {
+            "status": ModelStatus.READY,
+            "stage": Stage.FINAL,
+            "checkpoint_version": None if manifest is None else manifest["version"],
+            "checkpoint_manifest": manifest,
+            "trained_at": utc_now(),
+            "error": None,
+        }
+        served = {**final, "metrics": metrics, "skill": skill, "time_scale": time_scale}
+        if self.version == 1:
+            self._update(**served)
+        else:  # the refit becomes the serving version, all in one record update
+            self.store.change_record(self.model_id, lambda r: self._switch(r, final, served))
         self.job.meta[META_STAGE] = str(Stage.FINAL)
         self._remove_training_checkpoint()
         return self._outcome(JobState.SUCCEEDED, metrics)
@@ -444,10 +496,33 @@ class _TrainingRun:
         return {"model_id": self.model_id, "outcome": str(state), "metrics": metrics}
 
     def _update(self, **changes: Any) -> None:
-        self.store.update_record(self.model_id, **changes)
+        """Record ``changes``: in the record's own fields for a first fit, in the version's
+        entry for a refit (the serving version's fields are not its until it is final)."""
+        if self.version == 1:
+            self.store.update_record(self.model_id, **changes)
+        else:
+            update_version(self.store, self.model_id, self.version, **changes)
+
+    def _switch(
+        self, record: ModelRecord, final: dict[str, Any], served: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The record's changes that make this refit's version the serving one: its entry
+        ended, and the record's own fields its."""
+        entry = record.version_record(self.version)
+        if entry is None:
+            raise UnknownModelError(f"{self.model_id} (version {self.version})")
+        entry = VersionRecord.model_validate({**entry.model_dump(mode="json"), **final})
+        lineage = ("parent_version", "points_added", "n_series", "n_points", "series_ids")
+        return {
+            **served,
+            **{name: getattr(entry, name) for name in (*lineage, "time_range", "job_id")},
+            "version": self.version,
+            "versions": record.with_version(entry),
+            "pending_version": None,
+        }
 
     def _remove_training_checkpoint(self) -> None:
-        self.store.remove_training(self.model_id)
+        self.store.remove_training(self.model_id, self.version)
 
 
 def measured(metrics: dict[str, float]) -> dict[str, float]:

@@ -31,6 +31,7 @@ META_PROGRESS = "progress"
 META_OUTCOME = "outcome"
 META_ERROR = "error"
 META_RESUMED_FROM = "resumed_from_epoch"
+META_VERSION = "version"  # the model version a job trains (absent: 1)
 META_STAGE = "stage"  # the model stage stored so far: provisional, then final
 
 

@@ -3,6 +3,7 @@ normaliser too."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,8 +65,13 @@ def load_training_state(directory: CheckpointLocation) -> tuple[TrainingState, C
     return state, Config.from_json(meta["config"]), Normaliser.from_json(meta["normaliser"])
 
 
-def save_trained_model(directory: CheckpointLocation, trained: TrainedModel) -> None:
-    """Write a finished model for serving: its weights, config, normaliser, metrics and series."""
+def save_trained_model(
+    directory: CheckpointLocation,
+    trained: TrainedModel,
+    optimizer: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a finished model for serving: its weights, config, normaliser, metrics and series,
+    and the optimizer's state where training ended (``optimizer``), which a refit starts from."""
     meta = {
         "config": trained.config.to_json(),
         "normaliser": trained.normaliser.to_json(),
@@ -78,7 +84,30 @@ def save_trained_model(directory: CheckpointLocation, trained: TrainedModel) -> 
             None if trained.forecast_recipe is None else trained.forecast_recipe.to_json()
         ),
     }
-    save_checkpoint(directory, model=trained.model.state_dict(), optimizer=None, meta=meta)
+    save_checkpoint(directory, model=trained.model.state_dict(), optimizer=optimizer, meta=meta)
+
+
+def refit_start(directory: CheckpointLocation) -> tuple[TrainedModel, TrainingState]:
+    """The trained model in ``directory`` and the training state a refit of it starts from: its
+    weights, and its optimizer's state where its training ended (none for a model saved before
+    it was kept: a fresh optimizer), at epoch 0 with no best yet. CheckpointError when the
+    checkpoint holds no trained weights."""
+    checkpoint = load_checkpoint(directory)
+    trained = _trained(directory, checkpoint, "cpu")
+    if isinstance(trained, ProvisionalModel):
+        raise CheckpointError(f"{directory}: holds a provisional model, not trained weights")
+    weights = trained.model.state_dict()
+    state = TrainingState(
+        epoch=0,
+        model=weights,
+        optimizer=checkpoint.optimizer or {},
+        best_model=weights,
+        best_val=math.inf,
+        bad_epochs=0,
+        elapsed_s=0.0,
+        history=[],
+    )
+    return trained, state
 
 
 def save_provisional_model(directory: CheckpointLocation, provisional: ProvisionalModel) -> None:

@@ -11,7 +11,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,28 @@ from .windows import training_windows
 # The default learning rates (why: bench/experiments/model-defaults/README.md, section 3).
 SHORT_SERIES_LR = 1e-2  # Adam's step size for unwindowed data (short series, families)
 WINDOWED_LR = 5e-3  # for long series trained in windows
+
+
+# A refit continues a trained model on its data plus a few points (why these values:
+# bench/experiments/refits/README.md).
+REFIT_EPOCH_SHARE = 0.25  # a refit runs this share of the epochs its parent ran
+REFIT_MIN_EPOCHS = 10  # and at least this many
+
+
+def refit_training(
+    parent: TrainingConfig,
+    epochs_run: float | None,
+    normaliser: Normaliser,
+    changes: dict[str, Any],
+    share: float = REFIT_EPOCH_SHARE,
+) -> TrainingConfig:
+    """A refit's training: its parent's, for ``share`` of the epochs the parent ran, at the
+    constant learning rate the parent's schedule ended at (a larger one would undo what was
+    learnt before the new points can matter), with the client's ``changes`` over those."""
+    epochs = max(REFIT_MIN_EPOCHS, math.ceil(share * (epochs_run or parent.epochs)))
+    ended_at = learning_rate(parent, normaliser) * parent.lr_floor
+    continued = {"epochs": epochs, "lr": ended_at, "lr_floor": 1.0}
+    return replace(parent, **{**continued, **changes})
 
 
 def learning_rate(training: TrainingConfig, normaliser: Normaliser) -> float:
@@ -189,7 +211,8 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=training.weight_decay)
     state = _initial_state(model, optimizer) if resume_from is None else resume_from
     model.load_state_dict(state.model)
-    optimizer.load_state_dict(state.optimizer)
+    if state.optimizer:  # a refit of a model saved without its optimizer starts a fresh one
+        optimizer.load_state_dict(state.optimizer)
     started = time.monotonic() - state.elapsed_s
     first_epoch = state.epoch
     while state.epoch < training.epochs and state.bad_epochs < training.patience:

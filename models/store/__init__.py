@@ -7,6 +7,7 @@ picks one from ``ODECAST_STORE``; code that only uses a store types it as `Model
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,7 +16,15 @@ from ..series import Dataset
 from .encoding import check_id, dataset_from_json, dataset_to_json, new_id
 from .errors import CorruptFileError, StoreError, StoreUnavailableError, UnknownModelError
 from .local import Store
-from .record import ModelRecord, ModelStatus, Stage, new_record, record_from_json, utc_now
+from .record import (
+    ModelRecord,
+    ModelStatus,
+    Stage,
+    VersionRecord,
+    new_record,
+    record_from_json,
+    utc_now,
+)
 
 if TYPE_CHECKING:
     from .s3 import S3Store
@@ -30,6 +39,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "UnknownModelError",
+    "VersionRecord",
     "check_id",
     "dataset_from_json",
     "dataset_to_json",
@@ -38,6 +48,7 @@ __all__ = [
     "new_record",
     "open_store",
     "record_from_json",
+    "update_version",
     "utc_now",
 ]
 
@@ -48,9 +59,9 @@ class ModelStore(Protocol):
     @property
     def url(self) -> str: ...
 
-    def training_dir(self, model_id: str) -> Path | ObjectFolder: ...
+    def training_dir(self, model_id: str, version: int = ...) -> Path | ObjectFolder: ...
 
-    def trained_dir(self, model_id: str) -> Path | ObjectFolder: ...
+    def trained_dir(self, model_id: str, version: int = ...) -> Path | ObjectFolder: ...
 
     def create_model(self, model_id: str, record: ModelRecord, dataset: Dataset) -> None: ...
 
@@ -60,13 +71,19 @@ class ModelStore(Protocol):
 
     def update_record(self, model_id: str, **changes: Any) -> ModelRecord: ...
 
+    def change_record(
+        self, model_id: str, change: Callable[[ModelRecord], dict[str, Any]]
+    ) -> ModelRecord: ...
+
     def records(self) -> list[ModelRecord]: ...
 
-    def dataset(self, model_id: str) -> Dataset: ...
+    def dataset(self, model_id: str, version: int = ...) -> Dataset: ...
+
+    def add_version(self, model_id: str, version: int, dataset: Dataset) -> None: ...
 
     def delete_model(self, model_id: str) -> bool: ...
 
-    def remove_training(self, model_id: str) -> None: ...
+    def remove_training(self, model_id: str, version: int = ...) -> None: ...
 
     def discard_remains(self, model_id: str) -> None: ...
 
@@ -75,6 +92,22 @@ class ModelStore(Protocol):
     def prepare(self) -> None: ...
 
     def remove_leftovers(self, older_than_s: float = ...) -> None: ...
+
+
+def update_version(store: ModelStore, model_id: str, version: int, **changes: Any) -> ModelRecord:
+    """Apply ``changes`` to version ``version``'s entry of the record (a refit's, while it is
+    not the serving one); an entry that ends (failed, cancelled) is no longer pending."""
+
+    def change(record: ModelRecord) -> dict[str, Any]:
+        entry = record.version_record(version)
+        if entry is None:
+            raise UnknownModelError(f"{model_id} (version {version})")
+        entry = VersionRecord.model_validate({**entry.model_dump(mode="json"), **changes})
+        ended = entry.status in (ModelStatus.FAILED, ModelStatus.CANCELLED)
+        pending = None if ended and record.pending_version == version else record.pending_version
+        return {"versions": record.with_version(entry), "pending_version": pending}
+
+    return store.change_record(model_id, change)
 
 
 def is_s3_url(location: str | Path) -> bool:

@@ -17,6 +17,17 @@ RECORD_FILE = "record.json"
 DATASET_FILE = "dataset.json"
 TRAINING_DIR = "training"
 TRAINED_DIR = "trained"
+VERSIONS_DIR = "versions"  # a refitted model's later versions: versions/<n>/, laid out alike
+
+
+def version_folder(version: int) -> str:
+    """Where a model's version keeps its data set and checkpoints, inside the model's folder:
+    the folder itself for version 1 (every model's first fit), ``versions/<n>`` for later ones."""
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"a model version is a positive integer, not {version!r}")
+    return "" if version == 1 else f"{VERSIONS_DIR}/{version}"
+
+
 DATASET_FORMAT = "odecast-dataset"
 
 

@@ -7,6 +7,7 @@ Layout under the store's root (``ODECAST_STORE``)::
     models/<model_id>/dataset.json    the validated training series, JSON
     models/<model_id>/training/       the last training checkpoint, for resuming (safetensors)
     models/<model_id>/trained/        the model that serves predictions (safetensors)
+    models/<model_id>/versions/<n>/   a refit's version n: its dataset.json, training/, trained/
     redis/                            the embedded Redis' persistence (``odecast up``)
 
 Every file is replaced atomically (temporary file, fsync, rename); a model folder appears whole
@@ -25,7 +26,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from .encoding import (
     dumps,
     loads,
     sort_records,
+    version_folder,
 )
 from .errors import StoreError, UnknownModelError
 from .record import ModelRecord, record_from_json
@@ -70,11 +72,14 @@ class Store:
     def model_dir(self, model_id: str) -> Path:
         return self.models_dir / check_id(model_id, "model id")
 
-    def training_dir(self, model_id: str) -> Path:
-        return self.model_dir(model_id) / TRAINING_DIR
+    def version_dir(self, model_id: str, version: int = 1) -> Path:
+        return self.model_dir(model_id) / version_folder(version)
 
-    def trained_dir(self, model_id: str) -> Path:
-        return self.model_dir(model_id) / TRAINED_DIR
+    def training_dir(self, model_id: str, version: int = 1) -> Path:
+        return self.version_dir(model_id, version) / TRAINING_DIR
+
+    def trained_dir(self, model_id: str, version: int = 1) -> Path:
+        return self.version_dir(model_id, version) / TRAINED_DIR
 
     # -- models ----------------------------------------------------------------------------
 
@@ -107,8 +112,16 @@ class Store:
     def update_record(self, model_id: str, **changes: Any) -> ModelRecord:
         """Apply ``changes`` to the record under the model's lock, stamping ``updated_at``;
         return the new record."""
+        return self.change_record(model_id, lambda _: changes)
+
+    def change_record(
+        self, model_id: str, change: Callable[[ModelRecord], dict[str, Any]]
+    ) -> ModelRecord:
+        """``update_record`` with the changes that ``change`` computes from the record as it
+        is, under the same lock."""
         with self.lock(model_id):
-            record = self.record(model_id).changed(**changes)
+            record = self.record(model_id)
+            record = record.changed(**change(record))
             write_atomic(self.model_dir(model_id) / RECORD_FILE, dumps(record.to_json()))
             return record
 
@@ -124,9 +137,20 @@ class Store:
                 found.append(self.record(path.name))
         return sort_records(found)
 
-    def dataset(self, model_id: str) -> Dataset:
-        """The training data set of the model."""
-        return dataset_from_json(_load_json(self.model_dir(model_id) / DATASET_FILE, model_id))
+    def dataset(self, model_id: str, version: int = 1) -> Dataset:
+        """The training data set of the model's ``version``."""
+        path = self.version_dir(model_id, version) / DATASET_FILE
+        return dataset_from_json(_load_json(path, model_id))
+
+    def add_version(self, model_id: str, version: int, dataset: Dataset) -> None:
+        """Store the data set of a new version (``version`` >= 2) of an existing model."""
+        if version < 2:
+            raise ValueError(f"version {version}: a model's first fit is stored with the model")
+        if not self.exists(model_id):
+            raise UnknownModelError(model_id)
+        folder = self.version_dir(model_id, version)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / DATASET_FILE, dumps(dataset_to_json(dataset)))
 
     def delete_model(self, model_id: str) -> bool:
         """Remove the model and its files; False if there was none."""
@@ -143,9 +167,9 @@ class Store:
         shutil.rmtree(trash, ignore_errors=True)
         return True
 
-    def remove_training(self, model_id: str) -> None:
-        """Remove the model's training checkpoint (the model is trained, or starts over)."""
-        shutil.rmtree(self.training_dir(model_id), ignore_errors=True)
+    def remove_training(self, model_id: str, version: int = 1) -> None:
+        """Remove a version's training checkpoint (it is trained, or starts over)."""
+        shutil.rmtree(self.training_dir(model_id, version), ignore_errors=True)
 
     def discard_remains(self, model_id: str) -> None:
         """Remove what a job wrote for a model after it was deleted (a checkpoint that raced the

@@ -36,6 +36,32 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+class VersionRecord(BaseModel):
+    """One version of a model: its lineage, and where its training stands. A model's first fit
+    is version 1; each refit adds one, trained from its parent's weights on the parent's data
+    plus the points it brought."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, protected_namespaces=())
+
+    version: int = Field(ge=1)
+    parent_version: int | None = None
+    points_added: int | None = None  # None: a first fit
+    n_series: int = Field(ge=1)
+    n_points: int = Field(ge=1)
+    series_ids: list[str] = Field(default_factory=list)
+    time_range: list[float] = Field(default_factory=list)
+    status: ModelStatus
+    stage: Stage | None = None
+    job_id: str | None = None
+    # a refit's changes to its training settings (over ``refit_training``'s defaults)
+    training: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: str
+    trained_at: str | None = None
+    checkpoint_version: int | None = None
+    checkpoint_manifest: dict[str, Any] | None = None
+
+
 class ModelRecord(BaseModel):
     """One model in the registry. Immutable: the store writes changes (`Store.update_record`),
     stamping ``updated_at``. Keys it does not know are kept, so an older release reading a newer
@@ -67,6 +93,50 @@ class ModelRecord(BaseModel):
     # which model that checkpoint holds; None: nothing servable yet (or a record written before
     # stages, whose checkpoint is final)
     stage: Stage | None = None
+    # the version whose fields the record's own are (the one that serves), and its lineage
+    version: int = Field(1, ge=1)
+    parent_version: int | None = None
+    points_added: int | None = None
+    # every version, once the model has been refitted (empty before: version 1 alone)
+    versions: list[VersionRecord] = Field(default_factory=list)
+    pending_version: int | None = None  # a refit not yet final
+
+    def version_record(self, version: int) -> VersionRecord | None:
+        """Version ``version``'s entry (the serving one's from the record's own fields when the
+        model was never refitted); None if there is no such version."""
+        for entry in self.versions:
+            if entry.version == version:
+                return entry
+        return self.serving_version() if version == self.version else None
+
+    def serving_version(self) -> VersionRecord:
+        """The serving version, as a version entry, from the record's own fields."""
+        return VersionRecord(
+            version=self.version,
+            parent_version=self.parent_version,
+            points_added=self.points_added,
+            n_series=self.n_series,
+            n_points=self.n_points,
+            series_ids=self.series_ids,
+            time_range=self.time_range,
+            status=self.status,
+            stage=self.stage,
+            job_id=self.job_id,
+            error=self.error,
+            created_at=self.created_at,
+            trained_at=self.trained_at,
+            checkpoint_version=self.checkpoint_version,
+            checkpoint_manifest=self.checkpoint_manifest,
+        )
+
+    def with_version(self, entry: VersionRecord) -> list[dict[str, Any]]:
+        """``versions`` (as JSON, for ``changed``) with ``entry`` added or replacing its own;
+        the serving version is listed too from the first refit on."""
+        listed = {v.version: v for v in self.versions}
+        listed.setdefault(self.version, self.serving_version())
+        listed[entry.version] = entry
+        return [listed[v].model_dump(mode="json") for v in sorted(listed)]
+
     # meta.json of that version (`checkpoint_manifest`): the API loads the model without
     # reading meta.json, one round trip less to an object store.
     checkpoint_manifest: dict[str, Any] | None = None

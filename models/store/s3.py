@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..series import ID_PATTERN, Dataset
@@ -32,6 +33,7 @@ from .encoding import (
     dumps,
     loads,
     sort_records,
+    version_folder,
 )
 from .errors import CorruptFileError, StoreError, StoreUnavailableError, UnknownModelError
 from .record import ModelRecord, record_from_json
@@ -57,11 +59,16 @@ class S3Store:
     def model_folder(self, model_id: str) -> S3Folder:
         return self.models.child(check_id(model_id, "model id"))
 
-    def training_dir(self, model_id: str) -> S3Folder:
-        return self.model_folder(model_id).child(TRAINING_DIR)
+    def version_folder(self, model_id: str, version: int = 1) -> S3Folder:
+        folder = self.model_folder(model_id)
+        inside = version_folder(version)
+        return folder.child(inside) if inside else folder
 
-    def trained_dir(self, model_id: str) -> S3Folder:
-        return self.model_folder(model_id).child(TRAINED_DIR)
+    def training_dir(self, model_id: str, version: int = 1) -> S3Folder:
+        return self.version_folder(model_id, version).child(TRAINING_DIR)
+
+    def trained_dir(self, model_id: str, version: int = 1) -> S3Folder:
+        return self.version_folder(model_id, version).child(TRAINED_DIR)
 
     # -- models ----------------------------------------------------------------------------
 
@@ -87,10 +94,17 @@ class S3Store:
     def update_record(self, model_id: str, **changes: Any) -> ModelRecord:
         """Apply ``changes`` to the record by compare-and-swap, stamping ``updated_at``; return
         the new record."""
+        return self.change_record(model_id, lambda _: changes)
+
+    def change_record(
+        self, model_id: str, change: Callable[[ModelRecord], dict[str, Any]]
+    ) -> ModelRecord:
+        """``update_record`` with the changes that ``change`` computes from the record as it
+        is (called again on every retry of the compare-and-swap)."""
         folder = self.model_folder(model_id)
         for attempt in range(UPDATE_ATTEMPTS):
             record, tag = self._record_and_tag(model_id)
-            record = record.changed(**changes)
+            record = record.changed(**change(record))
             try:
                 folder.write(RECORD_FILE, dumps(record.to_json()), if_tag=tag)
             except ConditionFailedError:
@@ -113,12 +127,20 @@ class S3Store:
                 continue
         return sort_records(found)
 
-    def dataset(self, model_id: str) -> Dataset:
-        """The training data set of the model."""
-        raw = self.model_folder(model_id).read(DATASET_FILE)
+    def dataset(self, model_id: str, version: int = 1) -> Dataset:
+        """The training data set of the model's ``version``."""
+        raw = self.version_folder(model_id, version).read(DATASET_FILE)
         if raw is None:
             raise UnknownModelError(model_id)
         return dataset_from_json(loads(raw, DATASET_FILE, model_id))
+
+    def add_version(self, model_id: str, version: int, dataset: Dataset) -> None:
+        """Store the data set of a new version (``version`` >= 2) of an existing model."""
+        if version < 2:
+            raise ValueError(f"version {version}: a model's first fit is stored with the model")
+        if not self.exists(model_id):
+            raise UnknownModelError(model_id)
+        self.version_folder(model_id, version).write(DATASET_FILE, dumps(dataset_to_json(dataset)))
 
     def delete_model(self, model_id: str) -> bool:
         """Remove the model and its objects; False if there was none."""
@@ -129,8 +151,8 @@ class S3Store:
         folder.remove_all()
         return True
 
-    def remove_training(self, model_id: str) -> None:
-        self.training_dir(model_id).remove_all()
+    def remove_training(self, model_id: str, version: int = 1) -> None:
+        self.training_dir(model_id, version).remove_all()
 
     def discard_remains(self, model_id: str) -> None:
         """Remove what a job wrote for a model after it was deleted; nothing if it exists."""

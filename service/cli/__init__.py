@@ -36,6 +36,7 @@ from service.cli.commands import (
     cmd_jobs,
     cmd_models,
     cmd_predict,
+    cmd_refit,
 )
 from service.cli.csv_input import CsvSeries, read_series_csv
 from service.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_STDOUT_CLOSED, EXIT_USAGE, CliError
@@ -90,6 +91,7 @@ __all__ = [
     "cmd_jobs",
     "cmd_models",
     "cmd_predict",
+    "cmd_refit",
     "cmd_up",
     "cmd_worker",
     "dying_with_parent",

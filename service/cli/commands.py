@@ -88,20 +88,8 @@ def _client(args: argparse.Namespace) -> Iterator[Client]:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    data = read_series_csv(args.file, args.id_col, args.time_col, args.value_cols)
-    if data.skipped:
-        shown = ", ".join(map(str, data.skipped[:10])) + (", ..." if len(data.skipped) > 10 else "")
-        note(f"skipped {len(data.skipped)} row(s) of {args.file} with no values (line {shown})")
-    dims = ", ".join(f"{i} {c}" for i, c in enumerate(data.value_cols))
-    note(
-        f"{len(data.series)} series, {data.rows} rows from {args.file}; dims: {dims}",
-        quiet=args.quiet,
-    )
-    training = {
-        key: value
-        for key, value in (("epochs", args.epochs), ("max_seconds", args.max_seconds))
-        if value is not None
-    }
+    data = _read_csv(args)
+    training = _training(args)
     from service.client import ApiError
 
     with _client(args) as client:
@@ -120,25 +108,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print_fields({"job_id": accepted.job_id, "model_id": accepted.model_id})
         if not args.wait:
             return EXIT_OK
-        try:
-            job = client.wait(
-                accepted.job_id,
-                progress=True,
-                stream=sys.stderr,
-                on_provisional=lambda _: note(
-                    f"model {accepted.model_id} predicts now (stage provisional: the cheap "
-                    "candidates); the latent ODE trains on"
-                ),
-            )
-        except KeyboardInterrupt:
-            note(
-                f"stopped waiting; job {accepted.job_id} goes on "
-                f"(`odecast jobs`, `odecast cancel {accepted.job_id}`)"
-            )
+        told = f"model {accepted.model_id} predicts now (stage provisional: the cheap candidates)"
+        job = _waited(client, accepted.job_id, told + "; the latent ODE trains on")
+        if job is None:
             return 130
-        if job.status != "succeeded":
-            status = "was cancelled" if job.status == "cancelled" else job.status
-            raise CliError(f"job {job.job_id} {status}" + (f": {job.error}" if job.error else ""))
         if not args.quiet:
             model = client.model(accepted.model_id)
             metrics = {k: fmt(v) for k, v in (model.metrics or {}).items()}
@@ -147,6 +120,69 @@ def cmd_fit(args: argparse.Namespace) -> int:
             }
             print_fields({"status": job.status, **metrics, **skill})
     return EXIT_OK
+
+
+def cmd_refit(args: argparse.Namespace) -> int:
+    data = _read_csv(args)
+    training = _training(args)
+    from service.client import ApiError
+
+    with _client(args) as client:
+        try:
+            accepted = client.refit(args.model_id, data.series, training=training or None)
+        except ApiError as exc:
+            raise CliError(str(exc) + _csv_lines(exc.details, data, args.file)) from None
+        if args.quiet:
+            print(accepted.version, flush=True)
+        else:
+            print_fields({"job_id": accepted.job_id, "version": str(accepted.version)})
+        if not args.wait:
+            return EXIT_OK
+        if _waited(client, accepted.job_id, None) is None:
+            return 130
+        if not args.quiet:
+            model = client.model(args.model_id)
+            print_fields({"status": "succeeded", "serving_version": str(model.version)})
+    return EXIT_OK
+
+
+def _read_csv(args: argparse.Namespace) -> CsvSeries:
+    """The series of ``args.file``, the skipped rows and what was read said on stderr."""
+    data = read_series_csv(args.file, args.id_col, args.time_col, args.value_cols)
+    if data.skipped:
+        shown = ", ".join(map(str, data.skipped[:10])) + (", ..." if len(data.skipped) > 10 else "")
+        note(f"skipped {len(data.skipped)} row(s) of {args.file} with no values (line {shown})")
+    dims = ", ".join(f"{i} {c}" for i, c in enumerate(data.value_cols))
+    note(
+        f"{len(data.series)} series, {data.rows} rows from {args.file}; dims: {dims}",
+        quiet=args.quiet,
+    )
+    return data
+
+
+def _training(args: argparse.Namespace) -> dict[str, Any]:
+    """The training settings given as options."""
+    given = (("epochs", args.epochs), ("max_seconds", args.max_seconds))
+    return {key: value for key, value in given if value is not None}
+
+
+def _waited(client: Any, job_id: str, provisional: str | None) -> Any:
+    """Follow the job to its end (progress on stderr; ``provisional`` said once the model
+    predicts); the ended job, None on Ctrl-C; CliError unless it succeeded."""
+    try:
+        job = client.wait(
+            job_id,
+            progress=True,
+            stream=sys.stderr,
+            on_provisional=None if provisional is None else lambda _: note(provisional),
+        )
+    except KeyboardInterrupt:
+        note(f"stopped waiting; job {job_id} goes on (`odecast jobs`, `odecast cancel {job_id}`)")
+        return None
+    if job.status != "succeeded":
+        status = "was cancelled" if job.status == "cancelled" else job.status
+        raise CliError(f"job {job.job_id} {status}" + (f": {job.error}" if job.error else ""))
+    return job
 
 
 def _printable(text: str) -> str:

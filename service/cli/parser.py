@@ -25,6 +25,7 @@ from service.cli.commands import (
     cmd_jobs,
     cmd_models,
     cmd_predict,
+    cmd_refit,
 )
 from service.cli.servers import cmd_api, cmd_up, cmd_worker
 
@@ -91,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``fit``, ``jobs``, ``models``, ``predict``, ``cancel``, ``delete``: talk to a running API."""
+    """``fit``, ``refit``, ``jobs``, ``models``, ``predict``, ``cancel``, ``delete``: talk to a
+    running API."""
     conn = argparse.ArgumentParser(add_help=False)
     conn.add_argument(
         "--url", help=f"the API's base URL (default: $ODECAST_URL, else {DEFAULT_URL})"
@@ -102,9 +104,33 @@ def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="sent as X-API-Key when the API has keys (default: $ODECAST_API_KEY)",
     )
 
+    csv_columns = argparse.ArgumentParser(add_help=False)
+    csv_columns.add_argument(
+        "--id-col", default="id", metavar="NAME", help="column of series ids (default: id)"
+    )
+    csv_columns.add_argument(
+        "--time-col", default="time", metavar="NAME", help="column of times (default: time)"
+    )
+    csv_columns.add_argument(
+        "--value-cols",
+        type=column_list,
+        metavar="A,B,...",
+        help="value columns, comma-separated, one per dimension (default: every other column)",
+    )
+    budget = argparse.ArgumentParser(add_help=False)
+    budget.add_argument(
+        "--epochs", type=positive(int), metavar="N", help="training.epochs (server default 600)"
+    )
+    budget.add_argument(
+        "--max-seconds",
+        type=positive(float),
+        metavar="S",
+        help="training.max_seconds, the time budget (server default 240)",
+    )
+
     fit = sub.add_parser(
         "fit",
-        parents=[conn],
+        parents=[conn, csv_columns, budget],
         help="train a model on a CSV file of series (long format)",
         description="Send the series of a long-format CSV file to POST /fit: one row per "
         "observation, with a series id, a time (a number, or ISO-8601 with an offset) and one "
@@ -112,28 +138,7 @@ def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         "empty is skipped. Prints the job and model ids; --wait follows the job to its end.",
     )
     fit.add_argument("file", type=Path, metavar="FILE.csv")
-    fit.add_argument(
-        "--id-col", default="id", metavar="NAME", help="column of series ids (default: id)"
-    )
-    fit.add_argument(
-        "--time-col", default="time", metavar="NAME", help="column of times (default: time)"
-    )
-    fit.add_argument(
-        "--value-cols",
-        type=column_list,
-        metavar="A,B,...",
-        help="value columns, comma-separated, one per dimension (default: every other column)",
-    )
     fit.add_argument("--name", help="the model's name (default: the file's name)")
-    fit.add_argument(
-        "--epochs", type=positive(int), metavar="N", help="training.epochs (server default 600)"
-    )
-    fit.add_argument(
-        "--max-seconds",
-        type=positive(float),
-        metavar="S",
-        help="training.max_seconds, the time budget (server default 240)",
-    )
     fit.add_argument(
         "--idempotency-key", metavar="KEY", help="the same key and file give the same job"
     )
@@ -144,6 +149,24 @@ def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
     fit.add_argument("-q", "--quiet", action="store_true", help="print only the model id")
     fit.set_defaults(func=cmd_fit)
+
+    refit = sub.add_parser(
+        "refit",
+        parents=[conn, csv_columns, budget],
+        help="add a CSV file's observations to a trained model and train its next version",
+        description="Send a long-format CSV file (as fit reads it) to POST /models/MODEL/refit: "
+        "new times of the model's series, or new series. The next version trains from the "
+        "model's weights; the current one answers until it is done. Prints the job and version.",
+    )
+    refit.add_argument("model_id", metavar="MODEL")
+    refit.add_argument("file", type=Path, metavar="FILE.csv")
+    refit.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the job until it ends; exit 1 unless it succeeded",
+    )
+    refit.add_argument("-q", "--quiet", action="store_true", help="print only the new version")
+    refit.set_defaults(func=cmd_refit)
 
     jobs = sub.add_parser("jobs", parents=[conn], help="list recent training jobs, newest first")
     jobs.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -55,7 +55,15 @@ from service.client.progress import PROGRESS_LOG_EVERY_S as PROGRESS_LOG_EVERY_S
 from service.client.progress import _ProgressOutput as _ProgressOutput
 from service.client.progress import progress_line as progress_line
 from service.client.results import DONE_STATUSES as DONE_STATUSES
-from service.client.results import FitAccepted, Interval, Job, Model, Prediction, Progress
+from service.client.results import (
+    FitAccepted,
+    Interval,
+    Job,
+    Model,
+    Prediction,
+    Progress,
+    RefitAccepted,
+)
 from service.client.results import PredictionBatch as PredictionBatch
 from service.client.transport import DEFAULT_MAX_RETRY_AFTER_S as DEFAULT_MAX_RETRY_AFTER_S
 from service.client.transport import MAX_BACKOFF_S as MAX_BACKOFF_S
@@ -73,6 +81,7 @@ __all__ = [
     "Model",
     "Prediction",
     "Progress",
+    "RefitAccepted",
     "ServerUnavailable",
     "series_payload",
 ]

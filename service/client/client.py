@@ -19,7 +19,14 @@ from service.client.predict_args import (
     _predict_params,
 )
 from service.client.progress import _ProgressOutput, progress_line
-from service.client.results import FitAccepted, Job, Model, Prediction, PredictionBatch
+from service.client.results import (
+    FitAccepted,
+    Job,
+    Model,
+    Prediction,
+    PredictionBatch,
+    RefitAccepted,
+)
 from service.client.transport import HttpSession, _segment, header_safe
 
 # Past this many query parameters a GET /predict's URL grows too long for HTTP clients and
@@ -86,6 +93,35 @@ class Client(HttpSession):
             model_id=data["model_id"],
             status_url=data.get("status_url", f"/jobs/{data['job_id']}"),
             idempotency_key=key,
+            raw=data,
+        )
+
+    def refit(
+        self,
+        model_id: str,
+        series: Any,
+        *,
+        training: Mapping[str, Any] | None = None,
+        id_col: str = "id",
+        time_col: str = "time",
+        value_cols: Sequence[str] | None = None,
+    ) -> RefitAccepted:
+        """``POST /models/{model_id}/refit``: new observations of the model's series (new
+        times) or new series; the model's next version trains from its weights, and the
+        current one answers until it is done."""
+        body: dict[str, Any] = {
+            "series": series_payload(
+                series, id_col=id_col, time_col=time_col, value_cols=value_cols
+            )
+        }
+        if training is not None:
+            body["training"] = dict(training)
+        data = self._json("POST", f"/models/{_segment(model_id)}/refit", body=body)
+        return RefitAccepted(
+            job_id=data["job_id"],
+            model_id=data["model_id"],
+            version=int(data["version"]),
+            status_url=data.get("status_url", f"/jobs/{data['job_id']}"),
             raw=data,
         )
 

@@ -45,6 +45,7 @@ class Job:
     error: str | None = None
     resumed_from_epoch: int | None = None
     stage: str | None = None  # the model's stage stored so far: provisional, final, or None
+    version: int | None = None  # the model version the job trains
     created_at: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
@@ -85,6 +86,11 @@ class Model:
     trained_at: str | None = None
     checkpoint_version: int | None = None
     stage: str | None = None  # what serves: provisional, final, or None (nothing yet)
+    version: int = 1  # the serving version (each refit adds one)
+    parent_version: int | None = None
+    points_added: int | None = None
+    pending_version: int | None = None  # a refit not final yet
+    versions: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -100,6 +106,17 @@ class FitAccepted:
     model_id: str
     status_url: str
     idempotency_key: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RefitAccepted:
+    """``POST /models/{model_id}/refit``'s answer: the job training the new ``version``."""
+
+    job_id: str
+    model_id: str
+    version: int
+    status_url: str
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -132,6 +149,7 @@ class Prediction:
     quantiles: dict[str, list[list[float]]] = field(default_factory=dict)
     kind: list[str] = field(default_factory=list)
     stage: str | None = None
+    version: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -149,6 +167,7 @@ class Prediction:
             quantiles=dict(data.get("quantiles") or {}),
             kind=list(data.get("kind") or []),
             stage=data.get("stage"),
+            version=data.get("version"),
             raw=dict(data),
         )
 

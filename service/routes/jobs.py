@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from models.store import UnknownModelError
-from worker.protocol import JobState, ModelStatus
+from models.store import UnknownModelError, update_version
+from worker.protocol import META_MODEL_ID, META_VERSION, JobState, ModelStatus
 
 from ..deps import RedisDep, SettingsDep, StoreDep
 from ..errors import ApiError, not_found, responses
@@ -56,10 +56,13 @@ def cancel_job(
     request_cancel(connection, job, settings)
     job.refresh()
     if job_state(job) is JobState.CANCELLED:
-        model_id = job.meta.get("model_id")
+        model_id, version = job.meta.get(META_MODEL_ID), job.meta.get(META_VERSION, 1)
         if isinstance(model_id, str):
             with contextlib.suppress(UnknownModelError, ValueError):
-                store.update_record(model_id, status=str(ModelStatus.CANCELLED))
+                if version == 1:
+                    store.update_record(model_id, status=str(ModelStatus.CANCELLED))
+                else:  # a refit's: the serving version is untouched
+                    update_version(store, model_id, version, status=ModelStatus.CANCELLED)
     else:
         response.status_code = 202
     return job_out(job)

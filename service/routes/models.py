@@ -14,11 +14,20 @@ from pydantic import ValidationError
 
 from models.store import CorruptFileError, ModelRecord, UnknownModelError
 
+from .. import refitting
 from ..deps import ModelCacheDep, RedisDep, SettingsDep, StoreDep
 from ..errors import ApiError, not_found, responses
 from ..predictions import encoded, load_servable, training_series
 from ..queueing import fetch_job, request_cancel, settled
-from ..schemas import ID_REGEX, BacktestOut, ModelList, ModelOut, ObservedSeries
+from ..schemas import (
+    ID_REGEX,
+    BacktestOut,
+    ModelList,
+    ModelOut,
+    ObservedSeries,
+    RefitAccepted,
+    RefitRequest,
+)
 from ..timestamps import format_times
 
 log = logging.getLogger(__name__)
@@ -66,6 +75,29 @@ def _readable(model_id: str) -> Iterator[None]:
 def get_model(model_id: ModelId, store: StoreDep, connection: RedisDep) -> ModelOut:
     with _readable(model_id):
         return model_out(settled(store.record(model_id), store, connection))
+
+
+@router.post(
+    "/models/{model_id}/refit",
+    status_code=202,
+    response_model=RefitAccepted,
+    responses=responses(404, 409, 413, 422, 503),
+    summary="Add observations or series to a trained model and train its next version",
+)
+def post_refit(
+    model_id: ModelId,
+    body: RefitRequest,
+    response: Response,
+    store: StoreDep,
+    connection: RedisDep,
+    settings: SettingsDep,
+) -> RefitAccepted:
+    """The data set is the serving version's plus the new observations; training starts from
+    its weights and optimizer state; the serving version answers until the new one is final."""
+    with _readable(model_id):
+        result = refitting.refit(model_id, body, store, connection, settings)
+    response.headers["Location"] = result.status_url
+    return result
 
 
 @router.get(

@@ -50,6 +50,7 @@ class PredictQuery:
     quantiles: list[float] | None
     n_samples: int | None
     seed: int
+    version: int | None
 
 
 QUERY_PARAMETERS = frozenset(PredictQuery.__dataclass_fields__)
@@ -70,6 +71,9 @@ async def predict_query(
     quantiles: Annotated[list[float] | None, Query(description="Quantile, 0-1.")] = None,
     n_samples: Annotated[int | None, Query(ge=1, description="Default 100.")] = None,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    version: Annotated[
+        int | None, Query(ge=1, description="The model version (default: the serving one).")
+    ] = None,
 ) -> PredictQuery:
     """``async``: it only reads the query, and a plain ``def`` would cost a thread hop."""
     unknown = sorted(set(request.query_params) - QUERY_PARAMETERS)
@@ -85,7 +89,7 @@ async def predict_query(
         message = f"{repeated[0]} given {len(request.query_params.getlist(repeated[0]))} times"
         raise invalid_input(f"query.{repeated[0]}", f"{message}; give it once")
     return PredictQuery(
-        model_id, series_id, t, times, start, stop, num, level, quantiles, n_samples, seed
+        model_id, series_id, t, times, start, stop, num, level, quantiles, n_samples, seed, version
     )
 
 
@@ -133,7 +137,7 @@ def get_predict(
 ) -> Response:
     """Predict a training series at any times (interpolation inside its observed range,
     extrapolation outside)."""
-    record, loaded = load_servable(store, cache, query.model_id)
+    record, loaded = load_servable(store, cache, query.model_id, query.version)
     kind = record.time_kind
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)
@@ -151,7 +155,7 @@ def post_predict(
     batcher: BatcherDep,
 ) -> Response:
     """Predict a new series from its own observations (the context the encoder reads)."""
-    record, loaded = load_servable(store, cache, body.model_id)
+    record, loaded = load_servable(store, cache, body.model_id, body.version, "body.version")
     kind = record.time_kind
     check_one_series(body.series, settings, "body.series")
     context = context_series(body.series, record)
@@ -176,7 +180,7 @@ def get_predict_png(
     batcher: BatcherDep,
 ) -> Response:
     """The same prediction drawn: observations, mean, bands, and the last observed time."""
-    record, loaded = load_servable(store, cache, query.model_id)
+    record, loaded = load_servable(store, cache, query.model_id, query.version)
     kind = record.time_kind
     ask = _ask(query, kind, settings)
     context = find_series(loaded, query.model_id, query.series_id)

@@ -52,7 +52,7 @@ def post_predict_batch(
     sends a new one (``series``), with its times. Bad input anywhere is a 4xx naming the item;
     an item whose solve fails gets null and an entry in ``errors``, the others their answers."""
     _check_sizes(body, settings)
-    record, loaded = load_servable(store, cache, body.model_id)
+    record, loaded = load_servable(store, cache, body.model_id, body.version, "body.version")
     kind = record.time_kind
     levels, quantiles = intervals_wanted(body.level, body.quantiles, "body")
     n_samples = body.n_samples or settings.default_samples
@@ -81,8 +81,7 @@ def post_predict_batch(
             predictions.append(None)
         else:
             assert not isinstance(outcome, Exception)  # an answer: no failure
-            stage = loaded.trained.stage
-            predictions.append(shaped(outcome, body.model_id, context.id, ask, kind, stage))
+            predictions.append(shaped(outcome, body.model_id, context.id, ask, kind, loaded))
     out = PredictionBatchOut(model_id=body.model_id, predictions=predictions, errors=errors)
     return encoded(out)
 

@@ -354,6 +354,32 @@ def test_a_duplicate_time_is_the_servers_422_with_the_csv_line(
     assert f"b[3] is {data} line 8" in err
 
 
+def test_refit_without_waiting_then_cancel(
+    stack: dict, trained: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No worker runs here: the refit's job stays queued, and the model serves version 1."""
+    url, model_id = stack["url"], trained["model_id"]
+    data = _write_csv(
+        tmp_path / "more.csv",
+        "id,time,position,velocity\noscillator-0,10.5,0.1,0.2\noscillator-0,11.0,0.0,\n",
+    )
+    code, out, err = run(["refit", model_id, str(data), "--url", url], capsys)
+    assert code == 0, err
+    fields = dict(line.split(None, 1) for line in out.splitlines())
+    assert fields["version"] == "2" and "1 series, 2 rows" in err
+    code, out, _ = run(["models", "--url", url, "--json"], capsys)
+    (model,) = [m for m in json.loads(out) if m["model_id"] == model_id]
+    assert (model["version"], model["pending_version"]) == (1, 2)
+    code, out, _ = run(["cancel", fields["job_id"], "--url", url], capsys)
+    assert code == 0
+    code, out, _ = run(["models", "--url", url, "--json"], capsys)
+    (model,) = [m for m in json.loads(out) if m["model_id"] == model_id]
+    assert model["pending_version"] is None
+    assert [v["status"] for v in model["versions"]] == ["ready", "cancelled"]
+    code, _, err = run(["refit", model_id, str(data), "--url", url, "--max-seconds", "0"], capsys)
+    assert code == 2 and "--max-seconds" in err
+
+
 def test_fit_without_waiting_then_cancel_and_skip_empty_rows(
     stack: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

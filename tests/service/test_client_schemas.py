@@ -23,6 +23,7 @@ from service.client import (
     Prediction,
     PredictionBatch,
     Progress,
+    RefitAccepted,
 )
 
 # Every client type beside the schema it mirrors, and the fields only the client has (on purpose).
@@ -33,6 +34,7 @@ MIRRORS: list[tuple[type, type[BaseModel], set[str]]] = [
     (Model, schemas.ModelOut, {"raw"}),
     # idempotency_key: the Idempotency-Key header the client sent (a header, not in the body).
     (FitAccepted, schemas.FitAccepted, {"idempotency_key", "raw"}),
+    (RefitAccepted, schemas.RefitAccepted, {"raw"}),
     (Interval, schemas.Interval, set()),
     (Prediction, schemas.PredictionOut, {"raw"}),
     (PredictionBatch, schemas.PredictionBatchOut, set()),
@@ -45,6 +47,7 @@ SERVER_ONLY: dict[type[BaseModel], set[str]] = {}
 AS_DICTS: set[type[BaseModel]] = {
     schemas.Skill,  # Model.skill: a dict (the CLI's skill_text reads it as one)
     schemas.ItemError,  # PredictionBatch.errors: {index, code, message} dicts
+    schemas.VersionOut,  # Model.versions: one dict per version
 }
 
 PROGRESS = {
@@ -64,6 +67,7 @@ JOB = {
     "error": None,
     "resumed_from_epoch": 2,
     "stage": "provisional",
+    "version": 1,
     "created_at": "2026-03-01T00:00:00Z",
     "started_at": "2026-03-01T00:00:01Z",
     "ended_at": None,
@@ -89,6 +93,11 @@ MODEL = {
     "trained_at": "2026-03-01T00:01:00Z",
     "checkpoint_version": 1,
     "stage": "final",
+    "version": 2,
+    "parent_version": 1,
+    "points_added": 12,
+    "pending_version": None,
+    "versions": [],
 }
 PREDICTION = {
     "model_id": "m-1",
@@ -99,6 +108,7 @@ PREDICTION = {
     "quantiles": {"0.1": [[0.0, 0.1], [0.2, 0.3]]},
     "kind": ["interpolation", "extrapolation"],
     "stage": "final",
+    "version": 2,
 }
 BATCH = {
     "model_id": "m-1",

@@ -96,10 +96,10 @@ def test_requests_that_miss_together_load_a_model_once(tmp_path, monkeypatch) ->
     loads: list[str] = []
     original = ModelCache._load
 
-    def slow_load(self, model_id, folder, manifest):
+    def slow_load(self, model_id, model_version, folder, manifest):
         loads.append(model_id)
         time.sleep(0.2)
-        return original(self, model_id, folder, manifest)
+        return original(self, model_id, model_version, folder, manifest)
 
     monkeypatch.setattr(ModelCache, "_load", slow_load)
     with ThreadPoolExecutor(max_workers=17) as pool:

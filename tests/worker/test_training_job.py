@@ -263,9 +263,9 @@ def test_a_model_deleted_as_its_job_saves_it_ends_the_job_cancelled_and_leaves_n
         accepted = client.post("/fit", json=body).json()
         save = resume.save_trained_model
 
-        def deleted_first(directory, trained) -> None:
+        def deleted_first(directory, trained, optimizer=None) -> None:
             assert client.delete(f"/models/{accepted['model_id']}").status_code == 204
-            save(directory, trained)
+            save(directory, trained, optimizer)
 
         monkeypatch.setattr(resume, "save_trained_model", deleted_first)
         run_worker()
