@@ -113,6 +113,34 @@ def test_models_round_trip(store: ModelStore) -> None:
     assert [r.model_id for r in store.records()] == ["m1", "m0", "m2"]
 
 
+def test_a_version_keeps_its_own_data_set_and_checkpoints(store: ModelStore) -> None:
+    """A refit's version n: its data set and checkpoints beside version 1's, none shared, and
+    all gone with the model."""
+    store.create_model("m", record("m"), dataset())
+    later = parse_dataset(
+        [{"id": "a", "times": [0.1, 0.5, 2.0, 4.0], "values": [1.0, 2.0, 3.0, 4.0]}]
+    )
+    store.add_version("m", 2, later)
+    assert [len(s) for s in store.dataset("m", 2).series] == [4]
+    assert [len(s) for s in store.dataset("m").series] == [3, 2]  # version 1's, as it was
+    save_checkpoint(store.trained_dir("m", 2), model=small_state(), optimizer=None, meta={})
+    assert checkpoint_version(store.trained_dir("m", 2)) == 1
+    assert checkpoint_version(store.trained_dir("m")) is None
+    assert any(name.startswith("m/versions/2/") for name in everything(store))
+    with pytest.raises(UnknownModelError):
+        store.add_version("nope", 2, later)
+    with pytest.raises(ValueError, match="first fit"):
+        store.add_version("m", 1, later)
+    assert store.delete_model("m") and everything(store) == []
+
+
+def test_a_computed_change_sees_the_record_it_changes(store: ModelStore) -> None:
+    store.create_model("m", record("m"), dataset())
+    store.update_record("m", metrics={"n": 1.0})
+    changed = store.change_record("m", lambda r: {"metrics": {"n": r.metrics["n"] + 1}})
+    assert changed.metrics == {"n": 2.0} == store.record("m").metrics
+
+
 def _set_keys(location: str, writer: int, rounds: int) -> None:
     store = open_store(location)
     for n in range(rounds):
