@@ -105,8 +105,10 @@ def refit(
 
 
 def _check_refittable(record: ModelRecord) -> None:
-    """409 unless the serving version is trained and no refit is under way."""
-    if record.stage is not Stage.FINAL:
+    """409 unless the serving version is trained (final, or ready in a record written before
+    stages) and no refit is under way."""
+    ready_before_stages = record.stage is None and record.status is ModelStatus.READY
+    if record.stage is not Stage.FINAL and not ready_before_stages:
         raise ApiError(
             409,
             "model_not_ready",

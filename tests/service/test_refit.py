@@ -197,3 +197,28 @@ def test_a_worker_killed_during_a_refit_leaves_the_previous_version_serving(
     assert model["version"] == 1 and model["stage"] == "final" and model["pending_version"] == 2
     answer = predict(client, model_id)
     assert answer["version"] == 1 and answer["stage"] == "final"
+
+
+def test_a_model_saved_before_stages_and_optimizer_states_can_be_refitted(
+    client, trained, run_worker, settings
+) -> None:
+    """A record without a stage (ready) and weights saved without the optimizer's state, as
+    earlier releases wrote them: the refit starts a fresh optimizer from those weights."""
+    from models.checkpoint import checkpoint_manifest
+    from models.latent.resume import load_trained_model, save_trained_model
+    from models.store import open_store
+
+    model_id = trained["model_id"]
+    store = open_store(settings.store)
+    folder = store.trained_dir(model_id)
+    save_trained_model(folder, load_trained_model(folder))
+    manifest = checkpoint_manifest(folder)
+    assert manifest is not None and manifest["optimizer"] is None
+    store.update_record(
+        model_id, stage=None, checkpoint_version=manifest["version"], checkpoint_manifest=manifest
+    )
+    body = {"series": [later_points(trained["series"][2], 4)]}
+    assert client.post(f"/models/{model_id}/refit", json=body).status_code == 202
+    run_worker()
+    model = client.get(f"/models/{model_id}").json()
+    assert (model["version"], model["stage"], model["status"]) == (2, "final", "ready"), model
