@@ -128,9 +128,16 @@ def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="training.max_seconds, the time budget (server default 240)",
     )
 
+    following = argparse.ArgumentParser(add_help=False)
+    following.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the job (progress on stderr) until it ends; exit 1 unless it succeeded",
+    )
+
     fit = sub.add_parser(
         "fit",
-        parents=[conn, csv_columns, budget],
+        parents=[conn, csv_columns, budget, following],
         help="train a model on a CSV file of series (long format)",
         description="Send the series of a long-format CSV file to POST /fit: one row per "
         "observation, with a series id, a time (a number, or ISO-8601 with an offset) and one "
@@ -142,17 +149,12 @@ def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     fit.add_argument(
         "--idempotency-key", metavar="KEY", help="the same key and file give the same job"
     )
-    fit.add_argument(
-        "--wait",
-        action="store_true",
-        help="follow the job (progress on stderr) until it ends; exit 1 unless it succeeded",
-    )
     fit.add_argument("-q", "--quiet", action="store_true", help="print only the model id")
     fit.set_defaults(func=cmd_fit)
 
     refit = sub.add_parser(
         "refit",
-        parents=[conn, csv_columns, budget],
+        parents=[conn, csv_columns, budget, following],
         help="add a CSV file's observations to a trained model and train its next version",
         description="Send a long-format CSV file (as fit reads it) to POST /models/MODEL/refit: "
         "new times of the model's series, or new series. The next version trains from the "
@@ -160,11 +162,6 @@ def _add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
     refit.add_argument("model_id", metavar="MODEL")
     refit.add_argument("file", type=Path, metavar="FILE.csv")
-    refit.add_argument(
-        "--wait",
-        action="store_true",
-        help="follow the job until it ends; exit 1 unless it succeeded",
-    )
     refit.add_argument("-q", "--quiet", action="store_true", help="print only the new version")
     refit.set_defaults(func=cmd_refit)
 
