@@ -226,8 +226,9 @@ def load_checkpoint(
     *,
     device: str | torch.device = "cpu",
     manifest: Mapping[str, Any] | None = None,
+    optimizer: bool = True,
 ) -> Checkpoint:
-    """Read the checkpoint in `directory`, checking every file against meta.json.
+    """Read the checkpoint in `directory`, checking every file it reads against meta.json.
 
     **Arguments:**
 
@@ -237,6 +238,8 @@ def load_checkpoint(
       record keeps it), tried first to save reading meta.json, a round trip to an object store.
       It is checked like meta.json; if its files are gone or differ (a newer save, or a damaged
       copy), meta.json decides.
+    - `optimizer`: False skips the optimizer's file (serving needs the weights alone); the
+      `Checkpoint`'s optimizer is then None.
 
     **Returns:** the `Checkpoint`. Nothing is unpickled: tensors come from safetensors, the rest
     from JSON.
@@ -245,16 +248,17 @@ def load_checkpoint(
     or malformed.
     """
     files = files_at(directory)
-    record, blobs = _read_consistent(files, manifest)
+    wanted = {MODEL_FILE, OPTIMIZER_FILE} if optimizer else {MODEL_FILE}
+    record, blobs = _read_consistent(files, manifest, wanted)
     model = _parse_safetensors(files.where(record.files[MODEL_FILE].object), blobs[MODEL_FILE])
-    optimizer = None
-    if record.optimizer is not None:
+    state = None
+    if record.optimizer is not None and optimizer:
         where = files.where(record.files[OPTIMIZER_FILE].object)
         tensors = _parse_safetensors(where, blobs[OPTIMIZER_FILE])
-        optimizer = _join_optimizer(where, record.optimizer, tensors)
+        state = _join_optimizer(where, record.optimizer, tensors)
     return Checkpoint(
         model={key: tensor.to(device) for key, tensor in model.items()},
-        optimizer=optimizer,
+        optimizer=state,
         meta=record.meta,
         version=record.version,
     )
@@ -289,10 +293,12 @@ def checkpoint_version(directory: CheckpointLocation) -> int | None:
 
 
 def _read_consistent(
-    files: LocalFiles | ObjectFiles, manifest: Mapping[str, Any] | None = None
+    files: LocalFiles | ObjectFiles,
+    manifest: Mapping[str, Any] | None = None,
+    wanted: set[str] | None = None,
 ) -> tuple[_Record, dict[str, bytes]]:
-    """meta.json (or the `manifest` given for it) and the tensor files it names, checked against
-    each other.
+    """meta.json (or the `manifest` given for it) and the tensor files it names (those of
+    ``wanted`` alone, when given), checked against each other.
 
     If they do not match and meta.json has changed meanwhile, a save committed while we read:
     start again from the new meta.json.
@@ -302,13 +308,13 @@ def _read_consistent(
         try:
             where = f"{files.where(META_FILE)} (as the record keeps it)"
             record = _check_record(where, manifest)
-            return record, _read_record_files(files, record)
+            return record, _read_record_files(files, record, wanted)
         except CheckpointError:
             pass  # superseded by a newer save (its files deleted), or a damaged copy
     raw = files.read(META_FILE)
     for _ in range(LOAD_ATTEMPTS - 1):
         try:
-            return _read_files(files, raw)
+            return _read_files(files, raw, wanted)
         except CheckpointError:
             try:
                 newer = files.read_meta()
@@ -317,19 +323,25 @@ def _read_consistent(
             if newer is None or newer == raw:
                 raise
             raw = newer
-    return _read_files(files, raw)
+    return _read_files(files, raw, wanted)
 
 
 def _read_files(
-    files: LocalFiles | ObjectFiles, raw_meta: bytes
+    files: LocalFiles | ObjectFiles, raw_meta: bytes, wanted: set[str] | None = None
 ) -> tuple[_Record, dict[str, bytes]]:
-    """Parse meta.json's bytes and read the tensor files it names, verified."""
+    """Parse meta.json's bytes and read the tensor files it names (of ``wanted``), verified."""
     record = _parse_record(files.where(META_FILE), raw_meta)
-    return record, _read_record_files(files, record)
+    return record, _read_record_files(files, record, wanted)
 
 
-def _read_record_files(files: LocalFiles | ObjectFiles, record: _Record) -> dict[str, bytes]:
-    return {name: _read_verified(files, entry) for name, entry in record.files.items()}
+def _read_record_files(
+    files: LocalFiles | ObjectFiles, record: _Record, wanted: set[str] | None = None
+) -> dict[str, bytes]:
+    return {
+        name: _read_verified(files, entry)
+        for name, entry in record.files.items()
+        if wanted is None or name in wanted
+    }
 
 
 def _read_verified(files: LocalFiles | ObjectFiles, expected: _FileRecord) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Dependency, Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from models.store import ModelRecord, ModelStore, StoreError, UnknownModelError
+from models.store import ModelRecord, ModelStore, StoreError, UnknownModelError, update_version
 from worker.protocol import (
     META_ERROR,
     META_MODEL_ID,
@@ -183,25 +184,56 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def settled(record: ModelRecord, store: ModelStore, connection: redis.Redis) -> ModelRecord:
-    """``record``, marked failed with its job's error when its job failed without telling the
-    store (a worker that does not share the API's store cannot write the record, and the model
-    would stay queued for ever). Without Redis the record is shown as it is."""
-    if record.status not in (ModelStatus.QUEUED, ModelStatus.TRAINING):
-        return record
-    job_id = record.job_id
+    """``record``, marked failed with its job's error when its job (its first fit's, or a
+    pending refit's) failed without telling the store (a worker that does not share the API's
+    store cannot write the record, and the model would stay queued, or its refit pending, for
+    ever). Without Redis the record is shown as it is."""
+    if record.status in (ModelStatus.QUEUED, ModelStatus.TRAINING):
+        error = _failed_job_error(connection, record.job_id)
+        if error is not None:
+            record = _recorded(
+                lambda: store.update_record(record.model_id, status=FAILED, error=error),
+                record,
+                shown=record.changed(status=FAILED, error=error),
+            )
+    pending = record.pending_version
+    entry = None if pending is None else record.version_record(pending)
+    if pending is not None and entry is not None:
+        error = _failed_job_error(connection, entry.job_id)
+        if error is not None:
+            record = _recorded(
+                lambda: update_version(store, record.model_id, pending, status=FAILED, error=error),
+                record,
+                shown=record,
+            )
+    return record
+
+
+FAILED = ModelStatus.FAILED
+
+
+def _failed_job_error(connection: redis.Redis, job_id: str | None) -> str | None:
+    """The error of job ``job_id`` if it failed; None if it did not, or cannot be told."""
     if job_id is None:
-        return record
+        return None
     try:
         job = fetch_job(connection, job_id)
     except redis.RedisError:
-        return record
+        return None
     if job is None or job_state(job) is not JobState.FAILED:
-        return record
-    error = job.meta.get(META_ERROR) or "the training job failed"
+        return None
+    return str(job.meta.get(META_ERROR) or "the training job failed")
+
+
+def _recorded(
+    write: Callable[[], ModelRecord], record: ModelRecord, *, shown: ModelRecord
+) -> ModelRecord:
+    """The record as ``write`` leaves it; ``record`` when the model is gone, ``shown`` when the
+    store cannot be written now (shown, not kept: the next read tries again)."""
     try:
-        return store.update_record(record.model_id, status=ModelStatus.FAILED, error=error)
+        return write()
     except UnknownModelError:
         return record
-    except (StoreError, OSError) as err:  # the store cannot be written now: shown, not kept
+    except (StoreError, OSError) as err:
         log.warning("model %s: cannot record its failed job: %s", record.model_id, err)
-        return record.changed(status=ModelStatus.FAILED, error=error)
+        return shown

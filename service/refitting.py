@@ -57,10 +57,9 @@ def refit(
         message = f"the refit's data set would hold more than {settings.max_points} observations"
         raise ApiError(422, "too_large", message, [{"loc": "body.series", "msg": message}])
     training = _training(record, body, settings)
-    listed = [v.version for v in record.versions] or [record.version]
-    version, job_id = max(listed) + 1, new_id("j")
+    job_id = new_id("j")
     entry = VersionRecord(
-        version=version,
+        version=2,  # a placeholder: the next free version, chosen under the record's lock
         parent_version=record.version,
         points_added=added,
         n_series=len(merged.series),
@@ -75,13 +74,29 @@ def refit(
         training=training,
         created_at=utc_now(),
     )
-    store.add_version(model_id, version, merged)
 
     def register(current: ModelRecord) -> dict[str, Any]:
-        _check_refittable(current)  # another refit may have registered meanwhile
-        return {"versions": current.with_version(entry), "pending_version": version}
+        # another refit may have registered, or ended and changed the serving version,
+        # since the data set was merged: the version is chosen here, under the record's lock
+        _check_refittable(current)
+        if current.version != record.version:
+            raise ApiError(
+                409,
+                "refit_in_progress",
+                f"model {model_id!r} changed version while this refit was read; send it again",
+            )
+        taken = [v.version for v in current.versions] or [current.version]
+        chosen = entry.model_copy(update={"version": max(taken) + 1})
+        return {"versions": current.with_version(chosen), "pending_version": chosen.version}
 
-    store.change_record(model_id, register)
+    version = store.change_record(model_id, register).pending_version
+    assert version is not None  # register set it
+    try:
+        store.add_version(model_id, version, merged)  # no job reads it before it is queued
+    except BaseException:
+        with contextlib.suppress(UnknownModelError):
+            update_version(store, model_id, version, status=ModelStatus.FAILED, error="not stored")
+        raise
     try:
         training_queue(connection, settings).enqueue(
             TRAIN_JOB,

@@ -91,12 +91,17 @@ def fit_provisional(model_id: str) -> dict[str, Any]:
         return {"model_id": model_id, "outcome": "skipped: no such model in this store"}
     if record.stage is not None or record.status in (ModelStatus.CANCELLED, ModelStatus.FAILED):
         return {"model_id": model_id, "outcome": f"skipped: {record.stage or record.status}"}
+    # a worker's shutdown waits for a fit of seconds rather than cut it short
+    signal.signal(INTERRUPT_SIGNAL, signal.SIG_IGN)
     started = time.monotonic()
     try:
         _store_provisional(store, model_id, record.config)
     except UnknownModelError:  # deleted meanwhile: what the save left goes too
         store.discard_remains(model_id)
         return {"model_id": model_id, "outcome": "skipped: deleted meanwhile"}
+    except Exception:
+        job.retries_left = 0  # retries are for dead workers; the training job waits for this
+        raise
     if record.job_id is not None:
         _tell_training_job(job.connection, record.job_id)
     seconds = time.monotonic() - started
@@ -511,6 +516,11 @@ class _TrainingRun:
         entry = record.version_record(self.version)
         if entry is None:
             raise UnknownModelError(f"{self.model_id} (version {self.version})")
+        if record.version != entry.parent_version:
+            raise RuntimeError(
+                f"version {record.version} serves now, not version {entry.parent_version} that "
+                f"this refit continued: refit again from version {record.version}"
+            )
         entry = VersionRecord.model_validate({**entry.model_dump(mode="json"), **final})
         lineage = ("parent_version", "points_added", "n_series", "n_points", "series_ids")
         return {
@@ -518,7 +528,9 @@ class _TrainingRun:
             **{name: getattr(entry, name) for name in (*lineage, "time_range", "job_id")},
             "version": self.version,
             "versions": record.with_version(entry),
-            "pending_version": None,
+            "pending_version": None
+            if record.pending_version == self.version
+            else (record.pending_version),
         }
 
     def _remove_training_checkpoint(self) -> None:

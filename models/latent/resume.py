@@ -133,17 +133,19 @@ def load_trained_model_and_version(
     device: str | torch.device = "cpu",
     manifest: Mapping[str, Any] | None = None,
 ) -> tuple[TrainedModel | ProvisionalModel, int]:
-    """``load_trained_model`` and the checkpoint version it read. ``manifest``: meta.json's
-    content as the model's record keeps it, which saves reading meta.json (see
-    `load_checkpoint`); when it does not describe the weights (a record's JSON turns NaN into
-    null, or it was edited), meta.json decides."""
+    """``load_trained_model`` and the checkpoint version it read, without the optimizer's state
+    a final checkpoint keeps for refits. ``manifest``: meta.json's content as the model's record
+    keeps it, which saves reading meta.json (see `load_checkpoint`); when it does not describe
+    the weights (a record's JSON turns NaN into null, or it was edited), meta.json decides."""
     if manifest is not None:
         try:
-            checkpoint = load_checkpoint(directory, device=device, manifest=manifest)
+            checkpoint = load_checkpoint(
+                directory, device=device, manifest=manifest, optimizer=False
+            )
             return _trained(directory, checkpoint, device), checkpoint.version
         except CheckpointError:
             pass
-    checkpoint = load_checkpoint(directory, device=device)
+    checkpoint = load_checkpoint(directory, device=device, optimizer=False)
     return _trained(directory, checkpoint, device), checkpoint.version
 
 

@@ -21,7 +21,7 @@ class ModelStatus(StrEnum):
     TRAINING = "training"
     READY = "ready"  # trained weights are stored and serve predictions
     FAILED = "failed"
-    CANCELLED = "cancelled"  # stopped early; serves predictions if it had trained an epoch
+    CANCELLED = "cancelled"  # stopped early; its provisional stage serves, if it had one
 
 
 class Stage(StrEnum):

@@ -144,17 +144,24 @@ def delete_model(
     connection: RedisDep,
     settings: SettingsDep,
 ) -> Response:
-    """Remove the model and its files; a job still training it is cancelled."""
+    """Remove the model, every version and their files; a job still training it (its first
+    fit, or a refit) is cancelled."""
     try:
-        job_id = store.record(model_id).job_id
+        record = store.record(model_id)
     except UnknownModelError:
         # a delete cut short after the record went (an object store's 503) left the rest:
         # the retry, answered 404, sweeps it
         store.discard_remains(model_id)
         raise not_found("model", model_id) from None
     except CorruptFileError:
-        job_id = None
-    if isinstance(job_id, str):
+        record = None
+    job_ids = [] if record is None else [record.job_id]
+    if record is not None and record.pending_version is not None:
+        pending = record.version_record(record.pending_version)
+        job_ids.append(None if pending is None else pending.job_id)
+    for job_id in job_ids:
+        if not isinstance(job_id, str):
+            continue
         # A worker also stops on its own once the folder is gone; without Redis, that suffices.
         with contextlib.suppress(redis.RedisError):
             job = fetch_job(connection, job_id)

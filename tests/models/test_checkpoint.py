@@ -213,6 +213,16 @@ def test_load_to_device(saved: Path) -> None:
     assert loaded.optimizer["state"][0]["exp_avg"].device.type == "cpu"
 
 
+def test_the_weights_alone_are_read_without_the_optimizers_file(saved: Path) -> None:
+    """Serving reads the weights alone: the optimizer's file, kept for refits, is neither read
+    nor checked (here it is damaged, and only a full load says so)."""
+    (saved / OPTIMIZER_FILE).write_bytes(b"damaged")
+    weights = load_checkpoint(saved, optimizer=False)
+    assert weights.optimizer is None and weights.model and weights.version == 1
+    with pytest.raises(CheckpointError, match=OPTIMIZER_FILE):
+        load_checkpoint(saved)
+
+
 def test_checkpoint_is_frozen(saved: Path) -> None:
     loaded = load_checkpoint(saved)
     assert isinstance(loaded, Checkpoint)

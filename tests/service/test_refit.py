@@ -222,3 +222,41 @@ def test_a_model_saved_before_stages_and_optimizer_states_can_be_refitted(
     run_worker()
     model = client.get(f"/models/{model_id}").json()
     assert (model["version"], model["stage"], model["status"]) == (2, "final", "ready"), model
+
+
+def test_deleting_a_model_cancels_its_pending_refit(client, trained, run_worker, settings) -> None:
+    from pathlib import Path
+
+    model_id = trained["model_id"]
+    body = {"series": [later_points(trained["series"][0], 3)]}
+    accepted = client.post(f"/models/{model_id}/refit", json=body).json()
+    assert client.delete(f"/models/{model_id}").status_code == 204
+    assert client.get(accepted["status_url"]).json()["status"] == "cancelled"
+    run_worker()
+    assert not (Path(settings.store) / "models" / model_id).exists()
+
+
+def test_a_refit_on_a_worker_of_another_store_is_shown_failed_and_no_longer_pending(
+    client, trained, settings, monkeypatch, tmp_path
+) -> None:
+    """A worker that does not share the API's store fails the refit's job without telling the
+    store: the model showed the refit pending for ever, and every later refit got a 409."""
+    import redis
+
+    from service.settings import get_settings
+    from worker.main import make_worker
+
+    model_id = trained["model_id"]
+    body = {"series": [later_points(trained["series"][0], 3)]}
+    assert client.post(f"/models/{model_id}/refit", json=body).status_code == 202
+    monkeypatch.setenv("ODECAST_STORE", str(tmp_path / "elsewhere"))
+    get_settings.cache_clear()
+    make_worker(get_settings(), redis.Redis.from_url(settings.redis_url), fork=False).work(
+        burst=True
+    )
+    model = client.get(f"/models/{model_id}").json()
+    assert model["pending_version"] is None and model["version"] == 1, model
+    assert model["versions"][1]["status"] == "failed"
+    assert "not in this worker's store" in model["versions"][1]["error"]
+    more = {"series": [later_points(trained["series"][0], 2, shift=5.0)]}
+    assert client.post(f"/models/{model_id}/refit", json=more).json()["version"] == 3
