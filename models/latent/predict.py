@@ -108,9 +108,7 @@ def _provisional(provisional: ProvisionalModel, ask: Ask) -> Prediction:
     """The cheap candidates' answer: exact quantiles, no samples drawn."""
     times = np.asarray(ask.times, dtype=np.float64)
     mean, quantiles = provisional.answer(ask.context, times, ask.quantiles)
-    first, last = ask.context.times[0], ask.context.times[-1]
-    kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
-    return Prediction(times=times, mean=mean, quantiles=quantiles, kinds=kinds)
+    return Prediction(times=times, mean=mean, quantiles=quantiles, kinds=_kinds(ask.context, times))
 
 
 def _same_samples(trained: TrainedModel, asks: list[Ask]) -> list[Prediction]:
@@ -146,15 +144,20 @@ def _shaped(trained: TrainedModel, ask: Ask, wanted: np.ndarray, samples: np.nda
     widened = trained.calibration.widen(samples, outside, ask.context, wanted)
     widened = _recipe_forecasts(trained.forecast_recipe, ask, wanted, widened)
     raw = np.take(widened, positions, axis=1)  # not [:, positions]: see Calibration.blend
-    kinds = tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
     levels = list(ask.quantiles)
     values = sample_quantiles(raw, levels)
     return Prediction(
         times=times,
         mean=raw.mean(axis=0),
         quantiles=dict(zip(levels, values, strict=True)),  # one partition for all levels
-        kinds=kinds,
+        kinds=_kinds(ask.context, times),
     )
+
+
+def _kinds(context: Series, times: np.ndarray) -> tuple[Kind, ...]:
+    """Interpolation inside ``context``'s first..last time, extrapolation outside, per time."""
+    first, last = context.times[0], context.times[-1]
+    return tuple(Kind.INTERPOLATION if first <= t <= last else Kind.EXTRAPOLATION for t in times)
 
 
 def _recipe_forecasts(

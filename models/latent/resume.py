@@ -17,9 +17,10 @@ from ..checkpoint import (
     save_checkpoint,
 )
 from ..forecast.pipeline import Recipe
+from ..store.record import Stage
 from .calibration import Calibration
 from .normaliser import Normaliser
-from .provisional import ProvisionalModel, Stage
+from .provisional import ProvisionalModel
 from .train import Config, TrainedModel, TrainingState, new_model
 
 # The best weights so far share the tensor file with the current ones under this prefix.
